@@ -1,0 +1,41 @@
+/**
+ * A CLI command: each concern (data path, files, agent, controller, ...) exports its own and the
+ * entry point only lists them, so adding a command never means editing another concern's code.
+ */
+export interface Command {
+  name: string;
+  summary: string;
+  /** Returns the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** Exit codes shared by every command, so scripts can tell a usage error from a failed operation. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  notImplemented: 3,
+} as const;
+
+/** A failure whose message is meant for the person at the terminal (no stack trace). */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.failed,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** For subcommands owned by work still to come: say so plainly and fail. */
+export function notImplementedYet(name: string, summary: string): Command {
+  return {
+    name,
+    summary: `${summary} (not implemented yet)`,
+    run() {
+      process.stderr.write(`shadowkeep ${name}: not implemented yet\n`);
+      return Promise.resolve(ExitCode.notImplemented);
+    },
+  };
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the named test tiers (unit, integration, e2e) with mocha on the compiled tests in dist/test,
+# then prints one summary line: "N passed, N failed". Exits non-zero when anything failed.
+# Integration and e2e tiers share one control plane (its own state folder), stopped at the end.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=hack/lib.sh
+source "$root/hack/lib.sh"
+cd "$root"
+
+export SHADOWKEEP_CONTROL_PLANE_DIR=${SHADOWKEEP_CONTROL_PLANE_DIR:-$CACHE/test-control-plane}
+passed=0 failed=0 pending=0 broken=0
+started_control_plane=false
+cleanup() { $started_control_plane && hack/control-plane down >/dev/null 2>&1; true; }
+trap cleanup EXIT
+
+for tier in "$@"; do
+  mapfile -t files < <(find "dist/test/$tier" -name '*.test.js' 2>/dev/null | sort)
+  if [ ${#files[@]} -eq 0 ]; then continue; fi
+  if [ "$tier" != unit ] && ! $started_control_plane; then
+    hack/control-plane status 2>/dev/null || started_control_plane=true
+    KUBECONFIG=$(hack/control-plane up) || { echo "control plane failed to start" >&2; broken=1; break; }
+    export KUBECONFIG
+  fi
+  echo "=== $tier tests (${#files[@]} files)"
+  log=$(mktemp)
+  hooks=()
+  [ -f "dist/test/$tier/hooks.js" ] && hooks=(--require "dist/test/$tier/hooks.js")
+  timeout=$([ "$tier" = unit ] && echo 20000 || echo 120000)
+  node --enable-source-maps node_modules/mocha/bin/mocha.js --reporter spec --timeout "$timeout" \
+    "${hooks[@]}" "${files[@]}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  p=$(grep -oE '^\s+[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -1)
+  f=$(grep -oE '^\s+[0-9]+ failing' "$log" | grep -oE '[0-9]+' | tail -1)
+  s=$(grep -oE '^\s+[0-9]+ pending' "$log" | grep -oE '[0-9]+' | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); pending=$((pending + ${s:-0}))
+  # A crash before mocha's summary still fails the run.
+  if [ "$rc" -ne 0 ] && [ -z "$f" ]; then broken=1; failed=$((failed + 1)); fi
+  rm -f "$log"
+done
+
+echo
+if [ "$pending" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $pending skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
