@@ -1,0 +1,113 @@
+import { ContentType, isNotFound, type KubeRest } from './rest.js';
+import { apiVersionOf, resourcePath, type KubeObject, type ResourceType } from './objects.js';
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface Selector {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** Typed access to one kind: get, list, watch, create, patch, server-side apply of status, delete. */
+export class ResourceClient<T extends KubeObject> {
+  constructor(
+    readonly rest: KubeRest,
+    readonly type: ResourceType,
+  ) {}
+
+  /** The object, or undefined when it does not exist. */
+  async get(name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.rest.request<T>('GET', resourcePath(this.type, namespace, name));
+    } catch (err) {
+      if (isNotFound(err)) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Lists every object, following continue tokens in pages so large lists stay bounded in memory. */
+  async list(namespace?: string, selector: Selector = {}): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.rest.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
+        'GET',
+        resourcePath(this.type, namespace),
+        { query: { ...selector, limit: 500, continue: cont } },
+      );
+      for (const item of page.items) {
+        items.push({ ...item, apiVersion: apiVersionOf(this.type), kind: this.type.kind });
+      }
+      resourceVersion = page.metadata.resourceVersion;
+      cont = page.metadata.continue || undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  create(object: T, opts: { dryRun?: boolean } = {}): Promise<T> {
+    return this.rest.request<T>('POST', resourcePath(this.type, object.metadata.namespace), {
+      body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
+      query: { dryRun: opts.dryRun ? 'All' : undefined },
+    });
+  }
+
+  /** Replaces the object; fails with Conflict when its resourceVersion is stale (optimistic locking). */
+  replace(object: T): Promise<T> {
+    return this.rest.request<T>('PUT', resourcePath(this.type, object.metadata.namespace, object.metadata.name), {
+      body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
+    });
+  }
+
+  /** A JSON merge patch of metadata or spec (never status: that goes through applyStatus). */
+  mergePatch(name: string, namespace: string | undefined, patch: unknown): Promise<T> {
+    return this.rest.request<T>('PATCH', resourcePath(this.type, namespace, name), {
+      body: patch,
+      contentType: ContentType.mergePatch,
+    });
+  }
+
+  /**
+   * Server-side apply of the status fields this field manager owns, through the status
+   * subresource; force takes ownership so one reconciler never fights another's stale claim.
+   */
+  applyStatus(name: string, namespace: string | undefined, status: unknown, fieldManager: string): Promise<T> {
+    return this.rest.request<T>('PATCH', resourcePath(this.type, namespace, name, 'status'), {
+      body: {
+        apiVersion: apiVersionOf(this.type),
+        kind: this.type.kind,
+        metadata: { name, ...(namespace ? { namespace } : {}) },
+        status,
+      },
+      contentType: ContentType.apply,
+      query: { fieldManager, force: true },
+    });
+  }
+
+  /** Server-side apply of a whole object (spec and metadata) by a field manager. */
+  apply(object: T, fieldManager: string, opts: { dryRun?: boolean } = {}): Promise<T> {
+    return this.rest.request<T>('PATCH', resourcePath(this.type, object.metadata.namespace, object.metadata.name), {
+      body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
+      contentType: ContentType.apply,
+      query: { fieldManager, force: true, dryRun: opts.dryRun ? 'All' : undefined },
+    });
+  }
+
+  /** Deletes the object; true if it existed. */
+  async delete(name: string, namespace?: string): Promise<boolean> {
+    try {
+      await this.rest.request('DELETE', resourcePath(this.type, namespace, name));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) {
+        return false;
+      }
+      throw err;
+    }
+  }
+}
