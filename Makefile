@@ -23,7 +23,7 @@ setup: ## Install everything needed (idempotent): Debian packages, Node.js 24, n
 
 .PHONY: build
 build: setup ## Compile the TypeScript (controller, agent, CLI, tests) into dist/.
-	tsc -b
+	tsc -p tsconfig.json
 
 .PHONY: lint
 lint: setup ## Run ESLint (type-checked rules) and Prettier.
