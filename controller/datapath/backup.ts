@@ -1,0 +1,141 @@
+/**
+ * Backs up one virtual disk into a repository: plan which chunks to read, hash and seal them in
+ * worker threads, store the new ones in packs, and commit a manifest. Returns that manifest.
+ */
+import { availableParallelism } from 'node:os';
+import { basename, extname } from 'node:path';
+import { openVirtualDisk } from '../disk/open.js';
+import type { ByteRange } from '../disk/ranges.js';
+import { RepositoryError } from '../repository/errors.js';
+import type { ChangeDetection, Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { BackupWriter } from '../repository/writer.js';
+import { ChunkPool, type ChunkResult } from './chunk-pool.js';
+import { planChunks } from './plan.js';
+
+export interface BackupOptions {
+  /** Name of the disk series; defaults to the file name without extension. */
+  name?: string;
+  /** Ranges changed since the previous backup of this disk (RCT); unchanged data is not read. */
+  changedRanges?: ByteRange[];
+  /** Compare against this manifest instead of the newest of the same name. */
+  parentId?: string;
+  /** Ignore earlier backups: hash everything and report every byte as changed. */
+  full?: boolean;
+  source?: Record<string, string>;
+  threads?: number;
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+export function defaultDiskName(path: string): string {
+  return basename(path, extname(path));
+}
+
+export async function backupDisk(repo: Repository, diskPath: string, options: BackupOptions = {}): Promise<Manifest> {
+  const started = performance.now();
+  const name = options.name ?? defaultDiskName(diskPath);
+  const disk = await openVirtualDisk(diskPath);
+  const virtualSize = disk.size;
+  const allocated = disk.allocatedRanges();
+  const description = {
+    name,
+    virtualSize,
+    logicalSectorSize: disk.logicalSectorSize,
+    physicalSectorSize: disk.physicalSectorSize,
+    sourceFormat: disk.format,
+    sourcePath: diskPath,
+  };
+  await disk.close();
+
+  const parent = options.full ? undefined : options.parentId ? await repo.loadManifest(options.parentId) : await repo.latestManifest(name);
+  const comparable = parent && parent.disk.virtualSize === virtualSize;
+  if (options.changedRanges && !comparable) {
+    throw new RepositoryError(
+      parent
+        ? `--changed-ranges cannot apply: the disk is ${virtualSize} bytes now, ${parent.disk.virtualSize} in recovery point ${parent.id}`
+        : `--changed-ranges needs an earlier backup of disk '${name}' to apply the changes to`,
+    );
+  }
+  const chunkSize = comparable ? parent.chunkSize : repo.config.chunkSize;
+  const previous = comparable ? parent.chunks : undefined;
+  const plans = planChunks({ virtualSize, chunkSize, allocated, previous, changed: options.changedRanges });
+  const changeDetection: ChangeDetection = options.changedRanges ? 'changed-ranges' : previous ? 'checksum' : 'full';
+
+  const writer = new BackupWriter(repo, await repo.loadIndex({ forWriting: true }));
+  const chunks: (string | null)[] = new Array<string | null>(plans.length).fill(null);
+  const stats = { bytesRead: 0, bytesChanged: 0, bytesUploaded: 0, newChunks: 0, seconds: 0 };
+  let done = 0;
+  const progress = (bytes: number): void => {
+    done += bytes;
+    options.onProgress?.(done, virtualSize);
+  };
+
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), 8));
+  const pool = await ChunkPool.start(diskPath, repo.keys, chunkSize, repo.config.compressionLevel, threads);
+  // Results are stored one at a time, in arrival order, so pack writes never interleave.
+  let storing: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
+  try {
+    for (const [i, plan] of plans.entries()) {
+      const offset = i * chunkSize;
+      const length = Math.min(chunkSize, virtualSize - offset);
+      if (plan.kind === 'zero') {
+        if (previous?.[i]) {
+          stats.bytesChanged += length;
+        }
+        progress(length);
+        continue;
+      }
+      if (plan.kind === 'reuse') {
+        chunks[i] = plan.id;
+        progress(length);
+        continue;
+      }
+      const { result } = await pool.submit(offset, length, plan.previous);
+      const handled = result.then((r: ChunkResult) => {
+        stats.bytesRead += length;
+        if (r.kind === 'zero') {
+          if (plan.previous) {
+            stats.bytesChanged += length;
+          }
+        } else {
+          chunks[i] = r.id;
+          if (r.kind === 'new') {
+            stats.bytesChanged += length;
+            storing = storing.then(async () => {
+              if (!writer.has(r.id)) {
+                stats.newChunks++;
+              }
+              await writer.add(r.id, [Buffer.from(r.blob.buffer, r.blob.byteOffset, r.blob.byteLength)]);
+            });
+            return storing.then(() => {
+              progress(length);
+            });
+          }
+        }
+        progress(length);
+        return undefined;
+      });
+      inFlight.add(handled);
+      void handled.finally(() => inFlight.delete(handled)).catch(() => undefined);
+      if (inFlight.size >= threads * 4) {
+        await Promise.race(inFlight);
+      }
+    }
+    await Promise.all(inFlight);
+    await storing;
+  } finally {
+    await pool.close();
+  }
+  const manifest = await writer.commit({
+    version: 1,
+    disk: description,
+    chunkSize,
+    parent: comparable ? parent.id : null,
+    changeDetection,
+    stats: { ...stats, bytesUploaded: writer.bytesUploaded, seconds: (performance.now() - started) / 1000 },
+    source: options.source ?? {},
+    chunks,
+  });
+  return manifest;
+}

@@ -1,0 +1,48 @@
+/**
+ * Which chunks of a disk a backup must read. Pure: the decisions are the change-detection
+ * method, testable without a disk. Chunks are fixed-size slices aligned to virtual-disk offsets,
+ * so the same guest data lands in the same chunk in every recovery point.
+ */
+import { overlapsAny, type ByteRange } from '../disk/ranges.js';
+
+export type ChunkPlan =
+  /** Outside every allocated range: zeros, not read. */
+  | { kind: 'zero' }
+  /** Untouched according to the hypervisor's changed ranges: the previous chunk, not read. */
+  | { kind: 'reuse'; id: string | null }
+  /** Read and hash; `previous` is the chunk at the same position last time, to tell what changed. */
+  | { kind: 'read'; previous: string | null | undefined };
+
+export interface PlanInput {
+  virtualSize: number;
+  chunkSize: number;
+  allocated: readonly ByteRange[];
+  /** Chunk list of the previous recovery point of this disk (same chunk size and virtual size). */
+  previous?: readonly (string | null)[];
+  /** Sorted, merged ranges changed since `previous` (RCT); everything else is reused unread. */
+  changed?: readonly ByteRange[];
+}
+
+export function chunkCount(virtualSize: number, chunkSize: number): number {
+  return Math.ceil(virtualSize / chunkSize);
+}
+
+export function planChunks(input: PlanInput): ChunkPlan[] {
+  const { virtualSize, chunkSize, allocated, previous, changed } = input;
+  if (changed && !previous) {
+    throw new Error('changed ranges need a previous recovery point to apply to');
+  }
+  const plans: ChunkPlan[] = [];
+  for (let i = 0; i < chunkCount(virtualSize, chunkSize); i++) {
+    const offset = i * chunkSize;
+    const length = Math.min(chunkSize, virtualSize - offset);
+    if (!overlapsAny(allocated, offset, length)) {
+      plans.push({ kind: 'zero' });
+    } else if (changed && previous && !overlapsAny(changed, offset, length)) {
+      plans.push({ kind: 'reuse', id: previous[i] ?? null });
+    } else {
+      plans.push({ kind: 'read', previous: previous?.[i] });
+    }
+  }
+  return plans;
+}

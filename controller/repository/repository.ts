@@ -1,0 +1,213 @@
+/**
+ * A repository opened with its key: typed access to configuration, manifests, the chunk index,
+ * chunks and metadata objects. Writing new chunks goes through a BackupWriter (writer.ts).
+ * Nothing here takes a lock: every writer creates new, uniquely named objects only.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ObjectNotFoundError, type Storage } from '../storage/storage.js';
+import { ChunkIndex, decodeIndex, type ChunkLocation } from './chunk-index.js';
+import { decodeChunk, decodeObject, encodeObject } from './codec.js';
+import { FORMAT_NAME, FORMAT_VERSION, parseConfig, type RepositoryConfig } from './config.js';
+import { deriveKeys, type RepositoryKeys } from './crypto.js';
+import { RepositoryError, UnsupportedFormatError } from './errors.js';
+import { assertKeyMaterial, unwrapMasterKey, wrapMasterKey } from './keys.js';
+import {
+  CATALOGS_PREFIX,
+  CONDEMNED_PREFIX,
+  CONFIG_KEY,
+  INDEX_PREFIX,
+  MANIFESTS_PREFIX,
+  assertSegment,
+  catalogKey,
+  manifestKey,
+  packKey,
+} from './layout.js';
+import { parseManifest, type Manifest } from './manifest.js';
+
+export interface InitOptions {
+  chunkSize?: number;
+  packSize?: number;
+  compressionLevel?: number;
+}
+
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+
+/** Packs listed by a garbage collection run as unused; writers must not reuse chunks from them. */
+export interface Condemnation {
+  key: string;
+  at: Date;
+  packs: string[];
+}
+
+export class Repository {
+  private constructor(
+    readonly storage: Storage,
+    readonly config: RepositoryConfig,
+    readonly keys: RepositoryKeys,
+  ) {}
+
+  /**
+   * Creates a repository in empty storage: a fresh random master key wrapped by `keyMaterial`
+   * (the key file's bytes). Fails if a repository already exists there.
+   */
+  static async init(storage: Storage, keyMaterial: Buffer, options: InitOptions = {}): Promise<Repository> {
+    assertKeyMaterial(keyMaterial, 'given');
+    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (chunkSize < 4096 || chunkSize > 16 * 1024 * 1024 || (chunkSize & (chunkSize - 1)) !== 0) {
+      throw new RepositoryError(`chunk size ${chunkSize} must be a power of two between 4 KiB and 16 MiB`);
+    }
+    const id = randomBytes(16).toString('hex');
+    const masterKey = randomBytes(32);
+    const config: RepositoryConfig = {
+      format: FORMAT_NAME,
+      version: FORMAT_VERSION,
+      id,
+      createdAt: new Date().toISOString(),
+      chunkSize,
+      packSize: options.packSize ?? DEFAULT_PACK_SIZE,
+      compressionLevel: options.compressionLevel ?? 3,
+      keys: [await wrapMasterKey(masterKey, keyMaterial, id)],
+    };
+    if ((await storage.list(MANIFESTS_PREFIX)).length > 0 || (await storage.stat(CONFIG_KEY))) {
+      throw new RepositoryError(`${storage.url}: a repository already exists here`);
+    }
+    await storage.create(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
+    return new Repository(storage, config, deriveKeys(masterKey));
+  }
+
+  /** Opens an existing repository; WrongKeyError if the key does not fit, UnsupportedFormatError if too new. */
+  static async open(storage: Storage, keyMaterial: Buffer): Promise<Repository> {
+    let text: string;
+    try {
+      text = (await storage.get(CONFIG_KEY)).toString('utf8');
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        throw new UnsupportedFormatError(`${storage.url}: no repository here (no config object); create one with 'repo init'`);
+      }
+      throw err;
+    }
+    const config = parseConfig(text, storage.url);
+    const masterKey = await unwrapMasterKey(config.keys, keyMaterial, config.id);
+    return new Repository(storage, config, deriveKeys(masterKey));
+  }
+
+  // --- sealed metadata objects ---
+
+  async putObject(key: string, data: Uint8Array): Promise<void> {
+    await this.storage.put(key, encodeObject(this.keys, key, data));
+  }
+
+  async getObject(key: string): Promise<Buffer> {
+    return decodeObject(this.keys, key, await this.storage.get(key));
+  }
+
+  /**
+   * Stores a small encrypted object tied to a manifest, such as the file catalog of a recovery
+   * point. `name` is a single path segment. Overwrites an earlier object of the same name.
+   * Garbage collection deletes a manifest's catalogs with the manifest.
+   */
+  async putCatalog(manifestId: string, name: string, data: Uint8Array): Promise<void> {
+    assertSegment('manifest id', manifestId);
+    assertSegment('catalog name', name);
+    await this.putObject(catalogKey(manifestId, name), data);
+  }
+
+  /** Reads a catalog object back (decrypted, authenticated), or undefined if none was stored. */
+  async getCatalog(manifestId: string, name: string): Promise<Buffer | undefined> {
+    assertSegment('manifest id', manifestId);
+    assertSegment('catalog name', name);
+    try {
+      return await this.getObject(catalogKey(manifestId, name));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Names of the catalog objects stored for a manifest. */
+  async listCatalogs(manifestId: string): Promise<string[]> {
+    assertSegment('manifest id', manifestId);
+    const prefix = `${CATALOGS_PREFIX}${manifestId}/`;
+    return (await this.storage.list(prefix)).map((o) => o.key.slice(prefix.length));
+  }
+
+  // --- manifests ---
+
+  async listManifestIds(): Promise<string[]> {
+    return (await this.storage.list(MANIFESTS_PREFIX)).map((o) => o.key.slice(MANIFESTS_PREFIX.length)).sort();
+  }
+
+  async loadManifest(id: string): Promise<Manifest> {
+    assertSegment('manifest id', id);
+    try {
+      return parseManifest(await this.getObject(manifestKey(id)), `manifest ${id}`);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) {
+        throw new RepositoryError(`no manifest ${id} in ${this.storage.url}`);
+      }
+      throw err;
+    }
+  }
+
+  /** The newest manifest of the disk named `name`, to compare a new backup against. */
+  async latestManifest(name: string): Promise<Manifest | undefined> {
+    const ids = await this.listManifestIds();
+    for (const id of ids.reverse()) {
+      const m = await this.loadManifest(id);
+      if (m.disk.name === name) {
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  /** Forgets a recovery point: its manifest and catalogs go; chunks go at the next garbage collection. */
+  async deleteManifest(id: string): Promise<void> {
+    await this.loadManifest(id);
+    await this.storage.delete(manifestKey(id));
+    for (const name of await this.listCatalogs(id)) {
+      await this.storage.delete(catalogKey(id, name));
+    }
+  }
+
+  // --- chunks ---
+
+  async loadCondemnations(): Promise<Condemnation[]> {
+    const objects = await this.storage.list(CONDEMNED_PREFIX);
+    return Promise.all(
+      objects.map(async (o) => ({ key: o.key, at: o.modified, packs: JSON.parse((await this.getObject(o.key)).toString('utf8')) as string[] })),
+    );
+  }
+
+  /**
+   * Loads every index object. For writing, chunks in packs condemned by garbage collection are
+   * left out, so a backup stores such chunks afresh instead of referencing packs about to go;
+   * readers see them all (a condemned pack exists until its grace period has passed).
+   */
+  async loadIndex({ forWriting = false }: { forWriting?: boolean } = {}): Promise<ChunkIndex> {
+    const condemned = forWriting ? new Set((await this.loadCondemnations()).flatMap((c) => c.packs)) : new Set<string>();
+    const index = new ChunkIndex();
+    for (const o of await this.storage.list(INDEX_PREFIX)) {
+      for (const entry of decodeIndex(await this.getObject(o.key), `index ${o.key}`)) {
+        if (!condemned.has(entry.pack)) {
+          index.add(entry);
+        }
+      }
+    }
+    return index;
+  }
+
+  /** Reads, decrypts and verifies one chunk. */
+  async readChunk(id: string, location: ChunkLocation): Promise<Buffer> {
+    const blob = await this.storage.getRange(packKey(location.pack), location.offset, location.length);
+    return decodeChunk(this.keys, Buffer.from(id, 'hex'), blob);
+  }
+
+  get host(): string {
+    return hostname();
+  }
+}

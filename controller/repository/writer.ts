@@ -1,0 +1,98 @@
+/**
+ * Writes one backup's new chunks into packs and commits its manifest. The order is what makes an
+ * interrupted backup harmless: packs, then the index object naming them, then the manifest. Until
+ * the manifest exists nothing refers to the new objects, and garbage collection removes them later.
+ */
+import { randomBytes } from 'node:crypto';
+import { type ChunkIndex, type IndexEntry, encodeIndex } from './chunk-index.js';
+import { RepositoryError } from './errors.js';
+import { INDEX_PREFIX, PACKS_PREFIX, manifestKey, packIdOfKey, packKey } from './layout.js';
+import { newManifestId, type Manifest } from './manifest.js';
+import { PackBuilder } from './pack.js';
+import type { Repository } from './repository.js';
+
+export class BackupWriter {
+  private pack = new PackBuilder();
+  private pendingWrite: Promise<void> = Promise.resolve();
+  private readonly written: IndexEntry[] = [];
+  private readonly added = new Set<string>();
+  /** Sealed bytes written to storage (packs, index, manifest). */
+  bytesUploaded = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    /** Loaded with `forWriting`, so it never points into condemned packs. */
+    private readonly index: ChunkIndex,
+  ) {}
+
+  /** Whether a chunk is already stored (or queued by this backup): then it is not stored again. */
+  has(id: string): boolean {
+    return this.added.has(id) || this.index.has(id);
+  }
+
+  async add(id: string, blob: readonly Buffer[]): Promise<void> {
+    if (this.has(id)) {
+      return;
+    }
+    this.added.add(id);
+    this.pack.add(id, blob);
+    if (this.pack.size >= this.repo.config.packSize) {
+      await this.flush();
+    }
+  }
+
+  /** Starts writing the current pack; at most one pack write runs while the next one fills. */
+  private async flush(): Promise<void> {
+    if (this.pack.count === 0) {
+      return;
+    }
+    const full = this.pack;
+    this.pack = new PackBuilder();
+    await this.pendingWrite;
+    const { parts, entries, size } = full.finish(this.repo.keys);
+    this.pendingWrite = this.repo.storage.put(packKey(full.id), parts).then(() => {
+      this.written.push(...entries);
+      this.bytesUploaded += size;
+    });
+    // Surface a failed write at the next await rather than as an unhandled rejection.
+    this.pendingWrite.catch(() => undefined);
+  }
+
+  /**
+   * Makes the manifest visible, after everything it references is durable. Chunks reused from
+   * packs that garbage collection condemned meanwhile are copied into a new pack first.
+   */
+  async commit(draft: Omit<Manifest, 'id' | 'createdAt' | 'host'>): Promise<Manifest> {
+    await this.rescueCondemned(draft.chunks);
+    await this.flush();
+    await this.pendingWrite;
+    if (this.written.length > 0) {
+      const indexData = encodeIndex(this.written);
+      await this.repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, indexData);
+      this.bytesUploaded += indexData.length;
+    }
+    const manifest: Manifest = { ...draft, id: newManifestId(), createdAt: new Date().toISOString(), host: this.repo.host };
+    const data = Buffer.from(JSON.stringify(manifest));
+    await this.repo.putObject(manifestKey(manifest.id), data);
+    this.bytesUploaded += data.length;
+    return manifest;
+  }
+
+  private async rescueCondemned(chunks: readonly (string | null)[]): Promise<void> {
+    const condemned = new Set((await this.repo.loadCondemnations()).flatMap((c) => c.packs));
+    const existing = new Set((await this.repo.storage.list(PACKS_PREFIX)).map((o) => packIdOfKey(o.key)));
+    const reused = new Set(chunks.filter((id): id is string => id !== null && !this.added.has(id)));
+    for (const id of reused) {
+      const location = this.index.get(id);
+      if (!location || !existing.has(location.pack)) {
+        throw new RepositoryError(`chunk ${id} is no longer stored (removed by a concurrent garbage collection?); run the backup again`);
+      }
+      if (condemned.has(location.pack)) {
+        // Blobs are sealed under their chunk id, not their pack, so they move byte for byte.
+        const blob = await this.repo.storage.getRange(packKey(location.pack), location.offset, location.length);
+        this.added.add(id);
+        this.pack.add(id, [blob]);
+      }
+    }
+  }
+}

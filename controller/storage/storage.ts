@@ -1,0 +1,68 @@
+/**
+ * Where a repository's objects live. Keys are '/'-separated paths such as `packs/ab/abcd…`.
+ * Every backend (filesystem now; S3 and Azure Blob later) keeps these promises, which the
+ * repository's crash safety rests on:
+ * - `put` and `create` are atomic and durable: once they resolve the whole object survives a crash,
+ *   and no reader ever sees part of an object;
+ * - objects are written once and never modified, only deleted (by garbage collection);
+ * - `list` sees every object whose `put` resolved before it started (read-after-write).
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** When the object was written: garbage collection's grace period counts from here. */
+  modified: Date;
+}
+
+export interface Storage {
+  /** The repository URL this storage was opened from, for messages. */
+  readonly url: string;
+  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /** Like `put`, but fails with ObjectExistsError when the key exists: for objects only one writer may create. */
+  create(key: string, data: Uint8Array): Promise<void>;
+  /** Throws ObjectNotFoundError when absent. */
+  get(key: string): Promise<Buffer>;
+  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix` (which ends with '/'), in key order. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Removes an object; removing one that is already gone is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+export class StorageError extends Error {
+  override name = 'StorageError';
+}
+
+export class ObjectNotFoundError extends StorageError {
+  override name = 'ObjectNotFoundError';
+  constructor(
+    readonly url: string,
+    readonly key: string,
+  ) {
+    super(`${url}: object ${key} does not exist`);
+  }
+}
+
+export class ObjectExistsError extends StorageError {
+  override name = 'ObjectExistsError';
+  constructor(
+    readonly url: string,
+    readonly key: string,
+  ) {
+    super(`${url}: object ${key} already exists`);
+  }
+}
+
+/** The storage ran out of space; nothing written by the failed call is visible. */
+export class StorageFullError extends StorageError {
+  override name = 'StorageFullError';
+}
+
+/** Keys are plain relative paths: no empty, '.' or '..' segments, so no backend can escape its root. */
+export function assertValidKey(key: string): void {
+  const segments = key.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..' || !/^[A-Za-z0-9._-]+$/.test(s))) {
+    throw new StorageError(`invalid object key '${key}'`);
+  }
+}
