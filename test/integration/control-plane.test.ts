@@ -20,7 +20,12 @@ describe('the local control plane', () => {
     const crd = await readFile(path.join(repoRoot, 'crds/shadowkeep.io_recoverypoints.yaml'), 'utf8');
     await apply(crd);
     await apply(
-      { apiVersion: 'shadowkeep.io/v1alpha1', kind: 'RecoveryPoint', metadata: { name: 'sql01-manual' }, spec: { vm: { name: 'sql01' }, repository: 'primary' } },
+      {
+        apiVersion: 'shadowkeep.io/v1alpha1',
+        kind: 'RecoveryPoint',
+        metadata: { name: 'sql01-manual' },
+        spec: { vm: { name: 'sql01' }, repository: 'primary' },
+      },
       { namespace: namespace.name },
     );
 
@@ -33,10 +38,20 @@ describe('the local control plane', () => {
     );
     try {
       await connect().custom.patchNamespacedCustomObjectStatus(
-        { group: 'shadowkeep.io', version: 'v1alpha1', plural: 'recoverypoints', namespace: namespace.name, name: 'sql01-manual', body: { status: { phase: 'Completed', nodeName: 'hv-node-1' } } },
+        {
+          group: 'shadowkeep.io',
+          version: 'v1alpha1',
+          plural: 'recoverypoints',
+          namespace: namespace.name,
+          name: 'sql01-manual',
+          body: { status: { phase: 'Completed', nodeName: 'hv-node-1' } },
+        },
         mergePatch,
       );
-      await eventually(() => expect(phasesSeen).to.include('Completed'), { what: 'the watch to deliver the status change', timeoutMs: 10_000 });
+      await eventually(() => expect(phasesSeen).to.include('Completed'), {
+        what: 'the watch to deliver the status change',
+        timeoutMs: 10_000,
+      });
     } finally {
       watching.abort();
     }
@@ -57,18 +72,26 @@ describe('hack/control-plane', function () {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'shadowkeep-cp-'));
   });
   after(async () => {
-    await execa(path.join(repoRoot, 'hack/control-plane'), ['down'], { reject: false, env: { SHADOWKEEP_CONTROL_PLANE_DIR: stateDir } });
+    await execa(path.join(repoRoot, 'hack/control-plane'), ['down'], {
+      reject: false,
+      env: { SHADOWKEEP_CONTROL_PLANE_DIR: stateDir },
+    });
     await rm(stateDir, { recursive: true, force: true });
   });
 
   /** Runs the script on the test's own state folder, so it never touches the suite's control plane. */
   const controlPlane = (command: string) =>
-    execa(path.join(repoRoot, 'hack/control-plane'), [command], { env: { SHADOWKEEP_CONTROL_PLANE_DIR: stateDir }, stderr: 'inherit' });
+    execa(path.join(repoRoot, 'hack/control-plane'), [command], {
+      env: { SHADOWKEEP_CONTROL_PLANE_DIR: stateDir },
+      stderr: 'inherit',
+    });
 
   /** The process ids the script recorded for the components it started. */
   async function recordedPids(): Promise<number[]> {
     const files = (await readdir(stateDir)).filter((file) => file.endsWith('.pid'));
-    return Promise.all(files.map(async (file) => Number((await readFile(path.join(stateDir, file), 'utf8')).trim())));
+    return Promise.all(
+      files.map(async (file) => Number((await readFile(path.join(stateDir, file), 'utf8')).trim())),
+    );
   }
 
   it('reuses a running control plane on a second up, and down leaves no process running', async () => {
@@ -79,11 +102,15 @@ describe('hack/control-plane', function () {
 
     const second = await controlPlane('up');
     expect(second.stdout, 'the same kubeconfig').to.equal(first.stdout);
-    expect(await readFile(path.join(stateDir, 'apiserver-url'), 'utf8'), 'the same API server').to.equal(firstUrl);
+    expect(await readFile(path.join(stateDir, 'apiserver-url'), 'utf8'), 'the same API server').to.equal(
+      firstUrl,
+    );
     expect(await recordedPids(), 'no new processes').to.have.members(pids);
 
     await controlPlane('down');
-    const stillRunning = (await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : undefined)))).filter((pid) => pid !== undefined);
+    const stillRunning = (
+      await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : undefined)))
+    ).filter((pid) => pid !== undefined);
     expect(stillRunning, 'processes alive after down').to.be.empty;
   });
 });

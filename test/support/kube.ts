@@ -20,7 +20,6 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   setHeaderOptions,
-  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { loadAll } from 'js-yaml';
@@ -45,7 +44,9 @@ export function connect(): Kube {
   }
   const file = process.env.KUBECONFIG;
   if (!file) {
-    throw new Error('KUBECONFIG is not set: run integration tests through hack/run-tests.sh or with --require dist/test/integration/hooks.js');
+    throw new Error(
+      'KUBECONFIG is not set: run integration tests through hack/run-tests.sh or with --require dist/test/integration/hooks.js',
+    );
   }
   const config = new KubeConfig();
   config.loadFromFile(file);
@@ -67,7 +68,11 @@ export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePa
 /** Creates a namespace named `<prefix>-<random>` and returns its name. */
 export async function createNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await connect().core.createNamespace({ body: { metadata: { name, labels: { 'shadowkeep.io/test': 'true' } } } });
+  await apply({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'shadowkeep.io/test': 'true' } },
+  });
   return name;
 }
 
@@ -100,8 +105,22 @@ export function useNamespace(prefix: string): { readonly name: string } {
   return holder;
 }
 
-/** A Kubernetes object with whatever else its kind carries (spec, status, data...). */
-export type Manifest = KubernetesObject & Record<string, unknown>;
+/**
+ * A Kubernetes object as tests write it: plain data with whatever its kind carries (spec, status,
+ * data...). client-node's own types are classes, which object literals should not pretend to be.
+ */
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
 
 /** Parses YAML text (several documents allowed) into Kubernetes objects, skipping empty documents. */
 export function parseYaml(text: string): Manifest[] {
@@ -120,15 +139,27 @@ export interface ApplyOptions {
  * Server-side applies each object (as `kubectl apply --server-side --force-conflicts` does) and
  * returns what the server stored, or would store in a dry run. Stops at the first rejection.
  */
-export async function apply(docs: string | Manifest | Manifest[], options: ApplyOptions = {}): Promise<Manifest[]> {
+export async function apply(
+  docs: string | Manifest | Manifest[],
+  options: ApplyOptions = {},
+): Promise<Manifest[]> {
   const objects = typeof docs === 'string' ? parseYaml(docs) : Array.isArray(docs) ? docs : [docs];
   const { objects: api } = connect();
   const applied: Manifest[] = [];
   for (const object of objects) {
-    const body = options.namespace && !object.metadata?.namespace ? { ...object, metadata: { ...object.metadata, namespace: options.namespace } } : object;
-    applied.push(
-      await api.patch(body, undefined, options.dryRun ? 'All' : undefined, options.fieldManager ?? 'shadowkeep-tests', true, PatchStrategy.ServerSideApply),
+    const body =
+      options.namespace && !object.metadata?.namespace
+        ? { ...object, metadata: { ...object.metadata, namespace: options.namespace } }
+        : object;
+    const result = await api.patch(
+      body,
+      undefined,
+      options.dryRun ? 'All' : undefined,
+      options.fieldManager ?? 'shadowkeep-tests',
+      true,
+      PatchStrategy.ServerSideApply,
     );
+    applied.push(result);
   }
   return applied;
 }
@@ -161,7 +192,10 @@ export function apiError(err: unknown): ApiError | undefined {
       status = { message: raw };
     }
   }
-  const body = (typeof status === 'object' && status !== null ? status : {}) as { message?: string; details?: { causes?: StatusCause[] } };
+  const body = (typeof status === 'object' && status !== null ? status : {}) as {
+    message?: string;
+    details?: { causes?: StatusCause[] };
+  };
   return { code: err.code, message: body.message ?? String(raw), causes: body.details?.causes ?? [] };
 }
 

@@ -1,0 +1,51 @@
+/**
+ * Label, annotation and finalizer keys of the shadowkeep.io API. Labels are how agents find their
+ * work and people filter (`kubectl get rp -l shadowkeep.io/vm=sql01`); annotations carry the
+ * platform team's decisions on inventory objects.
+ */
+export const labels = {
+  /** On RecoveryPoints: the VM's name (as a label value, see `toLabelValue`). */
+  vm: 'shadowkeep.io/vm',
+  /** On RecoveryPoints: the VM's Hyper-V ID, lower case. */
+  vmId: 'shadowkeep.io/vm-id',
+  /** On RecoveryPoints: the VirtualMachineProtection that made it. */
+  protection: 'shadowkeep.io/protection',
+  /**
+   * On RecoveryPoints, VirtualMachineRestores and HyperVVirtualMachines: the node whose agent does
+   * the work or owns the VM. Set by the controller (never in an immutable spec), so the assignment
+   * can follow a VM that live-migrates before its backup starts; agents watch only their own.
+   */
+  node: 'shadowkeep.io/node',
+  /** On RecoveryPoints taken together at one coordinated point in time: the group's ID. */
+  consistencyGroup: 'shadowkeep.io/consistency-group',
+} as const;
+
+export const annotations = {
+  /**
+   * On a HyperVVirtualMachine: namespaces, comma-separated, whose policies may protect the VM
+   * besides the controller's own namespace; `*` allows every namespace. Set by the platform team.
+   */
+  allowedNamespaces: 'shadowkeep.io/allowed-namespaces',
+  /**
+   * On a HyperVVirtualMachine: the guest-level tool that already protects it (e.g. `sql-native`).
+   * Policies skip such VMs unless their spec.includeGuestProtected is true.
+   */
+  guestProtectedBy: 'shadowkeep.io/guest-protected-by',
+} as const;
+
+export const finalizers = {
+  /** On RecoveryPoints: their data is removed from every repository before the object goes. */
+  recoveryPointData: 'shadowkeep.io/recovery-point-data',
+} as const;
+
+/**
+ * A VM name as a label value: label values allow at most 63 characters from [A-Za-z0-9._-],
+ * starting and ending alphanumeric, while Hyper-V names allow almost anything. Typical names
+ * (sql01, web-02) pass unchanged; others get their invalid characters replaced by '-'.
+ */
+export function toLabelValue(text: string): string {
+  return text
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+}
