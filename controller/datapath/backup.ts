@@ -133,7 +133,7 @@ export async function backupDisk(repo: Repository, diskPath: string, options: Ba
     chunkSize,
     parent: comparable ? parent.id : null,
     changeDetection,
-    stats: { ...stats, bytesUploaded: writer.bytesUploaded, seconds: (performance.now() - started) / 1000 },
+    stats: { ...stats, seconds: (performance.now() - started) / 1000 },
     source: options.source ?? {},
     chunks,
   });

@@ -95,8 +95,11 @@ export class Repository {
 
   // --- sealed metadata objects ---
 
-  async putObject(key: string, data: Uint8Array): Promise<void> {
-    await this.storage.put(key, encodeObject(this.keys, key, data));
+  /** Seals and stores a metadata object; returns the bytes stored. */
+  async putObject(key: string, data: Uint8Array): Promise<number> {
+    const sealed = encodeObject(this.keys, key, data);
+    await this.storage.put(key, sealed);
+    return sealed.length;
   }
 
   async getObject(key: string): Promise<Buffer> {

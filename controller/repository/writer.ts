@@ -59,7 +59,8 @@ export class BackupWriter {
   }
 
   /**
-   * Makes the manifest visible, after everything it references is durable. Chunks reused from
+   * Makes the manifest visible, after everything it references is durable; its bytesUploaded
+   * counts the packs and index written (the manifest itself cannot count its own size). Chunks reused from
    * packs that garbage collection condemned meanwhile are copied into a new pack first.
    */
   async commit(draft: Omit<Manifest, 'id' | 'createdAt' | 'host'>): Promise<Manifest> {
@@ -67,14 +68,16 @@ export class BackupWriter {
     await this.flush();
     await this.pendingWrite;
     if (this.written.length > 0) {
-      const indexData = encodeIndex(this.written);
-      await this.repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, indexData);
-      this.bytesUploaded += indexData.length;
+      this.bytesUploaded += await this.repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, encodeIndex(this.written));
     }
-    const manifest: Manifest = { ...draft, id: newManifestId(), createdAt: new Date().toISOString(), host: this.repo.host };
-    const data = Buffer.from(JSON.stringify(manifest));
-    await this.repo.putObject(manifestKey(manifest.id), data);
-    this.bytesUploaded += data.length;
+    const manifest: Manifest = {
+      ...draft,
+      stats: { ...draft.stats, bytesUploaded: this.bytesUploaded },
+      id: newManifestId(),
+      createdAt: new Date().toISOString(),
+      host: this.repo.host,
+    };
+    await this.repo.putObject(manifestKey(manifest.id), Buffer.from(JSON.stringify(manifest)));
     return manifest;
   }
 
