@@ -39,11 +39,12 @@ export function hostName(ntfsName: string): HostName {
   }
   // The hash of the original keeps two names that clean up alike from landing on one host file.
   const suffix = `~${hash(ntfsName)}`;
-  const points = [...name];
-  while (Buffer.byteLength(points.join('')) + suffix.length > MAX_NAME_BYTES) {
-    points.pop();
+  // Cut whole graphemes, so an accent or emoji is never split from its base character.
+  const graphemes = Array.from(new Intl.Segmenter().segment(name), (s) => s.segment);
+  while (Buffer.byteLength(graphemes.join('')) + suffix.length > MAX_NAME_BYTES) {
+    graphemes.pop();
   }
-  return { name: points.join('') + suffix, renamed: reasons.join(', ') };
+  return { name: graphemes.join('') + suffix, renamed: reasons.join(', ') };
 }
 
 function hash(s: string): string {

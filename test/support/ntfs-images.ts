@@ -144,3 +144,12 @@ export function patchedSource(base: ByteSource, patches: { offset: number; bytes
 export async function output(command: string, args: string[]): Promise<string> {
   return (await run(command, args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
 }
+
+/** Drains an async iterable (directory walks); `Array.fromAsync` is not in the ES2024 library. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const result: T[] = [];
+  for await (const item of items) {
+    result.push(item);
+  }
+  return result;
+}

@@ -3,6 +3,7 @@ import { DirectoryIndex, type IndexEntry } from '../../../controller/ntfs/direct
 import { CorruptVolumeError } from '../../../controller/ntfs/errors.js';
 import { Namespace } from '../../../controller/ntfs/file-name.js';
 import { UpcaseTable } from '../../../controller/ntfs/upcase.js';
+import { collect } from '../../support/ntfs-images.js';
 
 const entry = (name: string | null, subnode: number | null = null, record = 100): IndexEntry => ({
   reference: { record, sequence: 1 },
@@ -21,10 +22,7 @@ describe('directory index B-tree', () => {
   const index = new DirectoryIndex([entry('cherry', 0, 7), entry(null, 1)], (vcn) => Promise.resolve(blocks.get(vcn) ?? []), 'test');
 
   it('walks entries in collation order, each subtree before its parent entry', async () => {
-    const names: string[] = [];
-    for await (const e of index.entries()) {
-      names.push(e.fileName.name);
-    }
+    const names = (await collect(index.entries())).map((e) => e.fileName.name);
     expect(names).to.deep.equal(['apple', 'banana', 'cherry', 'kiwi']);
   });
 
@@ -42,11 +40,7 @@ describe('directory index B-tree', () => {
 
   it('stops with an error when a block leads back to itself', async () => {
     const looping = new DirectoryIndex([entry(null, 3)], () => Promise.resolve([entry('x', 3), entry(null)]), 'directory "loop"');
-    const err = await (async () => {
-      for await (const e of looping.entries()) {
-        void e;
-      }
-    })().catch((e: unknown) => e);
+    const err = await collect(looping.entries()).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(CorruptVolumeError);
     expect((err as Error).message).to.equal('directory "loop": directory index loops back to block 3');
     const lookup = await looping.find('a', upcase).catch((e: unknown) => e);

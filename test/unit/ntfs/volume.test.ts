@@ -7,7 +7,7 @@ import { AttributeType, type NonResidentAttribute } from '../../../controller/nt
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from '../../../controller/ntfs/errors.js';
 import { FileAttribute } from '../../../controller/ntfs/file-name.js';
 import { NtfsVolume } from '../../../controller/ntfs/volume.js';
-import { ADS, HARD_LINKS, LONG_NAME, MANY_FILES, output, patchedSource, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
+import { ADS, collect, HARD_LINKS, LONG_NAME, MANY_FILES, output, patchedSource, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
 
 async function readAll(volume: NtfsVolume, path: string, stream = ''): Promise<Buffer> {
   const data = volume.openStream(await volume.resolve(path), stream);
@@ -15,11 +15,7 @@ async function readAll(volume: NtfsVolume, path: string, stream = ''): Promise<B
 }
 
 async function names(volume: NtfsVolume, path: string): Promise<string[]> {
-  const result: string[] = [];
-  for await (const entry of volume.listDirectory(await volume.resolve(path))) {
-    result.push(entry.name);
-  }
-  return result;
+  return (await collect(volume.listDirectory(await volume.resolve(path)))).map((e) => e.name);
 }
 
 function dataAttribute(volume: NtfsVolume, file: Awaited<ReturnType<NtfsVolume['resolve']>>): NonResidentAttribute {
@@ -143,7 +139,7 @@ describe('NTFS volume', () => {
         const file = await compressed.resolve(`/compressed/${name}`);
         expect(file.info.fileAttributes & FileAttribute.compressed, name).to.not.equal(0);
         const data = await readAll(compressed, `/compressed/${name}`);
-        expect(data.equals(await readFile(join(fixture.compressedSource ?? '', name))), name).to.be.true;
+        expect(data.equals(await readFile(join(fixture.compressedSource, name))), name).to.be.true;
       }
     } finally {
       await gpt.close();
