@@ -232,7 +232,12 @@ export class FileHost implements Hypervisor {
   }
 
   async startVm(vmId: string): Promise<void> {
-    await this.mutate(vmId, (vm, persist) => this.transition(vm, 'Running', persist));
+    await this.setPowerState(vmId, 'Running');
+  }
+
+  /** Save and pause are not agent operations, but the sim needs every state a real VM can be in. */
+  async setPowerState(vmId: string, state: SimState): Promise<void> {
+    await this.mutate(vmId, (vm, persist) => this.transition(vm, state, persist));
   }
 
   async stopVm(vmId: string, options: { force?: boolean } = {}): Promise<void> {
