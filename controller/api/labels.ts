@@ -36,6 +36,8 @@ export const annotations = {
 export const finalizers = {
   /** On RecoveryPoints: their data is removed from every repository before the object goes. */
   recoveryPointData: 'shadowkeep.io/recovery-point-data',
+  /** On VirtualMachineProtections with deletionPolicy Delete: their recovery points go first. */
+  protectionPoints: 'shadowkeep.io/protection-recovery-points',
 } as const;
 
 /**

@@ -1,0 +1,143 @@
+import {
+  allowedNamespacesOf,
+  guestProtectedBy,
+  labels,
+  type HyperVVirtualMachine,
+  type RecoveryPoint,
+  type VirtualMachineProtection,
+  type VirtualMachineRestore,
+} from '../api/index.js';
+import { namespaceMayProtect, owningPolicy, selects, type InventoryVM, type VMSelector } from '../policy/selection.js';
+import type { PointInput, VMInput } from './plan.js';
+
+/** A HyperVVirtualMachine as selection sees it. */
+export function inventoryVM(vm: HyperVVirtualMachine): InventoryVM {
+  return {
+    id: vm.spec.id.toLowerCase(),
+    name: vm.status?.vmName ?? vm.metadata.name,
+    ...(vm.status?.host ? { host: vm.status.host } : {}),
+    ...(vm.status?.clusterName ? { cluster: vm.status.clusterName } : {}),
+    labels: vm.metadata.labels ?? {},
+    allowedNamespaces: allowedNamespacesOf(vm.metadata),
+    guestProtected: guestProtectedBy(vm.metadata) !== undefined,
+  };
+}
+
+const policyRef = (p: VirtualMachineProtection): string => `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+
+/** Whether a policy takes this VM: selected, allowed for its namespace, and not guest-protected unless asked. */
+function eligible(policy: VirtualMachineProtection, vm: InventoryVM, controllerNamespace: string): boolean {
+  return (
+    selects(policy.spec.selector as VMSelector, vm) &&
+    namespaceMayProtect(policy.metadata.namespace ?? '', vm, controllerNamespace) &&
+    (!vm.guestProtected || policy.spec.includeGuestProtected === true)
+  );
+}
+
+/**
+ * The VMs one policy is about, with their modes and blockers, and the reason it may not protect
+ * some of them (another policy claimed it first, the namespace is not allowed, a guest-level tool
+ * protects it, autoProtect is off): every selected VM shows up in status, never silently dropped.
+ */
+export function selectedVMs(
+  policy: VirtualMachineProtection,
+  inventory: readonly HyperVVirtualMachine[],
+  allPolicies: readonly VirtualMachineProtection[],
+  controllerNamespace: string,
+): VMInput[] {
+  const namespace = policy.metadata.namespace ?? '';
+  const result: VMInput[] = [];
+  for (const object of inventory) {
+    const vm = inventoryVM(object);
+    if (!selects(policy.spec.selector as VMSelector, vm)) {
+      continue;
+    }
+    const input: VMInput = {
+      id: vm.id,
+      name: vm.name,
+      ...(vm.host ? { host: vm.host } : {}),
+      mode: object.status?.backup?.mode ?? 'Unprotectable',
+      blockers: [...(object.status?.backup?.blockers ?? [])],
+      present: Boolean(vm.host),
+    };
+    if (!namespaceMayProtect(namespace, vm, controllerNamespace)) {
+      input.mode = 'Unprotectable';
+      input.blockers = [
+        {
+          reason: 'NamespaceNotAllowed',
+          message: `namespace ${namespace} may not protect this VM; the platform team can allow it with the annotation shadowkeep.io/allowed-namespaces on HyperVVirtualMachine ${object.metadata.name}`,
+        },
+      ];
+    } else if (vm.guestProtected && policy.spec.includeGuestProtected !== true) {
+      input.mode = 'Unprotectable';
+      input.blockers = [
+        {
+          reason: 'GuestProtected',
+          message: `protected inside the guest by ${guestProtectedBy(object.metadata) ?? 'another tool'}; set spec.includeGuestProtected to back it up from the host too`,
+        },
+      ];
+    } else if (
+      policy.spec.autoProtect === false &&
+      !(policy.spec.selector.names ?? []).some((n) => n.toLowerCase() === vm.name.toLowerCase()) &&
+      (object.metadata.creationTimestamp ?? '') > (policy.metadata.creationTimestamp ?? '')
+    ) {
+      input.mode = 'Unprotectable';
+      input.blockers = [
+        { reason: 'AutoProtectOff', message: 'matched the selector after the policy was created and spec.autoProtect is false; add it to spec.selector.names' },
+      ];
+    } else {
+      const claimants = allPolicies
+        .filter((p) => eligible(p, vm, controllerNamespace))
+        .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name, createdAt: p.metadata.creationTimestamp ?? '' }));
+      const owner = owningPolicy(claimants);
+      if (owner && `${owner.namespace}/${owner.name}` !== policyRef(policy)) {
+        input.claimedBy = `${owner.namespace}/${owner.name}`;
+      }
+    }
+    result.push(input);
+  }
+  return result.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const activePhases = new Set(['Pending', 'Snapshotting', 'Transferring', undefined]);
+
+/** Recovery points as the planner needs them, with what still uses each one. */
+export function pointInputs(
+  points: readonly RecoveryPoint[],
+  allPoints: readonly RecoveryPoint[],
+  restores: readonly VirtualMachineRestore[],
+): PointInput[] {
+  return points.map((rp) => {
+    const restore = restores.find(
+      (r) => r.metadata.namespace === rp.metadata.namespace && r.spec.recoveryPoint === rp.metadata.name && !['Completed', 'Failed'].includes(r.status?.phase ?? ''),
+    );
+    const child = allPoints.find(
+      (p) => p.metadata.namespace === rp.metadata.namespace && p.status?.parent === rp.metadata.name && activePhases.has(p.status.phase),
+    );
+    const copying = rp.status?.copies?.find((c) => c.phase === 'Copying');
+    const inUseBy = restore
+      ? `VirtualMachineRestore/${restore.metadata.name}`
+      : child
+        ? `incremental RecoveryPoint/${child.metadata.name}`
+        : copying
+          ? `copy to ${copying.repository}`
+          : undefined;
+    const lockedUntil = (rp.status?.copies ?? [])
+      .map((c) => c.immutableUntil)
+      .filter((t): t is string => Boolean(t))
+      .sort()
+      .at(-1);
+    const status = rp.status;
+    return {
+      name: rp.metadata.name,
+      vmId: (rp.spec.vm.id ?? rp.metadata.labels?.[labels.vmId] ?? '').toLowerCase(),
+      phase: rp.metadata.deletionTimestamp ? 'Deleting' : (status?.phase ?? 'Pending'),
+      ...(rp.spec.scheduledTime ? { scheduledTime: new Date(rp.spec.scheduledTime) } : {}),
+      ...(status?.pointInTime ? { pointInTime: new Date(status.pointInTime) } : {}),
+      ...(status?.completionTime ? { completionTime: new Date(status.completionTime) } : {}),
+      ...(inUseBy ? { inUseBy } : {}),
+      ...(lockedUntil ? { lockedUntil: new Date(lockedUntil) } : {}),
+      copiedTo: (status?.copies ?? []).filter((c) => c.phase === 'Completed').map((c) => c.repository),
+    };
+  });
+}

@@ -1,0 +1,205 @@
+import { finalizers, labels, type RecoveryPoint, type RecoveryPointStatus } from '../api/index.js';
+import type { Logger } from '../common/log.js';
+import type { EventRecorder } from '../kube/events.js';
+import { keyOf } from '../kube/objects.js';
+import type { Clock } from '../runtime/clock.js';
+import { mergeConditions } from '../runtime/conditions.js';
+import type { Reconciler } from '../runtime/controller.js';
+import type { ReconcileResult } from '../runtime/workqueue.js';
+import type { Clients, Informers } from '../manager/world.js';
+import { place, type ActiveBackup, type PlacementHost, type PlacementVM } from './placement.js';
+import type { RecoveryPointData } from './data.js';
+
+export const fieldManager = 'shadowkeep-controller';
+const defaultLimits = { perHost: 2, perVolume: 1 };
+/** After this long of failing to remove a deleted point's data, the object goes anyway (with an Event). */
+const dataCleanupGiveUpMs = 3_600_000;
+
+export interface RecoveryPointDeps {
+  clients: Clients;
+  informers: Informers;
+  clock: Clock;
+  logger: Logger;
+  events: EventRecorder;
+  data: RecoveryPointData;
+}
+
+const inFlight = (rp: RecoveryPoint): boolean =>
+  !rp.metadata.deletionTimestamp && !['Completed', 'Failed'].includes(rp.status?.phase ?? 'Pending');
+
+/**
+ * Places recovery points on the node that owns their VM (honouring concurrency limits), fails
+ * those whose agent vanished, and on deletion removes their data from every repository.
+ */
+export class RecoveryPointReconciler implements Reconciler {
+  readonly name = 'recoverypoint';
+  /** Assignments written but not yet seen in the cache, so one pass cannot overfill a host. */
+  private readonly recentlyAssigned = new Map<string, ActiveBackup>();
+
+  constructor(private readonly deps: RecoveryPointDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const rp = this.deps.informers.recoveryPoints.get(key);
+    if (!rp) {
+      this.recentlyAssigned.delete(key);
+      return undefined;
+    }
+    if (rp.metadata.deletionTimestamp) {
+      return this.reconcileDelete(rp);
+    }
+    return this.reconcilePlacement(key, rp);
+  }
+
+  private activeBackups(): ActiveBackup[] {
+    const { informers } = this.deps;
+    const volumesOf = (vmId: string): string[] => {
+      const vm = informers.vms.get(vmId.toLowerCase());
+      return [...new Set((vm?.status?.disks ?? []).map((d) => volumeOf(d.path ?? '')))];
+    };
+    const seen = informers.recoveryPoints
+      .list((p) => inFlight(p) && Boolean(p.metadata.labels?.[labels.node]))
+      .map((p) => ({ key: keyOf(p.metadata), node: p.metadata.labels![labels.node]!, volumes: volumesOf(p.spec.vm.id ?? '') }));
+    for (const active of seen) {
+      this.recentlyAssigned.delete(active.key);
+    }
+    return [...seen, ...this.recentlyAssigned.values()];
+  }
+
+  private async reconcilePlacement(key: string, rp: RecoveryPoint): Promise<ReconcileResult> {
+    const { informers, clients, clock } = this.deps;
+    const now = clock.now();
+    const vmObject = rp.spec.vm.id ? informers.vms.get(rp.spec.vm.id.toLowerCase()) : undefined;
+    const vm: PlacementVM | undefined = vmObject?.status?.host
+      ? { host: vmObject.status.host, volumes: [...new Set((vmObject.status.disks ?? []).map((d) => volumeOf(d.path ?? '')))] }
+      : undefined;
+    const hosts = new Map<string, PlacementHost>(
+      informers.hosts.list().map((h) => [
+        h.metadata.name,
+        {
+          ...(h.status?.heartbeatTime ? { heartbeat: new Date(h.status.heartbeatTime) } : {}),
+          unschedulable: h.spec?.unschedulable === true,
+        },
+      ]),
+    );
+    const policy = rp.spec.protection ? informers.protections.get(`${rp.metadata.namespace ?? ''}/${rp.spec.protection}`) : undefined;
+    const limits = { ...defaultLimits, ...policy?.spec.concurrency };
+    const decision = place(
+      {
+        key,
+        vmId: rp.spec.vm.id ?? '',
+        phase: rp.status?.phase ?? 'Pending',
+        ...(rp.metadata.labels?.[labels.node] ? { node: rp.metadata.labels[labels.node] } : {}),
+        createdAt: new Date(rp.metadata.creationTimestamp ?? now.toISOString()),
+      },
+      vm,
+      hosts,
+      this.activeBackups(),
+      limits,
+      now,
+    );
+
+    switch (decision.action) {
+      case 'none':
+        return undefined;
+      case 'assign':
+        await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
+          metadata: { labels: { [labels.node]: decision.node } },
+        });
+        this.recentlyAssigned.set(key, { key, node: decision.node, volumes: vm?.volumes ?? [] });
+        await this.writeStatus(rp, {
+          phase: 'Pending',
+          nodeName: decision.node,
+          conditions: mergeConditions(rp.status?.conditions, [
+            { type: 'Ready', status: 'False', reason: 'Scheduled', message: `assigned to the agent on ${decision.node}`, observedGeneration: rp.metadata.generation ?? 1 },
+          ], now),
+        });
+        return undefined;
+      case 'wait':
+        await this.writeStatus(rp, {
+          phase: 'Pending',
+          conditions: mergeConditions(rp.status?.conditions, [
+            { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
+          ], now),
+        });
+        return { requeueAfterMs: decision.retryAfterMs };
+      case 'fail':
+        await this.writeStatus(rp, {
+          phase: 'Failed',
+          completionTime: now.toISOString(),
+          failure: { reason: decision.reason, message: decision.message },
+          conditions: mergeConditions(rp.status?.conditions, [
+            { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
+            { type: 'Stalled', status: 'True', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
+          ], now),
+        });
+        await this.deps.events.record(rp, 'Warning', decision.reason, decision.message);
+        return undefined;
+    }
+  }
+
+  /** Writes the controller's part of a recovery point's status, only when it changes something. */
+  private async writeStatus(rp: RecoveryPoint, part: RecoveryPointStatus): Promise<void> {
+    const current = rp.status ?? {};
+    const changed = (Object.keys(part) as (keyof RecoveryPointStatus)[]).some(
+      (k) => JSON.stringify(current[k]) !== JSON.stringify(part[k]),
+    );
+    if (changed) {
+      await this.deps.clients.recoveryPoints.applyStatus(rp.metadata.name, rp.metadata.namespace, part, fieldManager);
+    }
+  }
+
+  private async reconcileDelete(rp: RecoveryPoint): Promise<ReconcileResult> {
+    if (!(rp.metadata.finalizers ?? []).includes(finalizers.recoveryPointData)) {
+      return undefined;
+    }
+    const { clients, clock, events, logger } = this.deps;
+    if (inFlight(rp) && rp.metadata.labels?.[labels.node]) {
+      // The agent stops the backup when it sees the deletion; its data is removed afterwards.
+      const age = clock.now().getTime() - new Date(rp.metadata.deletionTimestamp!).getTime();
+      if (age < 300_000) {
+        return { requeueAfterMs: 5000 };
+      }
+    }
+    try {
+      await this.deps.data.remove(rp);
+    } catch (err) {
+      const waited = clock.now().getTime() - new Date(rp.metadata.deletionTimestamp!).getTime();
+      if (waited < dataCleanupGiveUpMs) {
+        throw err;
+      }
+      await events.record(
+        rp,
+        'Warning',
+        'DataLeftBehind',
+        `could not remove this recovery point's data for ${Math.round(waited / 60_000)} minutes (${String(err)}); removing the object anyway; run 'shadowkeep repo gc' on its repository later`,
+      );
+      logger.warn('gave up removing recovery point data', { namespace: rp.metadata.namespace, name: rp.metadata.name, error: String(err) });
+    }
+    await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
+      metadata: {
+        resourceVersion: rp.metadata.resourceVersion,
+        finalizers: (rp.metadata.finalizers ?? []).filter((f) => f !== finalizers.recoveryPointData),
+      },
+    });
+    return undefined;
+  }
+}
+
+/** The volume a disk lives on: a CSV, an SMB share, or a drive (per-volume limits count by this). */
+export function volumeOf(path: string): string {
+  const csv = /^([a-z]:\\ClusterStorage\\[^\\]+)/i.exec(path);
+  if (csv) {
+    return csv[1]!.toLowerCase();
+  }
+  const share = /^(\\\\[^\\]+\\[^\\]+)/.exec(path);
+  if (share) {
+    return share[1]!.toLowerCase();
+  }
+  const drive = /^([a-z]:)/i.exec(path);
+  if (drive) {
+    return drive[1]!.toLowerCase();
+  }
+  // Linux paths (the filehost simulator): the first two segments stand for the volume.
+  return path.split('/').slice(0, 3).join('/');
+}
+

@@ -1,0 +1,74 @@
+import { pathToFileURL } from 'node:url';
+import type { BackupRepository } from '../api/index.js';
+import type { KubeRest } from '../kube/rest.js';
+import { Repository } from '../repository/repository.js';
+import { ObjectNotFoundError } from '../storage/storage.js';
+import { openStorage } from '../storage/open.js';
+import { UnsupportedFormatError, WrongKeyError } from '../repository/errors.js';
+import { CONFIG_KEY } from '../repository/layout.js';
+
+/** Why a BackupRepository cannot be used, in words for its status and for Events. */
+export class RepositoryAccessError extends Error {
+  constructor(
+    readonly reason: 'SecretNotFound' | 'SecretInvalid' | 'StorageUnsupported' | 'StorageUnavailable' | 'WrongKey',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RepositoryAccessError';
+  }
+}
+
+/** The storage URL a BackupRepository spec describes. */
+export function storageUrlOf(repo: BackupRepository): string {
+  const { spec } = repo;
+  if (spec.type === 'Filesystem' && spec.filesystem) {
+    return pathToFileURL(spec.filesystem.path).href;
+  }
+  throw new RepositoryAccessError(
+    'StorageUnsupported',
+    `repository type ${spec.type} is not available in this release yet; use type Filesystem`,
+  );
+}
+
+/** Reads the key material from the Secret the repository names (its key "password"). */
+export async function readRepositoryKey(rest: KubeRest, repo: BackupRepository): Promise<Buffer> {
+  const namespace = repo.metadata.namespace ?? 'default';
+  const secretName = repo.spec.encryptionKeySecret;
+  let secret: { data?: Record<string, string> };
+  try {
+    secret = await rest.request('GET', `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(secretName)}`);
+  } catch {
+    throw new RepositoryAccessError(
+      'SecretNotFound',
+      `Secret ${namespace}/${secretName} (spec.encryptionKeySecret) cannot be read; create it with a key "password"`,
+    );
+  }
+  const encoded = secret.data?.password;
+  if (!encoded) {
+    throw new RepositoryAccessError('SecretInvalid', `Secret ${namespace}/${secretName} has no key "password"`);
+  }
+  return Buffer.from(encoded, 'base64');
+}
+
+/**
+ * Opens the repository a BackupRepository describes, creating it when the storage is empty (the
+ * first writer initializes it; the format makes concurrent first writers safe to retry).
+ */
+export async function openRepository(rest: KubeRest, repo: BackupRepository, { create = false } = {}): Promise<Repository> {
+  const key = await readRepositoryKey(rest, repo);
+  const storage = openStorage(storageUrlOf(repo));
+  try {
+    return await Repository.open(storage, key);
+  } catch (err) {
+    if (create && err instanceof UnsupportedFormatError && !(await storage.stat(CONFIG_KEY))) {
+      return Repository.init(storage, key);
+    }
+    if (err instanceof WrongKeyError) {
+      throw new RepositoryAccessError('WrongKey', `${storage.url}: ${err.message}; check spec.encryptionKeySecret`);
+    }
+    if (err instanceof ObjectNotFoundError) {
+      throw new RepositoryAccessError('StorageUnavailable', `${storage.url}: ${err.message}`);
+    }
+    throw err;
+  }
+}
