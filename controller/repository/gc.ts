@@ -39,16 +39,22 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
     // An unreadable manifest's chunks look unused: deleting them would finish off a damaged backup.
     throw new RepositoryError('garbage collection refused: some manifests or indexes cannot be read; run `repo check` first');
   }
+  const condemnations = await repo.loadCondemnations();
+  const alreadyCondemned = new Set(condemnations.flatMap((c) => c.packs));
+  // A chunk copied out of a condemned pack (writer.ts) keeps only its new pack in use.
+  const holders = Map.groupBy(
+    inv.entries.filter((e) => inv.users.has(e.id) && inv.packs.has(e.pack)),
+    (e) => e.id,
+  );
   const used = new Set<string>();
-  for (const e of inv.entries) {
-    if (inv.users.has(e.id)) {
+  for (const entries of holders.values()) {
+    const live = entries.filter((e) => !alreadyCondemned.has(e.pack));
+    for (const e of live.length > 0 ? live : entries) {
       used.add(e.pack);
     }
   }
   const report: GcReport = { manifests: inv.manifests.length, packs: inv.packs.size, packsCondemned: 0, packsDeleted: 0, bytesFreed: 0, temporaryFilesDeleted: 0 };
 
-  const condemnations = await repo.loadCondemnations();
-  const alreadyCondemned = new Set(condemnations.flatMap((c) => c.packs));
   const toCondemn = [...inv.packs.values()].filter((p) => !used.has(packIdOf(p.key)) && !alreadyCondemned.has(packIdOf(p.key)) && old(p.modified));
   if (toCondemn.length > 0) {
     const key = `${CONDEMNED_PREFIX}${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
