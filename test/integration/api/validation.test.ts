@@ -31,23 +31,21 @@ const corpus = readdirSync(corpusDir)
   .filter((file) => file.endsWith('.yaml'))
   .map((file) => load(readFileSync(path.join(corpusDir, file), 'utf8')) as CorpusFile);
 
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** RFC 7386 JSON merge patch: objects merge, null removes, anything else replaces. */
 function mergePatched(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+  if (!isMap(patch)) {
     return patch;
   }
-  const result: Record<string, unknown> =
-    typeof target === 'object' && target !== null && !Array.isArray(target)
-      ? { ...(target as Record<string, unknown>) }
-      : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) {
-      delete result[key];
-    } else {
-      result[key] = mergePatched(result[key], value);
-    }
-  }
-  return result;
+  const base = isMap(target) ? target : {};
+  const keys = new Set([...Object.keys(base), ...Object.keys(patch)]);
+  return Object.fromEntries(
+    [...keys]
+      .filter((key) => patch[key] !== null)
+      .map((key) => [key, key in patch ? mergePatched(base[key], patch[key]) : base[key]]),
+  );
 }
 
 /**
@@ -116,7 +114,7 @@ describe('invalid manifests', () => {
   });
 
   for (const { base, cases } of corpus) {
-    describe(`${base.kind}`, () => {
+    describe(base.kind, () => {
       for (const invalid of cases) {
         it(`refuses ${invalid.name}: ${invalid.field} "${invalid.message}"`, () => {
           const refusal = refusals.get(invalid);
