@@ -1,0 +1,193 @@
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { labels } from '../api/index.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { EventRecorder } from '../kube/events.js';
+import { keyOf, type KubeObject } from '../kube/objects.js';
+import { KubeRest } from '../kube/rest.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { Controller } from '../runtime/controller.js';
+import { serveHealthAndMetrics } from '../runtime/http.js';
+import { LeaderElector } from '../runtime/leader-election.js';
+import { RuntimeMetrics } from '../runtime/metrics.js';
+import { ProtectionReconciler } from '../protection/reconcile.js';
+import { RecoveryPointReconciler } from '../recoverypoint/reconcile.js';
+import { RepositoryRecoveryPointData } from '../recoverypoint/data.js';
+import { RepositoryReconciler } from '../repositories/reconcile.js';
+import { clientsFor, informersFor, type Informers } from './world.js';
+
+export interface ManagerOptions {
+  kubeconfig?: KubeConfig;
+  /** The controller's own namespace: policies here may protect any VM; its Lease lives here. */
+  namespace: string;
+  identity?: string;
+  metricsPort?: number;
+  metricsHost?: string;
+  leaderElection?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export function loadKubeConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromDefault();
+  return config;
+}
+
+/**
+ * The controller manager: caches of every kind, one controller per reconciler, leader election
+ * (only the leader reconciles; a lost lease stops the process), health and metrics endpoints.
+ */
+export class Manager {
+  readonly metrics = new RuntimeMetrics({ processMetrics: true });
+  readonly logger: Logger;
+  readonly informers: Informers;
+  private readonly controllers: { protection: Controller; points: Controller; repositories: Controller };
+  private readonly rest: KubeRest;
+  private server: Server | undefined;
+  private elector: LeaderElector | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.logger = opts.logger ?? createLogger('controller');
+    const clock = opts.clock ?? systemClock;
+    this.rest = new KubeRest(opts.kubeconfig ?? loadKubeConfig());
+    const clients = clientsFor(this.rest);
+    this.informers = informersFor(clients, this.logger, this.metrics);
+    const events = new EventRecorder(this.rest, 'shadowkeep-controller', this.logger);
+    const deps = { clients, informers: this.informers, clock, logger: this.logger, events, metrics: this.metrics };
+    const protection = new Controller(new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }), deps);
+    const points = new Controller(
+      new RecoveryPointReconciler({ ...deps, data: new RepositoryRecoveryPointData(this.rest, this.informers) }),
+      deps,
+    );
+    const repositories = new Controller(new RepositoryReconciler({ ...deps, rest: this.rest }), deps);
+    this.controllers = { protection, points, repositories };
+    this.wire();
+  }
+
+  /** Which keys each change wakes: every reconciler reads the world afresh, so keys are all it needs. */
+  private wire(): void {
+    const { informers } = this;
+    const { protection, points, repositories } = this.controllers;
+    const allPolicies = (): void => {
+      informers.protections.list().forEach((p) => {
+        protection.enqueue(keyOf(p.metadata));
+      });
+    };
+    const pendingPoints = (filter: (rp: KubeObject & { status?: { phase?: string } }) => boolean = () => true): void => {
+      informers.recoveryPoints
+        .list((rp) => !['Completed', 'Failed'].includes(rp.status?.phase ?? '') && filter(rp))
+        .forEach((rp) => {
+          points.enqueue(keyOf(rp.metadata));
+        });
+    };
+    informers.protections.onChange((key) => {
+      protection.enqueue(key);
+    });
+    informers.recoveryPoints.onChange((key, rp) => {
+      points.enqueue(key);
+      const policy = rp?.metadata.labels?.[labels.protection];
+      const namespace = rp?.metadata.namespace;
+      if (policy && namespace) {
+        protection.enqueue(`${namespace}/${policy}`);
+      }
+      if (!rp || ['Completed', 'Failed'].includes(rp.status?.phase ?? '')) {
+        // A finished backup frees a slot for points waiting on the same host or volume.
+        pendingPoints();
+      }
+    });
+    informers.vms.onChange(() => {
+      allPolicies();
+      pendingPoints();
+    });
+    informers.hosts.onChange(() => {
+      pendingPoints();
+    });
+    informers.restores.onChange(allPolicies);
+    informers.repositories.onChange((key, repo) => {
+      repositories.enqueue(key);
+      informers.protections
+        .list((p) => p.metadata.namespace === repo?.metadata.namespace)
+        .forEach((p) => {
+          protection.enqueue(keyOf(p.metadata));
+        });
+    });
+  }
+
+  private get allInformers() {
+    return Object.values(this.informers);
+  }
+
+  async start(): Promise<void> {
+    const { opts, logger } = this;
+    for (const informer of this.allInformers) {
+      informer.start();
+    }
+    let synced = false;
+    void Promise.all(this.allInformers.map((i) => i.synced)).then(() => {
+      synced = true;
+    });
+    if (opts.metricsPort !== undefined) {
+      this.server = await serveHealthAndMetrics(opts.metricsPort, opts.metricsHost ?? '0.0.0.0', {
+        liveness: [{ name: 'process', check: () => undefined }],
+        readiness: [{ name: 'informers', check: () => (synced ? undefined : 'caches not synced yet') }],
+        registry: this.metrics.registry,
+      });
+    }
+    await Promise.all(this.allInformers.map((i) => i.synced));
+    logger.info('caches synced', { namespace: opts.namespace });
+
+    const runControllers = (): void => {
+      this.metrics.leader.set(1);
+      const { protection, points, repositories } = this.controllers;
+      for (const c of [protection, points, repositories]) {
+        void c.run();
+      }
+      // Level-based start: every existing object gets one pass.
+      this.informers.protections.list().forEach((p) => protection.enqueue(keyOf(p.metadata)));
+      this.informers.recoveryPoints.list().forEach((p) => points.enqueue(keyOf(p.metadata)));
+      this.informers.repositories.list().forEach((p) => repositories.enqueue(keyOf(p.metadata)));
+    };
+    if (opts.leaderElection === false) {
+      runControllers();
+      return;
+    }
+    this.elector = new LeaderElector(this.rest, {
+      namespace: opts.namespace,
+      name: 'shadowkeep-controller',
+      identity: opts.identity ?? `${hostname()}-${process.pid}`,
+      logger,
+      onStartedLeading: runControllers,
+      onStoppedLeading: () => {
+        // Another replica may be reconciling now: stop at once rather than risk two writers.
+        this.metrics.leader.set(0);
+        logger.error('leadership lost; exiting');
+        process.exit(1);
+      },
+    });
+    void this.elector.run();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) {
+      return;
+    }
+    this.stopped = true;
+    for (const c of Object.values(this.controllers)) {
+      c.stop();
+    }
+    await this.elector?.release();
+    await Promise.all(this.allInformers.map((i) => i.stop()));
+    await new Promise<void>((resolve) => {
+      if (this.server) {
+        this.server.close(() => {
+          resolve();
+        });
+      } else {
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type { BackupRepositoryStatus } from '../api/index.js';
+import type { KubeRest } from '../kube/rest.js';
+import { splitKey } from '../kube/objects.js';
+import type { Clock } from '../runtime/clock.js';
+import { mergeConditions, sameStatus } from '../runtime/conditions.js';
+import type { Reconciler } from '../runtime/controller.js';
+import type { ReconcileResult } from '../runtime/workqueue.js';
+import type { Clients, Informers } from '../manager/world.js';
+import type { EventRecorder } from '../kube/events.js';
+import { openRepository, RepositoryAccessError } from './access.js';
+
+const fieldManager = 'shadowkeep-controller';
+const recheckMs = 300_000;
+
+/**
+ * Keeps a BackupRepository's status true: creates the repository in empty storage, then checks
+ * every few minutes that it opens with its key, and says why not when it does not.
+ */
+export class RepositoryReconciler implements Reconciler {
+  readonly name = 'repository';
+
+  constructor(
+    private readonly deps: { rest: KubeRest; clients: Clients; informers: Informers; clock: Clock; events: EventRecorder },
+  ) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { informers, clients, clock, rest } = this.deps;
+    const repoObject = informers.repositories.get(key);
+    if (!repoObject) {
+      return undefined;
+    }
+    const { namespace, name } = splitKey(key);
+    const now = clock.now();
+    const generation = repoObject.metadata.generation ?? 1;
+    let status: BackupRepositoryStatus;
+    try {
+      const repo = await openRepository(rest, repoObject, { create: true });
+      const points = informers.recoveryPoints.list(
+        (rp) => rp.metadata.namespace === namespace && (rp.status?.repository ?? rp.spec.repository) === name && rp.status?.phase === 'Completed',
+      );
+      status = {
+        observedGeneration: generation,
+        phase: 'Available',
+        id: repo.config.id,
+        recoveryPoints: points.length,
+        conditions: mergeConditions(repoObject.status?.conditions, [
+          { type: 'Ready', status: 'True', reason: 'Available', message: `repository ${repo.config.id} opens with its key`, observedGeneration: generation },
+        ], now),
+      };
+    } catch (err) {
+      const reason = err instanceof RepositoryAccessError ? err.reason : 'StorageUnavailable';
+      const message = err instanceof Error ? err.message : String(err);
+      status = {
+        observedGeneration: generation,
+        phase: 'Unavailable',
+        conditions: mergeConditions(repoObject.status?.conditions, [
+          { type: 'Ready', status: 'False', reason, message, observedGeneration: generation },
+        ], now),
+      };
+    }
+    const comparable = { ...repoObject.status, lastCheckTime: undefined };
+    if (!sameStatus(comparable, status)) {
+      if (repoObject.status?.phase !== status.phase) {
+        const ready = status.conditions?.[0];
+        await this.deps.events.record(repoObject, status.phase === 'Available' ? 'Normal' : 'Warning', ready?.reason ?? 'Checked', ready?.message ?? '');
+      }
+      await clients.repositories.applyStatus(name, namespace, { ...status, lastCheckTime: now.toISOString() }, fieldManager);
+    }
+    return { requeueAfterMs: recheckMs };
+  }
+}
