@@ -1,0 +1,230 @@
+import { readFile } from 'node:fs/promises';
+import { labels, type BackupRepository, type RecoveryPoint, type RecoveryPointDisk, type RecoveryPointStatus } from '../api/index.js';
+import { formatBytes, percentOf } from '../api/quantities.js';
+import { StatusWriter } from './status-writer.js';
+import { parseDuration } from '../common/duration.js';
+import type { Logger } from '../common/log.js';
+import { backupDisk } from '../datapath/backup.js';
+import { decideBackupMode } from '../hypervisor/decision.js';
+import { HypervisorError, type Hypervisor, type ReferencePoint, type Snapshot } from '../hypervisor/types.js';
+import type { ResourceClient } from '../kube/client.js';
+import type { Repository } from '../repository/repository.js';
+
+/** Annotation on a completed recovery point: the change-tracking reference its successor diffs against. */
+export const referencePointAnnotation = 'shadowkeep.io/reference-point';
+/** Catalog name under the first disk's manifest that holds the VM's configuration as of the point. */
+export const vmConfigurationCatalog = 'vm-configuration';
+
+/** A failure that ends a recovery point, with a reason code for metrics and a message for people. */
+export class BackupFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BackupFailure';
+  }
+}
+
+export interface BackupJobDeps {
+  hypervisor: Hypervisor;
+  points: ResourceClient<RecoveryPoint>;
+  openRepository: (repo: BackupRepository) => Promise<Repository>;
+  repositories: ResourceClient<BackupRepository>;
+  fieldManager: string;
+  logger: Logger;
+  now: () => Date;
+  /** Minimum time between progress writes, so a long backup costs a handful of API writes. */
+  progressIntervalMs?: number;
+}
+
+/** Which mode to snapshot in: what the policy asks, limited by what the VM allows now. */
+export function chooseMode(
+  requested: RecoveryPoint['spec']['requestedMode'],
+  allowed: 'Online' | 'SavedState' | 'Unprotectable',
+  blockers: string[],
+): 'Online' | 'SavedState' {
+  if (allowed === 'Unprotectable') {
+    throw new BackupFailure('Unprotectable', `the VM cannot be backed up from the host: ${blockers.join('; ')}`);
+  }
+  if (requested === 'SavedState') {
+    return 'SavedState';
+  }
+  if (allowed === 'Online') {
+    return 'Online';
+  }
+  if (requested === 'Online') {
+    throw new BackupFailure(
+      'ApplicationConsistencyImpossible',
+      `the policy requires an application-consistent backup, but the VM allows only saved state: ${blockers.join('; ')}`,
+    );
+  }
+  return 'SavedState';
+}
+
+/** The newest completed recovery point of the same VM in the same repository: the incremental's base. */
+async function findParent(points: ResourceClient<RecoveryPoint>, rp: RecoveryPoint): Promise<RecoveryPoint | undefined> {
+  const vmId = rp.spec.vm.id ?? '';
+  const { items } = await points.list(rp.metadata.namespace, { labelSelector: `${labels.vmId}=${vmId}` });
+  return items
+    .filter(
+      (p) =>
+        p.metadata.name !== rp.metadata.name &&
+        p.status?.phase === 'Completed' &&
+        !p.metadata.deletionTimestamp &&
+        (p.status.repository ?? p.spec.repository) === rp.spec.repository,
+    )
+    .sort((a, b) => (b.status?.pointInTime ?? '').localeCompare(a.status?.pointInTime ?? ''))[0];
+}
+
+function referenceOf(parent: RecoveryPoint | undefined): ReferencePoint | undefined {
+  const text = parent?.metadata.annotations?.[referencePointAnnotation];
+  if (!text) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as ReferencePoint;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes one recovery point: snapshot the VM in the mode its policy allows, move each disk's
+ * changed blocks into the repository (incremental to the newest completed point, even one taken
+ * on another node), keep the snapshot as the next change-tracking reference, and record what was
+ * achieved. The snapshot is always released, whatever fails.
+ */
+export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise<void> {
+  const { hypervisor, points, logger, now } = deps;
+  const name = rp.metadata.name;
+  const namespace = rp.metadata.namespace;
+  const vmId = rp.spec.vm.id ?? '';
+  const status = new StatusWriter<RecoveryPointStatus>((st) => points.applyStatus(name, namespace, st, deps.fieldManager));
+  const writeStatus = (part: RecoveryPointStatus): Promise<void> => status.write(part);
+  const startTime = now().toISOString();
+  await writeStatus({ phase: 'Snapshotting', nodeName: hypervisor.node, vmId, startTime, repository: rp.spec.repository ?? '' });
+
+  let snapshot: Snapshot | undefined;
+  let keepReference = false;
+  try {
+    const [vm, host] = await Promise.all([hypervisor.getVm(vmId), hypervisor.getHost()]);
+    if (!vm) {
+      throw new BackupFailure('VMNotOnThisNode', `VM ${vmId} is not on ${hypervisor.node} (it may have migrated); a new attempt will follow it`);
+    }
+    const decision = decideBackupMode(vm, host);
+    const mode = chooseMode(
+      rp.spec.requestedMode,
+      decision.mode,
+      decision.blockers.map((b) => b.reason),
+    );
+    const repoName = rp.spec.repository ?? '';
+    const repoObject = await deps.repositories.get(repoName, namespace);
+    if (!repoObject) {
+      throw new BackupFailure('RepositoryNotFound', `BackupRepository ${namespace ?? ''}/${repoName} does not exist`);
+    }
+    const repo = await deps.openRepository(repoObject);
+    const parent = await findParent(points, rp);
+
+    snapshot = await hypervisor.createSnapshot(vmId, { mode, label: name });
+    if (rp.spec.maxDowntime && snapshot.downtimeMs > parseDuration(rp.spec.maxDowntime)) {
+      logger.warn('saved-state downtime exceeded maxDowntime', { name, downtimeMs: snapshot.downtimeMs, maxDowntime: rp.spec.maxDowntime });
+    }
+    const changes = await hypervisor.getChanges(snapshot, referenceOf(parent));
+    const parentDisks = new Map((parent?.status?.disks ?? []).map((d) => [d.controllerLocation, d.manifest]));
+    const total = snapshot.disks.reduce((sum, d) => sum + d.virtualSize, 0);
+    await writeStatus({ phase: 'Transferring', progress: { bytesDone: 0, bytesTotal: total, percent: 0 } });
+
+    let done = 0;
+    let lastProgress = 0;
+    const disks: RecoveryPointDisk[] = [];
+    let method: RecoveryPointStatus['method'] = parent ? 'Incremental' : 'Full';
+    for (const disk of snapshot.disks) {
+      const location = String(disk.controllerLocation);
+      const change = changes.find((c) => c.diskId === disk.diskId);
+      const parentId = parentDisks.get(location);
+      if (change?.kind === 'All' && change.reason === 'TrackingLost' && parentId) {
+        method = 'ConsistencyCheck';
+      }
+      const manifest = await backupDisk(repo, disk.snapshotPath, {
+        name: `${vmId}-${disk.diskId}`,
+        ...(parentId ? { parentId } : { full: true }),
+        ...(parentId && change?.kind === 'Ranges' ? { changedRanges: change.ranges } : {}),
+        source: { vm: rp.spec.vm.name ?? '', vmId, recoveryPoint: name, consistency: snapshot.consistency, controllerLocation: location },
+        onProgress: (bytes) => {
+          const t = Date.now();
+          if (t - lastProgress >= (deps.progressIntervalMs ?? 2000)) {
+            lastProgress = t;
+            const bytesDone = done + bytes;
+            status.hint({ progress: { bytesDone, bytesTotal: total, percent: percentOf(bytesDone, total) } });
+          }
+        },
+      });
+      done += disk.virtualSize;
+      disks.push({
+        controllerLocation: location,
+        fileName: disk.sourcePath.split(/[\\/]/).pop() ?? disk.sourcePath,
+        virtualSize: disk.virtualSize,
+        allocatedBytes: manifest.chunks.filter((c) => c !== null).length * manifest.chunkSize,
+        readBytes: manifest.stats.bytesRead,
+        changedBytes: manifest.stats.bytesChanged,
+        uploadedBytes: manifest.stats.bytesUploaded,
+        manifest: manifest.id,
+      });
+    }
+    if (disks[0]?.manifest) {
+      await repo.putCatalog(disks[0].manifest, vmConfigurationCatalog, await readFile(snapshot.configurationPath));
+    }
+
+    const reference = await hypervisor.releaseSnapshot(snapshot, { keepAsReference: true });
+    keepReference = true;
+    if (reference) {
+      await points.mergePatch(name, namespace, { metadata: { annotations: { [referencePointAnnotation]: JSON.stringify(reference) } } });
+    }
+    const uploaded = disks.reduce((s, d) => s + (d.uploadedBytes ?? 0), 0);
+    const stored = disks.reduce((s, d) => s + (d.allocatedBytes ?? 0), 0);
+    await writeStatus({
+      phase: 'Completed',
+      consistency: snapshot.consistency,
+      method,
+      ...(parent ? { parent: parent.metadata.name } : {}),
+      pointInTime: snapshot.pointInTime.toISOString(),
+      completionTime: now().toISOString(),
+      downtimeSeconds: snapshot.downtimeMs / 1000,
+      size: formatBytes(stored),
+      uploaded: formatBytes(uploaded),
+      disks,
+      notCovered: snapshot.excludedDisks.map((d) => ({ reason: 'DiskNotCovered', message: `disk ${d.diskId}: ${d.reason}` })),
+      progress: { bytesDone: total, bytesTotal: total, percent: 100 },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Completed',
+          message: `${snapshot.consistency} ${method?.toLowerCase() ?? ''} backup: ${formatBytes(uploaded)} uploaded`,
+          lastTransitionTime: now().toISOString(),
+          observedGeneration: rp.metadata.generation ?? 1,
+        },
+      ],
+    });
+  } catch (err) {
+    if (snapshot && !keepReference) {
+      await hypervisor.releaseSnapshot(snapshot, { keepAsReference: false }).catch((cleanupError: unknown) => {
+        logger.error('could not release the snapshot after a failed backup', { name, error: String(cleanupError) });
+      });
+    }
+    const reason =
+      err instanceof BackupFailure ? err.reason : err instanceof HypervisorError ? err.code : err instanceof Error ? err.name : 'Error';
+    const message = err instanceof Error ? err.message : String(err);
+    await writeStatus({
+      phase: 'Failed',
+      completionTime: now().toISOString(),
+      failure: { reason, message },
+      conditions: [
+        { type: 'Ready', status: 'False', reason, message, lastTransitionTime: now().toISOString(), observedGeneration: rp.metadata.generation ?? 1 },
+        { type: 'Stalled', status: 'True', reason, message, lastTransitionTime: now().toISOString(), observedGeneration: rp.metadata.generation ?? 1 },
+      ],
+    });
+    throw err;
+  }
+}
