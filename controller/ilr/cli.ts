@@ -1,50 +1,103 @@
 import { parseArgs } from 'node:util';
 import { ExitCode, UserError, type Command } from '../cli/command.js';
 import type { ByteSource } from '../common/byte-source.js';
+import { readKeyFile } from '../datapath/key-file.js';
+import { formatBytes } from '../datapath/progress.js';
+import { openStoredDisk } from '../datapath/stored-disk.js';
+import { DiskFormatError } from '../disk/errors.js';
 import { openVirtualDisk } from '../disk/index.js';
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from '../ntfs/errors.js';
 import { PartitionTableError } from '../partitions/index.js';
+import { RepositoryError } from '../repository/errors.js';
+import { Repository } from '../repository/repository.js';
+import { openStorage } from '../storage/open.js';
+import { CatalogFormatError } from './catalog.js';
+import { loadCatalogs } from './catalog-store.js';
 import { extract } from './extract.js';
+import { findVersions } from './find.js';
 import { listPath, type ListEntry } from './listing.js';
 import { listVolumes, openVolume, VolumeSelectionError } from './open-volume.js';
 
 const USAGE = `Usage: shadowkeep files <subcommand> [options]
 
-Browse and fetch files inside a virtual disk without restoring it.
+Browse and fetch files inside a recovery point (or a disk image) without restoring the disk.
 
 Subcommands:
-  volumes --disk FILE                              list partitions and their file systems
-  ls      --disk FILE [--partition N] [PATH]       list a directory (default /) or describe a file
-  get     --disk FILE [--partition N] PATH --out DIR [--stream NAME]
-                                                   copy a file, or a directory recursively, into DIR
+  volumes  SOURCE                              list partitions and their file systems
+  ls       SOURCE [--partition N] [PATH]       list a directory (default /) or describe a file
+  get      SOURCE [--partition N] PATH --out DIR [--stream NAME]
+                                               copy a file, or a directory recursively, into DIR
+  find     PATTERN --repo URL --key-file PATH [--vm NAME]
+                                               versions of matching files across recovery points,
+                                               answered from catalogs (no disk is read)
 
---disk takes a VHDX, VHD or raw image. Partitions are numbered from 1 as in the partition table; the
-default is the largest NTFS partition. Names the host cannot hold are renamed and reported.
+SOURCE is --manifest ID --repo URL --key-file PATH (a recovery point; SHADOWKEEP_REPO and
+SHADOWKEEP_KEY_FILE work too), or --disk FILE (a VHDX, VHD or raw image).
+Partitions are numbered from 1 as in the partition table; the default is the largest NTFS one.
+PATTERN is a case-insensitive glob: 'report*.docx' matches names anywhere, '/Users/**/*.pst' whole
+paths. Names the host cannot hold are renamed and reported; nothing is written outside --out.
 `;
 
 const OPTIONS = {
   disk: { type: 'string' },
+  manifest: { type: 'string' },
+  repo: { type: 'string' },
+  'key-file': { type: 'string' },
   partition: { type: 'string' },
   out: { type: 'string' },
   stream: { type: 'string' },
+  vm: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-type Parsed = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-async function withDisk<T>(values: Parsed, use: (disk: ByteSource) => Promise<T>): Promise<T> {
-  if (values.disk === undefined) {
-    throw new UserError('--disk FILE is required', ExitCode.usage);
+function required(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') {
+    throw new UserError(`${what} is required`, ExitCode.usage);
   }
-  const disk = await openVirtualDisk(values.disk);
+  return value;
+}
+
+async function openRepository(values: Values): Promise<Repository> {
+  const url = required(values.repo ?? process.env.SHADOWKEEP_REPO, '--repo (or SHADOWKEEP_REPO)');
+  const keyFile = required(values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE, '--key-file (or SHADOWKEEP_KEY_FILE)');
+  return Repository.open(openStorage(url), await readKeyFile(keyFile));
+}
+
+/** The disk to browse and, for recovery points, how much it cost to read from the repository. */
+interface OpenedSource {
+  disk: ByteSource;
+  fetched(): number | null;
+  close(): Promise<void>;
+}
+
+async function openSource(values: Values): Promise<OpenedSource> {
+  if ((values.disk === undefined) === (values.manifest === undefined)) {
+    throw new UserError('give either --manifest ID (with --repo and --key-file) or --disk FILE', ExitCode.usage);
+  }
+  if (values.disk !== undefined) {
+    const disk = await openVirtualDisk(values.disk);
+    return { disk, fetched: () => null, close: () => disk.close() };
+  }
+  const disk = await openStoredDisk(await openRepository(values), required(values.manifest, '--manifest'));
+  return { disk, fetched: () => disk.bytesFetched, close: () => Promise.resolve() };
+}
+
+async function withSource(values: Values, use: (disk: ByteSource) => Promise<void>): Promise<void> {
+  const source = await openSource(values);
   try {
-    return await use(disk);
+    await use(source.disk);
   } finally {
-    await disk.close();
+    await source.close();
+  }
+  const fetched = source.fetched();
+  if (fetched !== null) {
+    process.stderr.write(`read ${formatBytes(fetched)} from the repository\n`);
   }
 }
 
-function partitionOption(values: Parsed): number | undefined {
+function partitionOption(values: Values): number | undefined {
   if (values.partition === undefined) {
     return undefined;
   }
@@ -56,37 +109,34 @@ function partitionOption(values: Parsed): number | undefined {
 }
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
-const stamp = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 19);
+const stamp = (d: Date | number) => new Date(d).toISOString().replace('T', ' ').slice(0, 19);
 
+/** One line per entry (`d` directory, `c` compressed, `s` sparse, `e` encrypted), plus one per alternate stream. */
 export function formatEntry(e: ListEntry): string {
   const flags = `${e.isDirectory ? 'd' : '-'}${e.compressed ? 'c' : '-'}${e.sparse ? 's' : '-'}${e.encrypted ? 'e' : '-'}`;
   const lines = [`${flags} ${pad(e.isDirectory ? '' : e.size, 14)}  ${stamp(e.modified)}  ${e.name}${e.isDirectory ? '/' : ''}`];
   for (const s of e.streams) {
-    lines.push(`${'-'.repeat(4)} ${pad(s.size, 14)}  ${' '.repeat(19)}  ${e.name}:${s.name}`);
+    lines.push(`---- ${pad(s.size, 14)}  ${' '.repeat(19)}  ${e.name}:${s.name}`);
   }
   return lines.join('\n');
 }
 
-async function volumesCommand(values: Parsed): Promise<void> {
-  await withDisk(values, async (disk) => {
+async function volumesCommand(values: Values): Promise<void> {
+  await withSource(values, async (disk) => {
     const { table, volumes } = await listVolumes(disk);
     process.stdout.write(`${table ? table.scheme.toUpperCase() : 'no partition table'}\n`);
     for (const w of table?.warnings ?? []) {
       process.stderr.write(`warning: ${w}\n`);
     }
-    for (const v of volumes) {
-      const p = v.partition;
-      process.stdout.write(
-        p
-          ? `${pad(p.number, 3)}  ${pad(p.start, 14)}  ${pad(p.size, 14)}  ${v.fileSystem.padEnd(7)}  ${p.typeName}${p.name ? ` "${p.name}"` : ''}\n`
-          : `  -  ${pad(0, 14)}  ${pad(disk.size, 14)}  ${v.fileSystem}\n`,
-      );
+    for (const { partition: p, fileSystem } of volumes) {
+      const name = p?.name ? ` "${p.name}"` : '';
+      process.stdout.write(`${pad(p?.number ?? '-', 3)}  ${pad(p?.start ?? 0, 14)}  ${pad(p?.size ?? disk.size, 14)}  ${fileSystem.padEnd(7)}  ${p?.typeName ?? ''}${name}\n`);
     }
   });
 }
 
-async function lsCommand(values: Parsed, path: string): Promise<void> {
-  await withDisk(values, async (disk) => {
+async function lsCommand(values: Values, path: string): Promise<void> {
+  await withSource(values, async (disk) => {
     const { volume } = await openVolume(disk, partitionOption(values));
     for (const entry of await listPath(volume, path)) {
       process.stdout.write(`${formatEntry(entry)}\n`);
@@ -94,41 +144,57 @@ async function lsCommand(values: Parsed, path: string): Promise<void> {
   });
 }
 
-async function getCommand(values: Parsed, path: string | undefined): Promise<void> {
-  if (path === undefined || values.out === undefined) {
-    throw new UserError('get needs a PATH and --out DIR', ExitCode.usage);
-  }
-  const out = values.out;
-  await withDisk(values, async (disk) => {
+async function getCommand(values: Values, path: string | undefined): Promise<void> {
+  const ntfsPath = required(path, 'PATH');
+  const out = required(values.out, '--out DIR');
+  await withSource(values, async (disk) => {
     const { volume } = await openVolume(disk, partitionOption(values));
-    const report = await extract(volume, path, out, values.stream === undefined ? {} : { stream: values.stream });
+    const report = await extract(volume, ntfsPath, out, values.stream === undefined ? {} : { stream: values.stream });
     for (const r of report.renamed) {
       process.stderr.write(`renamed: ${r.ntfsPath} -> ${r.hostPath} (${r.reason})\n`);
     }
     for (const s of report.skipped) {
       process.stderr.write(`skipped: ${s.ntfsPath} (${s.reason})\n`);
     }
-    process.stdout.write(`${report.files} files, ${report.directories} directories, ${report.bytes} bytes written to ${out}\n`);
+    process.stdout.write(`${report.files} files, ${report.directories} directories, ${formatBytes(report.bytes)} written to ${out}\n`);
   });
 }
 
-/** Errors about the data (not the program) are shown to the user without a stack trace. */
+async function findCommand(values: Values, pattern: string | undefined): Promise<void> {
+  const glob = required(pattern, 'PATTERN');
+  const repo = await openRepository(values);
+  const { points, uncatalogued } = await loadCatalogs(repo, values.vm === undefined ? {} : { vm: values.vm });
+  const found = findVersions(points, glob);
+  for (const [path, versions] of found) {
+    process.stdout.write(`${path}\n`);
+    for (const v of versions) {
+      const where = `${v.diskName}${v.partition === null ? '' : ` p${v.partition}`}`;
+      process.stdout.write(`  ${v.createdAt}  ${v.manifestId}  ${pad(v.size, 14)}  modified ${stamp(v.modified)}  ${where}\n`);
+    }
+  }
+  process.stderr.write(`${found.size} files matched in ${new Set(points.map((p) => p.manifestId)).size} catalogued recovery points\n`);
+  if (uncatalogued.length > 0) {
+    process.stderr.write(`${uncatalogued.length} recovery points have no catalog and were not searched: ${uncatalogued.join(', ')}\n`);
+  }
+}
+
+/** Errors about the data, not the program, are shown without a stack trace. */
 function asUserError(err: unknown): never {
-  if (err instanceof FileNotFoundError || err instanceof VolumeSelectionError) {
+  if (err instanceof FileNotFoundError || err instanceof VolumeSelectionError || err instanceof DiskFormatError || err instanceof RepositoryError) {
     throw new UserError(err.message);
   }
   if (err instanceof UnsupportedError) {
     throw new UserError(`unsupported: ${err.message}`);
   }
-  if (err instanceof CorruptVolumeError || err instanceof PartitionTableError) {
-    throw new UserError(`damaged volume: ${err.message}`);
+  if (err instanceof CorruptVolumeError || err instanceof PartitionTableError || err instanceof CatalogFormatError) {
+    throw new UserError(`damaged: ${err.message}`);
   }
   throw err;
 }
 
 export const filesCommand: Command = {
   name: 'files',
-  summary: 'browse and fetch files inside a virtual disk (item-level recovery)',
+  summary: 'browse and fetch files inside a recovery point (item-level recovery)',
   async run(args) {
     let parsed;
     try {
@@ -137,28 +203,22 @@ export const filesCommand: Command = {
       throw new UserError(`${(err as Error).message}\n\n${USAGE}`, ExitCode.usage);
     }
     const { values, positionals } = parsed;
-    const [sub, path] = positionals;
+    const [sub, arg] = positionals;
     if (values.help === true || sub === undefined) {
       process.stdout.write(USAGE);
       return values.help === true ? ExitCode.ok : ExitCode.usage;
     }
-    try {
-      switch (sub) {
-        case 'volumes':
-          await volumesCommand(values);
-          break;
-        case 'ls':
-          await lsCommand(values, path ?? '/');
-          break;
-        case 'get':
-          await getCommand(values, path);
-          break;
-        default:
-          throw new UserError(`unknown subcommand "${sub}"\n\n${USAGE}`, ExitCode.usage);
-      }
-    } catch (err) {
-      asUserError(err);
+    const subcommands: Record<string, () => Promise<void>> = {
+      volumes: () => volumesCommand(values),
+      ls: () => lsCommand(values, arg ?? '/'),
+      get: () => getCommand(values, arg),
+      find: () => findCommand(values, arg),
+    };
+    const run = subcommands[sub];
+    if (!run) {
+      throw new UserError(`unknown subcommand "${sub}"\n\n${USAGE}`, ExitCode.usage);
     }
+    await run().catch(asUserError);
     return ExitCode.ok;
   },
 };
