@@ -7,7 +7,10 @@
  * - `apply(docs, opts)`   server-side apply of YAML text or objects, optionally as a dry run
  * - `kubectl(args, ...)`  the real kubectl binary against the same control plane
  * - `mergePatch`          the request option that makes client-node send a JSON merge patch
+ * - `patchStatus(...)`    put a custom object's status in any state, as a controller would
+ * - `parseTables(out)`    rows of `kubectl get` output, keyed by column header
  * - `apiError(err)`       the Kubernetes Status inside a client-node error (code, message, causes)
+ * - `refused(request)`    the Status of a request that must be refused
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -164,6 +167,59 @@ export async function apply(
   return applied;
 }
 
+/** Where a custom resource lives, as controller/api's `*Resource` constants describe it. */
+export interface CustomResource {
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+/**
+ * Merge-patches an object's status subresource, as the controller or an agent would, so a test can
+ * put an object in any observed state. `namespace` is ignored for cluster-scoped resources.
+ */
+export async function patchStatus(
+  resource: CustomResource,
+  name: string,
+  namespace: string,
+  status: Record<string, unknown>,
+): Promise<void> {
+  const { custom } = connect();
+  const request = {
+    group: resource.group,
+    version: resource.version,
+    plural: resource.plural,
+    name,
+    body: { status },
+  };
+  await (resource.namespaced
+    ? custom.patchNamespacedCustomObjectStatus({ ...request, namespace }, mergePatch)
+    : custom.patchClusterCustomObjectStatus(request, mergePatch));
+}
+
+/**
+ * Reads the tables `kubectl get` prints (several when several kinds are asked for) into rows keyed
+ * by column header. Cells are cut at the header's column positions, so empty cells stay empty.
+ */
+export function parseTables(stdout: string): Record<string, string>[][] {
+  return stdout
+    .split(/\n\s*\n/)
+    .map((block) => block.split('\n').filter((line) => line.trim() !== ''))
+    .filter((lines) => lines.length > 0)
+    .map(([header = '', ...rows]) => {
+      const columns = [...header.matchAll(/\S+/g)].map((match) => ({ name: match[0], start: match.index }));
+      return rows.map((row) =>
+        Object.fromEntries(
+          columns.map(({ name, start }, i) => [
+            name,
+            row.slice(start, columns[i + 1]?.start ?? row.length).trim(),
+          ]),
+        ),
+      );
+    });
+}
+
 /** A cause in a Kubernetes Status: which field was wrong and why. */
 export interface StatusCause {
   field?: string;
@@ -197,6 +253,20 @@ export function apiError(err: unknown): ApiError | undefined {
     details?: { causes?: StatusCause[] };
   };
   return { code: err.code, message: body.message ?? String(raw), causes: body.details?.causes ?? [] };
+}
+
+/** Awaits a request the API server must refuse and returns its Status; fails when it was accepted. */
+export async function refused(request: Promise<unknown>): Promise<ApiError> {
+  try {
+    await request;
+  } catch (err) {
+    const status = apiError(err);
+    if (status) {
+      return status;
+    }
+    throw err;
+  }
+  throw new Error('the API server accepted a request it should have refused');
 }
 
 /**
