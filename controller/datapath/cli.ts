@@ -14,6 +14,7 @@ import { takeInventory } from '../repository/inventory.js';
 import { Repository } from '../repository/repository.js';
 import { openStorage } from '../storage/open.js';
 import { StorageError } from '../storage/storage.js';
+import { catalogRecoveryPoint } from '../ilr/catalog-store.js';
 import { backupDisk } from './backup.js';
 import { readChangedRanges } from './changed-ranges.js';
 import { createKeyFile, readKeyFile } from './key-file.js';
@@ -172,8 +173,8 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
 const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   backup: sub({
     summary: 'back up a VHDX, VHD or raw disk; only changed chunks are stored',
-    usage: 'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE] [--full] [--threads N]',
-    options: { disk: { type: 'string' }, name: { type: 'string' }, 'changed-ranges': { type: 'string' }, full: { type: 'boolean', default: false }, threads: { type: 'string' } },
+    usage: 'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE] [--full] [--threads N] [--no-catalog]',
+    options: { disk: { type: 'string' }, name: { type: 'string' }, 'changed-ranges': { type: 'string' }, full: { type: 'boolean', default: false }, threads: { type: 'string' }, 'no-catalog': { type: 'boolean', default: false } },
     async run(v) {
       const diskPath = required(v.disk, '--disk');
       const repo = await openRepo(v);
@@ -195,6 +196,11 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         onProgress: bar?.update,
       });
       bar?.end();
+      // Item-level recovery: a file catalog per NTFS volume, so `files find` needs no disk reads.
+      const catalog = v['no-catalog'] ? undefined : await catalogRecoveryPoint(repo, manifest);
+      if (catalog?.warning) {
+        process.stderr.write(`warning: ${catalog.warning}\n`);
+      }
       const { stats } = manifest;
       const summary = {
         manifest: manifest.id,
@@ -205,6 +211,7 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         bytesChanged: stats.bytesChanged,
         bytesUploaded: stats.bytesUploaded,
         seconds: stats.seconds,
+        catalogedFiles: catalog?.catalogs.reduce((n, c) => n + c.files, 0) ?? 0,
       };
       print(
         Boolean(v.json),

@@ -77,3 +77,15 @@ export async function loadCatalogs(repo: Repository, filter: CatalogFilter = {})
   }
   return { points, uncatalogued };
 }
+
+/**
+ * The backup path's entry point: the recovery point already exists, so a catalog that cannot be
+ * built (damaged volume, unreadable file system) becomes a warning, never a failed backup.
+ */
+export async function catalogRecoveryPoint(repo: Repository, manifest: Manifest): Promise<{ catalogs: StoredCatalog[]; warning?: string }> {
+  try {
+    return { catalogs: await storeCatalogs(repo, manifest) };
+  } catch (err) {
+    return { catalogs: [], warning: `no file catalog for ${manifest.id}: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
