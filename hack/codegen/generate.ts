@@ -364,7 +364,7 @@ function chartTemplate(source: string, crd: Crd): string {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const check = args.includes('--check');
-  const rootArg = args.indexOf('--root');
+  const rootArg = args.lastIndexOf('--root'); // the last one wins, so callers of hack/verify.sh can point it elsewhere
   const root =
     rootArg >= 0 ? path.resolve(args[rootArg + 1] ?? '.') : fileURLToPath(new URL('../../', import.meta.url));
 
