@@ -57,7 +57,7 @@ export interface BackupDecision {
 const healthyHeartbeats = new Set(['OkApplicationsUnknown', 'OkApplicationsHealthy', 'OkApplicationsCritical']);
 
 export function decideBackupMode(vm: VmInfo, host: Pick<HostInfo, 'recoverySnapshots'>): BackupDecision {
-  const notCovered = vm.disks.flatMap((d) => uncovered(d) ?? []);
+  const notCovered = vm.disks.flatMap((d) => uncoveredDisk(d) ?? []);
   const covered = vm.disks.filter((d) => !notCovered.some((u) => u.diskId === d.id));
   const findings = [
     ...availability(vm, host, covered.length),
@@ -92,7 +92,8 @@ const busyWords = {
   StorageMigration: 'a storage migration is in progress',
 } as const;
 
-function uncovered(disk: VirtualDisk): UncoveredDisk | undefined {
+/** Why a host-level snapshot will not contain this disk, or undefined when it will. */
+export function uncoveredDisk(disk: VirtualDisk): UncoveredDisk | undefined {
   const at = `${disk.controllerType} ${disk.controllerNumber}:${disk.controllerLocation}`;
   if (disk.storage === 'PassThrough') {
     return {
@@ -255,6 +256,14 @@ function placement(vm: VmInfo, covered: VirtualDisk[]): Blocker[] {
       fix: "move the VM's snapshot file location to the volume that holds its virtual disks",
     },
   ];
+}
+
+/** The disks a snapshot leaves out, as a snapshot reports them. */
+export function excludedDisks(disks: readonly VirtualDisk[]): { diskId: string; reason: string }[] {
+  return disks.flatMap((d) => {
+    const why = uncoveredDisk(d);
+    return why ? [{ diskId: d.id, reason: why.reason }] : [];
+  });
 }
 
 /** Windows volume roots compare case-insensitively and with or without a trailing separator. */

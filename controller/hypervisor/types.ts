@@ -57,12 +57,16 @@ export type StorageKind = 'Local' | 'CSV' | 'SMB' | 'PassThrough' | 'Shared';
 
 export type DiskFormat = 'VHDX' | 'VHD' | 'VHDSet' | 'Physical';
 
-export interface VirtualDisk {
-  /** Stable identity of the disk (Hyper-V's VirtualDiskIdentifier); pairs disks across backups, never by index. */
-  id: string;
+/** Where a disk is attached: how a restored disk finds its place in an imported VM. */
+export interface DiskSlot {
   controllerType: 'IDE' | 'SCSI' | 'PMEM';
   controllerNumber: number;
   controllerLocation: number;
+}
+
+export interface VirtualDisk extends DiskSlot {
+  /** Stable identity of the disk (Hyper-V's VirtualDiskIdentifier); pairs disks across backups, never by index. */
+  id: string;
   /** Host path of the virtual disk file; for a pass-through disk, a description such as `PhysicalDisk3`. */
   path: string;
   format: DiskFormat;
@@ -187,9 +191,8 @@ export interface SnapshotRequest {
   label: string;
 }
 
-export interface SnapshotDisk {
+export interface SnapshotDisk extends DiskSlot {
   diskId: string;
-  controllerLocation: number;
   /** The live disk this snapshot froze. */
   sourcePath: string;
   /** A file holding the disk exactly as of the point in time, readable while the VM keeps running. */
@@ -228,8 +231,8 @@ export interface ImportRequest {
   configurationPath: string;
   /** Folder for the imported VM's configuration; the host's default when unset (filehost keeps it in its registry). */
   vmPath?: string;
-  /** Restored disk files, matched to the configuration's disks by disk id. */
-  disks: { diskId: string; path: string }[];
+  /** Restored disk files; Hyper-V places them by slot, filehost by disk id. Disks not listed are detached. */
+  disks: (DiskSlot & { diskId: string; path: string })[];
   /** `Same`: replace the original (it must be unregistered first); `New`: a copy beside the original. */
   identity: 'Same' | 'New';
   newName?: string;

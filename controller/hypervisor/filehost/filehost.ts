@@ -26,6 +26,9 @@ import { heartbeatOf, vmInfo } from './inventory.js';
 import { Layout, checkNodeName, checkVmId } from './layout.js';
 import { isCode, withLock } from './lock.js';
 import { changesSince, freezeDisks, onlineRefusal } from './snapshots.js';
+import { awaitHeartbeat } from '../boot-check.js';
+import { checkVmName } from '../names.js';
+import { excludedDisks } from '../decision.js';
 import { dropChangeLog, rctId } from './tracking.js';
 
 export interface FileHostOptions {
@@ -85,7 +88,8 @@ export class FileHost implements Hypervisor {
         throw new HypervisorError('Busy', `VM ${vm.name} is busy (${vm.faults.mergeInProgress ? 'MergingDisks' : vm.busy.join(', ')})`, true);
       }
       const info = vmInfo(vm, this.layout, host, this.now());
-      const covered = vm.disks.filter((d) => info.disks.some((i) => i.id === d.id && i.visible && i.storage !== 'Shared'));
+      const excluded = excludedDisks(info.disks);
+      const covered = vm.disks.filter((d) => !excluded.some((e) => e.diskId === d.id));
       if (covered.length === 0) {
         throw new HypervisorError('Unsupported', `VM ${vm.name} has no virtual disk this host can snapshot`);
       }
@@ -117,7 +121,7 @@ export class FileHost implements Hypervisor {
         consistency,
         downtimeMs: stopsGuest ? Date.now() - downtimeStart : 0,
         disks,
-        excludedDisks: info.disks.filter((d) => !covered.some((c) => c.id === d.id)).map((d) => ({ diskId: d.id, reason: `${d.storage} disk ${d.path} is not captured` })),
+        excludedDisks: excluded,
       };
       const configurationPath = await this.saveConfigurationCopy(vm, id);
       vm.checkpoints.push(checkpoint);
@@ -250,22 +254,7 @@ export class FileHost implements Hypervisor {
   }
 
   async bootCheck(vmId: string, timeoutMs: number): Promise<BootCheckResult> {
-    const started = Date.now();
-    for (;;) {
-      const vm = await this.getVm(vmId);
-      if (!vm) {
-        throw new HypervisorError('NotFound', `VM ${vmId} is not on host ${this.node}`);
-      }
-      if (vm.state !== 'Running') {
-        throw new HypervisorError('InvalidState', `VM ${vm.name} is ${vm.state}; start it before a boot check`);
-      }
-      const elapsedMs = Date.now() - started;
-      const booted = vm.heartbeat.startsWith('Ok');
-      if (booted || elapsedMs >= timeoutMs) {
-        return { booted, heartbeat: vm.heartbeat, elapsedMs };
-      }
-      await new Promise((resolve) => setTimeout(resolve, bootPollMs));
-    }
+    return awaitHeartbeat((id) => this.getVm(id), vmId, timeoutMs, bootPollMs);
   }
 
   async liveMigrate(vmId: string, targetNode: string): Promise<void> {
@@ -374,6 +363,8 @@ export class FileHost implements Hypervisor {
         const live = vm.disks.find((l) => l.id === d.diskId);
         return {
           diskId: d.diskId,
+          controllerType: live?.controllerType ?? 'SCSI',
+          controllerNumber: live?.controllerNumber ?? 0,
           controllerLocation: live?.controllerLocation ?? 0,
           sourcePath: live?.path ?? '',
           snapshotPath: d.path,
@@ -451,13 +442,4 @@ export async function registerVm(layout: Layout, vm: SimVm): Promise<void> {
     throw err;
   }
   await writeJsonAtomic(layout.vmFile(vm.id), vm);
-}
-
-/** VM names are free text shown to people; only control characters and absurd lengths are refused. */
-export function checkVmName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (name.trim() === '' || name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) {
-    throw new HypervisorError('InvalidState', `${JSON.stringify(name)} is not a usable VM name`);
-  }
-  return name;
 }

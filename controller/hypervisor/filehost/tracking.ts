@@ -7,6 +7,7 @@
 import { open, rm, stat } from 'node:fs/promises';
 import type { ByteRange } from '../types.js';
 import { isCode } from './lock.js';
+import { mergeRanges } from '../ranges.js';
 
 const recordSize = 16;
 
@@ -59,21 +60,6 @@ export async function changesBetween(diskPath: string, from: number, to: number)
 
 export async function dropChangeLog(diskPath: string): Promise<void> {
   await rm(changeLogPath(diskPath), { force: true });
-}
-
-/** Sorts ranges and joins overlapping or touching ones. */
-export function mergeRanges(ranges: readonly ByteRange[]): ByteRange[] {
-  const sorted = [...ranges].filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
-  const merged: ByteRange[] = [];
-  for (const range of sorted) {
-    const last = merged.at(-1);
-    if (last && range.offset <= last.offset + last.length) {
-      last.length = Math.max(last.length, range.offset + range.length - last.offset);
-    } else {
-      merged.push({ ...range });
-    }
-  }
-  return merged;
 }
 
 /** The id a reference point keeps per disk: which log, and how far into it. */

@@ -107,7 +107,7 @@ describe('filehost backend', function () {
       const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp-1' });
       expect(snapshot.disks).to.have.length(1);
       expect(snapshot.excludedDisks).to.have.length(1);
-      expect(snapshot.excludedDisks[0]?.reason).to.match(/PassThrough disk PhysicalDisk2/);
+      expect(snapshot.excludedDisks[0]?.reason).to.match(/pass-through disk PhysicalDisk2/);
     });
 
     it('freezes the disk at one point in time while a guest keeps writing', async () => {
@@ -279,7 +279,7 @@ describe('filehost backend', function () {
       await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       const restored = await c.node1.importVm({
         configurationPath: `${restoreDir}/vm.json`,
-        disks: [{ diskId: snapshot.disks[0]!.diskId, path: `${restoreDir}/disk0.vhdx` }],
+        disks: [{ ...snapshot.disks[0]!, path: `${restoreDir}/disk0.vhdx` }],
         identity: 'New',
         newName: 'sql01 (restored "test"; $(x))',
       });
@@ -299,7 +299,7 @@ describe('filehost backend', function () {
     it('imports with the same id only after the original is unregistered', async () => {
       const id = await c.createVm({ running: false });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' });
-      const request = { configurationPath: snapshot.configurationPath, disks: [{ diskId: snapshot.disks[0]!.diskId, path: snapshot.disks[0]!.snapshotPath }], identity: 'Same' as const };
+      const request = { configurationPath: snapshot.configurationPath, disks: [{ ...snapshot.disks[0]!, path: snapshot.disks[0]!.snapshotPath }], identity: 'Same' as const };
       expect((await failure(c.node1.importVm(request))).code).to.equal('InvalidState');
       const keep = `${c.root}/csv/Volume1/keep.vhdx`;
       await copyFile(snapshot.disks[0]!.snapshotPath, keep);
@@ -307,7 +307,7 @@ describe('filehost backend', function () {
       await copyFile(snapshot.configurationPath, config);
       await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       await c.node1.unregisterVm(id);
-      const restored = await c.node1.importVm({ ...request, configurationPath: config, disks: [{ diskId: snapshot.disks[0]!.diskId, path: keep }] });
+      const restored = await c.node1.importVm({ ...request, configurationPath: config, disks: [{ ...snapshot.disks[0]!, path: keep }] });
       expect(restored.id).to.equal(id);
     });
 
