@@ -49,7 +49,7 @@ export const reasons = {
   /** The selector matches no VM in the inventory. */
   NoVMsSelected: 'NoVMsSelected',
   /** Another policy already protects the VM; it is not backed up twice. */
-  ClaimedByAnotherPolicy: 'ClaimedByAnotherPolicy',
+  ProtectedByAnotherPolicy: 'ProtectedByAnotherPolicy',
   /** A guest-level tool protects the VM (annotation shadowkeep.io/guest-protected-by). */
   GuestProtected: 'GuestProtected',
   /** The host agent stopped reporting (HyperVHost status.heartbeatTime is old). */
