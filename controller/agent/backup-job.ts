@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { labels, type BackupRepository, type RecoveryPoint, type RecoveryPointDisk, type RecoveryPointStatus } from '../api/index.js';
+import { labels, vmIdOf, type BackupRepository, type RecoveryPoint, type RecoveryPointDisk, type RecoveryPointStatus } from '../api/index.js';
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
 import { parseDuration } from '../common/duration.js';
@@ -64,7 +64,7 @@ export function chooseMode(
 
 /** The newest completed recovery point of the same VM in the same repository: the incremental's base. */
 async function findParent(points: ResourceClient<RecoveryPoint>, rp: RecoveryPoint): Promise<RecoveryPoint | undefined> {
-  const vmId = rp.spec.vm.id ?? '';
+  const vmId = vmIdOf(rp) ?? '';
   const { items } = await points.list(rp.metadata.namespace, { labelSelector: `${labels.vmId}=${vmId}` });
   return items
     .filter(
@@ -99,7 +99,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
   const { hypervisor, points, logger, now } = deps;
   const name = rp.metadata.name;
   const namespace = rp.metadata.namespace;
-  const vmId = rp.spec.vm.id ?? '';
+  const vmId = vmIdOf(rp) ?? '';
   const status = new StatusWriter<RecoveryPointStatus>((st) => points.applyStatus(name, namespace, st, deps.fieldManager));
   const writeStatus = (part: RecoveryPointStatus): Promise<void> => status.write(part);
   const startTime = now().toISOString();

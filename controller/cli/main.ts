@@ -1,13 +1,14 @@
 import { dispatch } from './dispatch.js';
 import { controllerCommand } from '../manager/cli.js';
-import { notImplementedYet, type Command } from './command.js';
+import { agentCommand } from '../agent/cli.js';
+import type { Command } from './command.js';
 import { filesCommand } from '../ilr/cli.js';
 import { simCommand } from '../hypervisor/sim-cli.js';
 import { diskCommand, repoCommand } from '../datapath/cli.js';
 
 const commands: Command[] = [
   controllerCommand,
-  notImplementedYet('agent', 'run the host agent for this node (NODE_NAME)'),
+  agentCommand,
   repoCommand,
   diskCommand,
   filesCommand,

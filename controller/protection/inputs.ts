@@ -1,7 +1,7 @@
 import {
   allowedNamespacesOf,
   guestProtectedBy,
-  labels,
+  vmIdOf,
   type HyperVVirtualMachine,
   type RecoveryPoint,
   type VirtualMachineProtection,
@@ -130,7 +130,7 @@ export function pointInputs(
     const status = rp.status;
     return {
       name: rp.metadata.name,
-      vmId: (rp.spec.vm.id ?? rp.metadata.labels?.[labels.vmId] ?? '').toLowerCase(),
+      vmId: vmIdOf(rp) ?? '',
       phase: rp.metadata.deletionTimestamp ? 'Deleting' : (status?.phase ?? 'Pending'),
       ...(rp.spec.scheduledTime ? { scheduledTime: new Date(rp.spec.scheduledTime) } : {}),
       ...(status?.pointInTime ? { pointInTime: new Date(status.pointInTime) } : {}),

@@ -1,4 +1,4 @@
-import { finalizers, labels, type RecoveryPoint, type RecoveryPointStatus } from '../api/index.js';
+import { finalizers, labels, toLabelValue, vmIdOf, type RecoveryPoint, type RecoveryPointStatus } from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import type { EventRecorder } from '../kube/events.js';
 import { keyOf } from '../kube/objects.js';
@@ -47,7 +47,41 @@ export class RecoveryPointReconciler implements Reconciler {
     if (rp.metadata.deletionTimestamp) {
       return this.reconcileDelete(rp);
     }
+    if (await this.ensureLabels(rp)) {
+      return undefined;
+    }
     return this.reconcilePlacement(key, rp);
+  }
+
+  /**
+   * Recovery points people create on demand carry only a spec: give them the labels that
+   * `kubectl get rp -l ...`, the agents and incrementals rely on, and the finalizer that removes
+   * their data when they are deleted. True when it wrote.
+   */
+  private async ensureLabels(rp: RecoveryPoint): Promise<boolean> {
+    const byName = rp.spec.vm.name?.toLowerCase();
+    const resolvedId =
+      vmIdOf(rp) ??
+      this.deps.informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === byName).map((vm) => vm.spec.id.toLowerCase())[0];
+    const wanted: Record<string, string> = {
+      ...(resolvedId ? { [labels.vmId]: resolvedId } : {}),
+      ...(rp.spec.vm.name ? { [labels.vm]: toLabelValue(rp.spec.vm.name) } : {}),
+      ...(rp.spec.protection ? { [labels.protection]: rp.spec.protection } : {}),
+    };
+    const missing = Object.entries(wanted).filter(([k, v]) => rp.metadata.labels?.[k] !== v);
+    const finalizerMissing = !(rp.metadata.finalizers ?? []).includes(finalizers.recoveryPointData);
+    if (missing.length === 0 && !finalizerMissing) {
+      return false;
+    }
+    await this.deps.clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
+      metadata: {
+        labels: Object.fromEntries(missing),
+        ...(finalizerMissing
+          ? { resourceVersion: rp.metadata.resourceVersion, finalizers: [...(rp.metadata.finalizers ?? []), finalizers.recoveryPointData] }
+          : {}),
+      },
+    });
+    return true;
   }
 
   private activeBackups(): ActiveBackup[] {
@@ -58,7 +92,7 @@ export class RecoveryPointReconciler implements Reconciler {
     };
     const seen = informers.recoveryPoints
       .list((p) => inFlight(p) && Boolean(p.metadata.labels?.[labels.node]))
-      .map((p) => ({ key: keyOf(p.metadata), node: p.metadata.labels![labels.node]!, volumes: volumesOf(p.spec.vm.id ?? '') }));
+      .map((p) => ({ key: keyOf(p.metadata), node: p.metadata.labels![labels.node]!, volumes: volumesOf(vmIdOf(p) ?? '') }));
     for (const active of seen) {
       this.recentlyAssigned.delete(active.key);
     }
@@ -68,7 +102,8 @@ export class RecoveryPointReconciler implements Reconciler {
   private async reconcilePlacement(key: string, rp: RecoveryPoint): Promise<ReconcileResult> {
     const { informers, clients, clock } = this.deps;
     const now = clock.now();
-    const vmObject = rp.spec.vm.id ? informers.vms.get(rp.spec.vm.id.toLowerCase()) : undefined;
+    const vmId = vmIdOf(rp);
+    const vmObject = vmId ? informers.vms.get(vmId) : undefined;
     const vm: PlacementVM | undefined = vmObject?.status?.host
       ? { host: vmObject.status.host, volumes: [...new Set((vmObject.status.disks ?? []).map((d) => volumeOf(d.path ?? '')))] }
       : undefined;
@@ -86,7 +121,7 @@ export class RecoveryPointReconciler implements Reconciler {
     const decision = place(
       {
         key,
-        vmId: rp.spec.vm.id ?? '',
+        vmId: vmId ?? rp.spec.vm.name ?? '',
         phase: rp.status?.phase ?? 'Pending',
         ...(rp.metadata.labels?.[labels.node] ? { node: rp.metadata.labels[labels.node] } : {}),
         createdAt: new Date(rp.metadata.creationTimestamp ?? now.toISOString()),

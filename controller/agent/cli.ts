@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { ExitCode, UserError, type Command } from '../cli/command.js';
+import { createLogger } from '../common/log.js';
+import { FileHost } from '../hypervisor/filehost/filehost.js';
+import type { Hypervisor } from '../hypervisor/types.js';
+import { KubeRest } from '../kube/rest.js';
+import { loadKubeConfig } from '../manager/manager.js';
+import { Agent } from './agent.js';
+
+const usage = `Usage: shadowkeep agent [--node NAME] [--hypervisor hyperv|filehost] [--sim-root DIR]
+                        [--inventory-interval SECONDS] [--max-jobs N]
+
+Runs the host agent for one Hyper-V node: publishes its HyperVHost and HyperVVirtualMachines and
+runs the recovery points assigned to it. The node defaults to $NODE_NAME (the downward API).
+--hypervisor filehost drives a simulated host under --sim-root (default $SHADOWKEEP_SIM_ROOT).
+`;
+
+function hypervisorFor(kind: string, node: string, simRoot: string | undefined): Hypervisor {
+  if (kind === 'filehost') {
+    if (!simRoot) {
+      throw new UserError('--hypervisor filehost needs --sim-root DIR (or SHADOWKEEP_SIM_ROOT)', ExitCode.usage);
+    }
+    return new FileHost({ root: simRoot, node });
+  }
+  throw new UserError(`the ${kind} backend is not available from this command yet; use --hypervisor filehost`, ExitCode.usage);
+}
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run the host agent for this node (NODE_NAME)',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        node: { type: 'string', default: process.env.NODE_NAME },
+        hypervisor: { type: 'string', default: 'hyperv' },
+        'sim-root': { type: 'string', default: process.env.SHADOWKEEP_SIM_ROOT },
+        'inventory-interval': { type: 'string', default: '10' },
+        'max-jobs': { type: 'string', default: '4' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(usage);
+      return ExitCode.ok;
+    }
+    if (!values.node) {
+      throw new UserError('no node name: pass --node or set NODE_NAME (spec.nodeName through the downward API)', ExitCode.usage);
+    }
+    const hypervisor = hypervisorFor(values.hypervisor, values.node, values['sim-root']);
+    const logger = createLogger('agent').child({ node: values.node });
+    const agent = new Agent({
+      rest: new KubeRest(loadKubeConfig()),
+      hypervisor,
+      backend: values.hypervisor === 'filehost' ? 'filehost' : 'hyperv',
+      logger,
+      inventoryIntervalMs: Number(values['inventory-interval']) * 1000,
+      maxConcurrentJobs: Number(values['max-jobs']),
+    });
+    await agent.start();
+    logger.info('agent started', { hypervisor: values.hypervisor });
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        void agent.stop().then(resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    return ExitCode.ok;
+  },
+};
