@@ -82,7 +82,8 @@ export class HyperVHost implements Hypervisor {
 
   async getVm(vmId: string): Promise<VmInfo | undefined> {
     const host = await this.getHost();
-    const [vm] = vmsFromJson(await this.call('vms', { vmId: checkGuid(vmId, 'VM id') }), { node: this.node, host });
+    const id = checkGuid(vmId, 'VM id');
+    const vm = vmsFromJson(await this.call('vms', { vmId: id }), { node: this.node, host }).find((v) => v.id === id);
     return vm?.ownerNode === this.node ? vm : undefined;
   }
 
