@@ -24,7 +24,11 @@ export interface StoredCatalog {
  * Builds and stores a catalog for every NTFS volume of a recovery point. It reads the disk back from
  * the repository rather than from the source, so the catalog describes exactly what was stored.
  */
-export async function storeCatalogs(repo: Repository, manifest: Manifest, disk?: ByteSource): Promise<StoredCatalog[]> {
+export async function storeCatalogs(
+  repo: Repository,
+  manifest: Manifest,
+  disk?: ByteSource,
+): Promise<StoredCatalog[]> {
   const source = disk ?? (await openStoredDisk(repo, manifest.id));
   const { volumes } = await listVolumes(source);
   const stored: StoredCatalog[] = [];
@@ -56,7 +60,10 @@ function vmOf(manifest: Manifest): string {
 }
 
 /** The catalogs of every recovery point (optionally of one VM), plus the ids of points that have none. */
-export async function loadCatalogs(repo: Repository, filter: CatalogFilter = {}): Promise<{ points: RecoveryPointCatalog[]; uncatalogued: string[] }> {
+export async function loadCatalogs(
+  repo: Repository,
+  filter: CatalogFilter = {},
+): Promise<{ points: RecoveryPointCatalog[]; uncatalogued: string[] }> {
   const points: RecoveryPointCatalog[] = [];
   const uncatalogued: string[] = [];
   for (const id of await repo.listManifestIds()) {
@@ -71,7 +78,12 @@ export async function loadCatalogs(repo: Repository, filter: CatalogFilter = {})
     for (const name of names) {
       const data = await repo.getCatalog(id, name);
       if (data) {
-        points.push({ manifestId: id, createdAt: manifest.createdAt, diskName: manifest.disk.name, catalog: decodeCatalog(data, `catalog ${id}/${name}`) });
+        points.push({
+          manifestId: id,
+          createdAt: manifest.createdAt,
+          diskName: manifest.disk.name,
+          catalog: decodeCatalog(data, `catalog ${id}/${name}`),
+        });
       }
     }
   }
@@ -82,10 +94,16 @@ export async function loadCatalogs(repo: Repository, filter: CatalogFilter = {})
  * The backup path's entry point: the recovery point already exists, so a catalog that cannot be
  * built (damaged volume, unreadable file system) becomes a warning, never a failed backup.
  */
-export async function catalogRecoveryPoint(repo: Repository, manifest: Manifest): Promise<{ catalogs: StoredCatalog[]; warning?: string }> {
+export async function catalogRecoveryPoint(
+  repo: Repository,
+  manifest: Manifest,
+): Promise<{ catalogs: StoredCatalog[]; warning?: string }> {
   try {
     return { catalogs: await storeCatalogs(repo, manifest) };
   } catch (err) {
-    return { catalogs: [], warning: `no file catalog for ${manifest.id}: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      catalogs: [],
+      warning: `no file catalog for ${manifest.id}: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }

@@ -44,7 +44,10 @@ export interface CatalogLayout {
 export function chunkSpans(ranges: { offset: number; length: number }[], chunkSize: number): ChunkSpan[] {
   const spans = ranges
     .filter((r) => r.length > 0)
-    .map((r): ChunkSpan => [Math.floor(r.offset / chunkSize), Math.floor((r.offset + r.length - 1) / chunkSize)])
+    .map((r): ChunkSpan => [
+      Math.floor(r.offset / chunkSize),
+      Math.floor((r.offset + r.length - 1) / chunkSize),
+    ])
     .sort((a, b) => a[0] - b[0]);
   const merged: ChunkSpan[] = [];
   for (const span of spans) {
@@ -59,15 +62,23 @@ export function chunkSpans(ranges: { offset: number; length: number }[], chunkSi
 }
 
 /** Volume byte ranges of the clusters a stretch [vcn, vcn + count) of an attribute occupies. */
-function storedRanges(runs: readonly Run[], clusterSize: number, vcn = 0, count = Infinity): { offset: number; length: number }[] {
+function storedRanges(
+  runs: readonly Run[],
+  clusterSize: number,
+  vcn = 0,
+  count = Infinity,
+): { offset: number; length: number }[] {
   return runs.flatMap((run) => {
     const from = Math.max(run.vcn, vcn);
     const to = Math.min(run.vcn + run.length, vcn + count);
-    return run.lcn === null || from >= to ? [] : [{ offset: (run.lcn + from - run.vcn) * clusterSize, length: (to - from) * clusterSize }];
+    return run.lcn === null || from >= to
+      ? []
+      : [{ offset: (run.lcn + from - run.vcn) * clusterSize, length: (to - from) * clusterSize }];
   });
 }
 
-const mainData = (file: NtfsFile): Attribute | undefined => file.attributes.find((a) => a.type === AttributeType.data && a.name === '');
+const mainData = (file: NtfsFile): Attribute | undefined =>
+  file.attributes.find((a) => a.type === AttributeType.data && a.name === '');
 
 /**
  * Builds the catalog of a volume by scanning the MFT once, in record order (sequential reads), then
@@ -77,7 +88,10 @@ export async function buildCatalog(volume: NtfsVolume, layout: CatalogLayout): P
   const { clusterSize, mftRecordSize } = volume.geometry;
   const mft = mainData(await volume.readFile(0));
   const mftRuns = mft && !mft.resident ? mft.runs : [];
-  const toDisk = (r: { offset: number; length: number }) => ({ offset: r.offset + layout.volumeOffset, length: r.length });
+  const toDisk = (r: { offset: number; length: number }) => ({
+    offset: r.offset + layout.volumeOffset,
+    length: r.length,
+  });
 
   const files = new Map<number, NtfsFile>();
   let unreadableRecords = 0;
@@ -104,7 +118,8 @@ export async function buildCatalog(volume: NtfsVolume, layout: CatalogLayout): P
     }
     const dir = files.get(record);
     const name = dir?.isDirectory ? dir.names[0] : undefined;
-    const parent = name && depth < 1024 && name.parent.record !== record ? dirPath(name.parent.record, depth + 1) : null;
+    const parent =
+      name && depth < 1024 && name.parent.record !== record ? dirPath(name.parent.record, depth + 1) : null;
     const path = name && parent !== null ? `${parent}/${name.name}` : null;
     dirPaths.set(record, path);
     return path;
@@ -113,20 +128,33 @@ export async function buildCatalog(volume: NtfsVolume, layout: CatalogLayout): P
   const entries: CatalogEntry[] = [];
   for (const [n, file] of files) {
     const data = mainData(file);
-    const ranges = data?.resident === false
-      ? storedRanges(data.runs, clusterSize)
-      : storedRanges(mftRuns, clusterSize, Math.floor((n * mftRecordSize) / clusterSize), 1);
+    const ranges =
+      data?.resident === false
+        ? storedRanges(data.runs, clusterSize)
+        : storedRanges(mftRuns, clusterSize, Math.floor((n * mftRecordSize) / clusterSize), 1);
     const chunks = file.isDirectory ? [] : chunkSpans(ranges.map(toDisk), layout.chunkSize);
     const size = data ? (data.resident ? data.value.length : data.dataSize) : 0;
     for (const name of file.names) {
       const parent = dirPath(name.parent.record);
       if (parent !== null) {
-        entries.push({ path: `${parent}/${name.name}`, isDirectory: file.isDirectory, size, modified: file.info.modified.getTime(), chunks });
+        entries.push({
+          path: `${parent}/${name.name}`,
+          isDirectory: file.isDirectory,
+          size,
+          modified: file.info.modified.getTime(),
+          chunks,
+        });
       }
     }
   }
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { version: CATALOG_VERSION, partition: layout.partition, chunkSize: layout.chunkSize, entries, unreadableRecords };
+  return {
+    version: CATALOG_VERSION,
+    partition: layout.partition,
+    chunkSize: layout.chunkSize,
+    entries,
+    unreadableRecords,
+  };
 }
 
 /**
@@ -135,7 +163,10 @@ export async function buildCatalog(volume: NtfsVolume, layout: CatalogLayout): P
  */
 export function encodeCatalog(catalog: Catalog): Buffer {
   const { entries, ...header } = catalog;
-  const lines = [JSON.stringify(header), ...entries.map((e) => JSON.stringify([e.path, e.isDirectory ? 1 : 0, e.size, e.modified, e.chunks]))];
+  const lines = [
+    JSON.stringify(header),
+    ...entries.map((e) => JSON.stringify([e.path, e.isDirectory ? 1 : 0, e.size, e.modified, e.chunks])),
+  ];
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
@@ -147,14 +178,25 @@ export class CatalogFormatError extends Error {
 }
 
 function isEntryRow(row: unknown): row is [string, number, number, number, ChunkSpan[]] {
-  return Array.isArray(row) && row.length === 5 && typeof row[0] === 'string' && typeof row[2] === 'number' && Array.isArray(row[4]);
+  return (
+    Array.isArray(row) &&
+    row.length === 5 &&
+    typeof row[0] === 'string' &&
+    typeof row[2] === 'number' &&
+    Array.isArray(row[4])
+  );
 }
 
 export function decodeCatalog(data: Buffer, what: string): Catalog {
-  const [first, ...rows] = data.toString('utf8').split('\n').filter((l) => l !== '');
+  const [first, ...rows] = data
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   const header = JSON.parse(first ?? '{}') as Partial<Catalog>;
   if (typeof header.version !== 'number' || header.version > CATALOG_VERSION) {
-    throw new CatalogFormatError(`${what} has catalog version ${String(header.version)}, newer than this Shadowkeep reads (${CATALOG_VERSION})`);
+    throw new CatalogFormatError(
+      `${what} has catalog version ${String(header.version)}, newer than this Shadowkeep reads (${CATALOG_VERSION})`,
+    );
   }
   const entries = rows.map((line, i) => {
     const row: unknown = JSON.parse(line);

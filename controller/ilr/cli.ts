@@ -61,7 +61,10 @@ function required(value: string | undefined, what: string): string {
 
 async function openRepository(values: Values): Promise<Repository> {
   const url = required(values.repo ?? process.env.SHADOWKEEP_REPO, '--repo (or SHADOWKEEP_REPO)');
-  const keyFile = required(values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE, '--key-file (or SHADOWKEEP_KEY_FILE)');
+  const keyFile = required(
+    values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE,
+    '--key-file (or SHADOWKEEP_KEY_FILE)',
+  );
   return Repository.open(openStorage(url), await readKeyFile(keyFile));
 }
 
@@ -74,7 +77,10 @@ interface OpenedSource {
 
 async function openSource(values: Values): Promise<OpenedSource> {
   if ((values.disk === undefined) === (values.manifest === undefined)) {
-    throw new UserError('give either --manifest ID (with --repo and --key-file) or --disk FILE', ExitCode.usage);
+    throw new UserError(
+      'give either --manifest ID (with --repo and --key-file) or --disk FILE',
+      ExitCode.usage,
+    );
   }
   if (values.disk !== undefined) {
     const disk = await openVirtualDisk(values.disk);
@@ -103,7 +109,10 @@ function partitionOption(values: Values): number | undefined {
   }
   const n = Number(values.partition);
   if (!Number.isInteger(n) || n < 1) {
-    throw new UserError(`--partition takes a partition number from 1, not "${values.partition}"`, ExitCode.usage);
+    throw new UserError(
+      `--partition takes a partition number from 1, not "${values.partition}"`,
+      ExitCode.usage,
+    );
   }
   return n;
 }
@@ -114,7 +123,9 @@ const stamp = (d: Date | number) => new Date(d).toISOString().replace('T', ' ').
 /** One line per entry (`d` directory, `c` compressed, `s` sparse, `e` encrypted), plus one per alternate stream. */
 export function formatEntry(e: ListEntry): string {
   const flags = `${e.isDirectory ? 'd' : '-'}${e.compressed ? 'c' : '-'}${e.sparse ? 's' : '-'}${e.encrypted ? 'e' : '-'}`;
-  const lines = [`${flags} ${pad(e.isDirectory ? '' : e.size, 14)}  ${stamp(e.modified)}  ${e.name}${e.isDirectory ? '/' : ''}`];
+  const lines = [
+    `${flags} ${pad(e.isDirectory ? '' : e.size, 14)}  ${stamp(e.modified)}  ${e.name}${e.isDirectory ? '/' : ''}`,
+  ];
   for (const s of e.streams) {
     lines.push(`---- ${pad(s.size, 14)}  ${' '.repeat(19)}  ${e.name}:${s.name}`);
   }
@@ -130,7 +141,9 @@ async function volumesCommand(values: Values): Promise<void> {
     }
     for (const { partition: p, fileSystem } of volumes) {
       const name = p?.name ? ` "${p.name}"` : '';
-      process.stdout.write(`${pad(p?.number ?? '-', 3)}  ${pad(p?.start ?? 0, 14)}  ${pad(p?.size ?? disk.size, 14)}  ${fileSystem.padEnd(7)}  ${p?.typeName ?? ''}${name}\n`);
+      process.stdout.write(
+        `${pad(p?.number ?? '-', 3)}  ${pad(p?.start ?? 0, 14)}  ${pad(p?.size ?? disk.size, 14)}  ${fileSystem.padEnd(7)}  ${p?.typeName ?? ''}${name}\n`,
+      );
     }
   });
 }
@@ -149,14 +162,21 @@ async function getCommand(values: Values, path: string | undefined): Promise<voi
   const out = required(values.out, '--out DIR');
   await withSource(values, async (disk) => {
     const { volume } = await openVolume(disk, partitionOption(values));
-    const report = await extract(volume, ntfsPath, out, values.stream === undefined ? {} : { stream: values.stream });
+    const report = await extract(
+      volume,
+      ntfsPath,
+      out,
+      values.stream === undefined ? {} : { stream: values.stream },
+    );
     for (const r of report.renamed) {
       process.stderr.write(`renamed: ${r.ntfsPath} -> ${r.hostPath} (${r.reason})\n`);
     }
     for (const s of report.skipped) {
       process.stderr.write(`skipped: ${s.ntfsPath} (${s.reason})\n`);
     }
-    process.stdout.write(`${report.files} files, ${report.directories} directories, ${formatBytes(report.bytes)} written to ${out}\n`);
+    process.stdout.write(
+      `${report.files} files, ${report.directories} directories, ${formatBytes(report.bytes)} written to ${out}\n`,
+    );
   });
 }
 
@@ -169,24 +189,39 @@ async function findCommand(values: Values, pattern: string | undefined): Promise
     process.stdout.write(`${path}\n`);
     for (const v of versions) {
       const where = `${v.diskName}${v.partition === null ? '' : ` p${v.partition}`}`;
-      process.stdout.write(`  ${v.createdAt}  ${v.manifestId}  ${pad(v.size, 14)}  modified ${stamp(v.modified)}  ${where}\n`);
+      process.stdout.write(
+        `  ${v.createdAt}  ${v.manifestId}  ${pad(v.size, 14)}  modified ${stamp(v.modified)}  ${where}\n`,
+      );
     }
   }
-  process.stderr.write(`${found.size} files matched in ${new Set(points.map((p) => p.manifestId)).size} catalogued recovery points\n`);
+  process.stderr.write(
+    `${found.size} files matched in ${new Set(points.map((p) => p.manifestId)).size} catalogued recovery points\n`,
+  );
   if (uncatalogued.length > 0) {
-    process.stderr.write(`${uncatalogued.length} recovery points have no catalog and were not searched: ${uncatalogued.join(', ')}\n`);
+    process.stderr.write(
+      `${uncatalogued.length} recovery points have no catalog and were not searched: ${uncatalogued.join(', ')}\n`,
+    );
   }
 }
 
 /** Errors about the data, not the program, are shown without a stack trace. */
 function asUserError(err: unknown): never {
-  if (err instanceof FileNotFoundError || err instanceof VolumeSelectionError || err instanceof DiskFormatError || err instanceof RepositoryError) {
+  if (
+    err instanceof FileNotFoundError ||
+    err instanceof VolumeSelectionError ||
+    err instanceof DiskFormatError ||
+    err instanceof RepositoryError
+  ) {
     throw new UserError(err.message);
   }
   if (err instanceof UnsupportedError) {
     throw new UserError(`unsupported: ${err.message}`);
   }
-  if (err instanceof CorruptVolumeError || err instanceof PartitionTableError || err instanceof CatalogFormatError) {
+  if (
+    err instanceof CorruptVolumeError ||
+    err instanceof PartitionTableError ||
+    err instanceof CatalogFormatError
+  ) {
     throw new UserError(`damaged: ${err.message}`);
   }
   throw err;

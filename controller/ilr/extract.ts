@@ -37,7 +37,11 @@ function childOf(root: string, name: string): string {
 
 async function copyStream(stream: ByteSource, target: string): Promise<void> {
   // O_EXCL and O_NOFOLLOW: never overwrite, and never follow a symlink planted in the output tree.
-  const handle = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const handle = await open(
+    target,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
   try {
     for (let offset = 0; offset < stream.size; offset += COPY_BLOCK) {
       const chunk = await stream.read(offset, Math.min(COPY_BLOCK, stream.size - offset));
@@ -73,7 +77,13 @@ class Extractor {
     return path;
   }
 
-  async file(file: NtfsFile, ntfsPath: string, target: string, stream: string, strict: boolean): Promise<void> {
+  async file(
+    file: NtfsFile,
+    ntfsPath: string,
+    target: string,
+    stream: string,
+    strict: boolean,
+  ): Promise<void> {
     try {
       const data = this.volume.openStream(file, stream);
       await copyStream(data, target);
@@ -84,7 +94,10 @@ class Extractor {
       if (strict || !(err instanceof UnsupportedError || exists)) {
         throw err;
       }
-      this.report.skipped.push({ ntfsPath, reason: exists ? `${target} already exists` : (err as Error).message });
+      this.report.skipped.push({
+        ntfsPath,
+        reason: exists ? `${target} already exists` : (err as Error).message,
+      });
       return;
     }
     await utimes(target, file.info.accessed, file.info.modified);
@@ -113,7 +126,11 @@ class Extractor {
     const name = parts.at(-1);
     if (node.isDirectory) {
       // The root has no name of its own: its contents go straight into the output directory.
-      await this.directory(node, normalized, name === undefined ? outDir : this.target(outDir, normalized, name));
+      await this.directory(
+        node,
+        normalized,
+        name === undefined ? outDir : this.target(outDir, normalized, name),
+      );
       return;
     }
     const fileName = options.stream ? `${name ?? ''}_${options.stream}` : (name ?? '');
@@ -125,7 +142,12 @@ class Extractor {
  * Copies a file, or a directory recursively, from the volume into `outDir` (which must exist).
  * Nothing is written outside `outDir`; names the host cannot hold are renamed and reported.
  */
-export async function extract(volume: NtfsVolume, ntfsPath: string, outDir: string, options: ExtractOptions = {}): Promise<ExtractReport> {
+export async function extract(
+  volume: NtfsVolume,
+  ntfsPath: string,
+  outDir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractReport> {
   const stat = await lstat(outDir);
   if (!stat.isDirectory()) {
     throw new Error(`${outDir} is not a directory`);

@@ -1,6 +1,11 @@
 import type { Catalog, CatalogEntry } from './catalog.js';
 
-const GLOB_TOKENS: Readonly<Record<string, string>> = { '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' };
+const GLOB_TOKENS: Readonly<Record<string, string>> = {
+  '**/': '(?:.*/)?',
+  '**': '.*',
+  '*': '[^/]*',
+  '?': '[^/]',
+};
 
 /**
  * Turns a glob into a case-insensitive matcher (Windows paths are case-insensitive): `*` and `?`
@@ -13,7 +18,9 @@ export function globMatcher(pattern: string): (path: string) => boolean {
     .split(/(\*\*\/|\*\*|\*|\?)/)
     .map((part) => GLOB_TOKENS[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
     .join('');
-  const anchored = normalized.includes('/') ? `^${normalized.startsWith('/') ? '' : '/'}${source}$` : `(?:^|/)${source}$`;
+  const anchored = normalized.includes('/')
+    ? `^${normalized.startsWith('/') ? '' : '/'}${source}$`
+    : `(?:^|/)${source}$`;
   const regexp = new RegExp(anchored, 'iu');
   return (path) => regexp.test(path);
 }
@@ -40,7 +47,9 @@ export function findVersions(points: RecoveryPointCatalog[], pattern: string): M
   const matches = globMatcher(pattern);
   const byPath = new Map<string, FileVersion[]>();
   for (const point of points) {
-    for (const entry of point.catalog.entries.filter((e: CatalogEntry) => !e.isDirectory && matches(e.path))) {
+    for (const entry of point.catalog.entries.filter(
+      (e: CatalogEntry) => !e.isDirectory && matches(e.path),
+    )) {
       const versions = byPath.get(entry.path) ?? [];
       versions.push({
         manifestId: point.manifestId,

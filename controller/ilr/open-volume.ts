@@ -11,7 +11,9 @@ export interface VolumeInfo {
 }
 
 /** Every volume on a disk with the file system its boot sector names. */
-export async function listVolumes(disk: ByteSource): Promise<{ table: PartitionTable | null; volumes: VolumeInfo[] }> {
+export async function listVolumes(
+  disk: ByteSource,
+): Promise<{ table: PartitionTable | null; volumes: VolumeInfo[] }> {
   const table = await readPartitionTable(disk);
   const candidates = table ? table.partitions : [null];
   const volumes = await Promise.all(
@@ -37,11 +39,15 @@ export function chooseVolume(volumes: VolumeInfo[], partitionNumber?: number): V
     const chosen = volumes.find((v) => v.partition?.number === partitionNumber);
     if (!chosen) {
       const numbers = volumes.flatMap((v) => (v.partition ? [v.partition.number] : []));
-      throw new VolumeSelectionError(`no partition ${partitionNumber} (the disk has ${numbers.length > 0 ? numbers.join(', ') : 'no partition table'})`);
+      throw new VolumeSelectionError(
+        `no partition ${partitionNumber} (the disk has ${numbers.length > 0 ? numbers.join(', ') : 'no partition table'})`,
+      );
     }
     return chosen;
   }
-  const ntfs = volumes.filter((v) => v.fileSystem === 'ntfs').sort((a, b) => (b.partition?.size ?? 0) - (a.partition?.size ?? 0));
+  const ntfs = volumes
+    .filter((v) => v.fileSystem === 'ntfs')
+    .sort((a, b) => (b.partition?.size ?? 0) - (a.partition?.size ?? 0));
   const [largest] = ntfs;
   if (largest) {
     return largest;
@@ -54,7 +60,10 @@ export function chooseVolume(volumes: VolumeInfo[], partitionNumber?: number): V
 }
 
 /** Opens the volume to browse; ReFS is recognised and reported rather than misread. */
-export async function openVolume(disk: ByteSource, partitionNumber?: number): Promise<{ info: VolumeInfo; volume: NtfsVolume }> {
+export async function openVolume(
+  disk: ByteSource,
+  partitionNumber?: number,
+): Promise<{ info: VolumeInfo; volume: NtfsVolume }> {
   const { volumes } = await listVolumes(disk);
   const info = chooseVolume(volumes, partitionNumber);
   const where = info.partition ? `partition ${info.partition.number}` : 'the disk';

@@ -4,13 +4,6 @@ import { decompressLznt1 } from './lznt1.js';
 import { AttributeFlags, type Attribute, type NonResidentAttribute } from './mft-record.js';
 import type { Run } from './runlist.js';
 
-/** Where part of a stream's bytes live on the volume; `volumeOffset` null means a hole (reads as zeros). */
-export interface Extent {
-  fileOffset: number;
-  length: number;
-  volumeOffset: number | null;
-}
-
 /** The runs that cover clusters [vcn, vcn + count), clipped to that range. Gaps in the runlist are corruption. */
 function runsCovering(runs: readonly Run[], vcn: number, count: number): Run[] {
   const result: Run[] = [];
@@ -73,18 +66,6 @@ class RunStream implements ByteSource {
     this.size = attr.dataSize;
   }
 
-  extents(): Extent[] {
-    if (this.size === 0) {
-      return [];
-    }
-    const clusters = Math.ceil(this.size / this.clusterSize);
-    return runsCovering(this.attr.runs, 0, clusters).map((run) => ({
-      fileOffset: run.vcn * this.clusterSize,
-      length: Math.min(run.length * this.clusterSize, this.size - run.vcn * this.clusterSize),
-      volumeOffset: run.lcn === null ? null : run.lcn * this.clusterSize,
-    }));
-  }
-
   async read(offset: number, length: number): Promise<Buffer> {
     checkRange(this.size, offset, length);
     const out = Buffer.alloc(length);
@@ -137,7 +118,9 @@ class CompressedStream implements ByteSource {
     const runs = runsCovering(this.attr.runs, unit * this.unitClusters, this.unitClusters);
     const stored = runs.filter((r): r is Run & { lcn: number } => r.lcn !== null);
     const storedClusters = stored.reduce((n, r) => n + r.length, 0);
-    const parts = await Promise.all(stored.map((r) => this.volume.read(r.lcn * this.clusterSize, r.length * this.clusterSize)));
+    const parts = await Promise.all(
+      stored.map((r) => this.volume.read(r.lcn * this.clusterSize, r.length * this.clusterSize)),
+    );
     let data: Buffer;
     if (storedClusters === 0) {
       data = Buffer.alloc(unitBytes);
@@ -155,7 +138,7 @@ class CompressedStream implements ByteSource {
     const out = Buffer.alloc(length);
     const unitBytes = this.unitClusters * this.clusterSize;
     const end = Math.min(offset + length, this.attr.initializedSize);
-    for (let pos = offset; pos < end; ) {
+    for (let pos = offset; pos < end;) {
       const unit = Math.floor(pos / unitBytes);
       const data = await this.readUnit(unit);
       const within = pos - unit * unitBytes;
@@ -167,21 +150,18 @@ class CompressedStream implements ByteSource {
   }
 }
 
-export interface AttributeStream extends ByteSource {
-  /** Volume byte ranges holding the stream, for catalogs; null when the bytes are not stored plainly. */
-  extents(): Extent[] | null;
-}
-
 /** A byte view of an attribute's value, whatever its storage. The attribute must not be encrypted. */
-export function openAttributeStream(volume: ByteSource, clusterSize: number, attr: Attribute): AttributeStream {
+export function openAttributeStream(volume: ByteSource, clusterSize: number, attr: Attribute): ByteSource {
   if (attr.resident) {
-    return Object.assign(residentStream(attr.value), { extents: () => null });
+    return residentStream(attr.value);
   }
   if ((attr.flags & AttributeFlags.compressed) !== 0 && attr.compressionUnit > 0) {
     if (clusterSize > 4096) {
-      throw new CorruptVolumeError(`compressed attribute on a volume with ${clusterSize}-byte clusters (NTFS allows ≤ 4 KiB)`);
+      throw new CorruptVolumeError(
+        `compressed attribute on a volume with ${clusterSize}-byte clusters (NTFS allows ≤ 4 KiB)`,
+      );
     }
-    return Object.assign(new CompressedStream(volume, clusterSize, attr), { extents: () => null });
+    return new CompressedStream(volume, clusterSize, attr);
   }
   return new RunStream(volume, clusterSize, attr);
 }

@@ -59,8 +59,11 @@ export function parseBootSector(sector: Buffer, volumeSize: number): NtfsGeometr
     !isPowerOfTwo(geometry.mftRecordSize) || geometry.mftRecordSize < 512 || geometry.mftRecordSize > 65536
       ? `MFT record size ${geometry.mftRecordSize}`
       : false,
-    !isPowerOfTwo(geometry.indexBlockSize) || geometry.indexBlockSize < 512 ? `index block size ${geometry.indexBlockSize}` : false,
-    geometry.totalClusters * clusterSize > volumeSize + clusterSize && `volume of ${totalSectors} sectors larger than its partition`,
+    !isPowerOfTwo(geometry.indexBlockSize) || geometry.indexBlockSize < 512
+      ? `index block size ${geometry.indexBlockSize}`
+      : false,
+    geometry.totalClusters * clusterSize > volumeSize + clusterSize &&
+      `volume of ${totalSectors} sectors larger than its partition`,
     geometry.mftLcn >= geometry.totalClusters && `$MFT at cluster ${geometry.mftLcn}`,
   ].filter((p): p is string => typeof p === 'string');
   if (problems.length > 0) {

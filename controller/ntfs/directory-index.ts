@@ -32,7 +32,8 @@ export function parseIndexEntries(buf: Buffer, start: number, end: number, where
     const last = (flags & EntryFlags.last) !== 0;
     entries.push({
       reference: readReference(buf, offset),
-      fileName: last || keyLength === 0 ? null : parseFileName(buf.subarray(offset + 16, offset + 16 + keyLength)),
+      fileName:
+        last || keyLength === 0 ? null : parseFileName(buf.subarray(offset + 16, offset + 16 + keyLength)),
       subnode: hasSubnode ? Number(buf.readBigUInt64LE(offset + length - 8)) : null,
     });
     if (last) {
@@ -47,7 +48,9 @@ function parseNode(buf: Buffer, headerOffset: number, where: string): IndexEntry
   const entriesOffset = buf.readUInt32LE(headerOffset);
   const entriesEnd = buf.readUInt32LE(headerOffset + 4);
   if (entriesEnd > buf.length - headerOffset || entriesOffset >= entriesEnd) {
-    throw new CorruptVolumeError(`${where}: index header (${entriesOffset}–${entriesEnd}) does not fit the node`);
+    throw new CorruptVolumeError(
+      `${where}: index header (${entriesOffset}–${entriesEnd}) does not fit the node`,
+    );
   }
   return parseIndexEntries(buf, headerOffset + entriesOffset, headerOffset + entriesEnd, where);
 }

@@ -1,6 +1,19 @@
 import { CorruptVolumeError } from './errors.js';
-import { Namespace, parseFileName, parseStandardInformation, type FileName, type StandardInformation } from './file-name.js';
-import { AttributeType, parseAttributeList, type Attribute, type FileReference, type MftRecord, type NonResidentAttribute } from './mft-record.js';
+import {
+  Namespace,
+  parseFileName,
+  parseStandardInformation,
+  type FileName,
+  type StandardInformation,
+} from './file-name.js';
+import {
+  AttributeType,
+  parseAttributeList,
+  type Attribute,
+  type FileReference,
+  type MftRecord,
+  type NonResidentAttribute,
+} from './mft-record.js';
 
 /** A file as its attributes describe it, gathered from its base record and any extension records. */
 export interface NtfsFile {
@@ -14,7 +27,12 @@ export interface NtfsFile {
 
 /** Names in order of preference: Win32 first, then POSIX; a DOS name only when it is all there is. */
 export function preferredNames(all: FileName[]): FileName[] {
-  const rank = (n: FileName) => (n.namespace === Namespace.win32 || n.namespace === Namespace.win32AndDos ? 0 : n.namespace === Namespace.posix ? 1 : 2);
+  const rank = (n: FileName) =>
+    n.namespace === Namespace.win32 || n.namespace === Namespace.win32AndDos
+      ? 0
+      : n.namespace === Namespace.posix
+        ? 1
+        : 2;
   const sorted = [...all].sort((a, b) => rank(a) - rank(b));
   const full = sorted.filter((n) => n.namespace !== Namespace.dos);
   return full.length > 0 ? full : sorted.slice(0, 1);
@@ -27,13 +45,17 @@ export function extensionRecordNumbers(base: MftRecord): number[] {
     return [];
   }
   if (!list.resident) {
-    throw new CorruptVolumeError(`MFT record ${base.number}: non-resident attribute list must be read through a stream first`);
+    throw new CorruptVolumeError(
+      `MFT record ${base.number}: non-resident attribute list must be read through a stream first`,
+    );
   }
   return listedRecords(list.value, base.number);
 }
 
 export function listedRecords(listValue: Buffer, baseNumber: number): number[] {
-  return [...new Set(parseAttributeList(listValue).map((e) => e.reference.record))].filter((n) => n !== baseNumber);
+  return [...new Set(parseAttributeList(listValue).map((e) => e.reference.record))].filter(
+    (n) => n !== baseNumber,
+  );
 }
 
 /**
@@ -66,9 +88,15 @@ export function mergeAttributes(pieces: Attribute[]): Attribute[] {
       continue;
     }
     if (first.lowestVcn !== 0) {
-      throw new CorruptVolumeError(`attribute 0x${first.type.toString(16)} "${first.name}" has no piece starting at VCN 0`);
+      throw new CorruptVolumeError(
+        `attribute 0x${first.type.toString(16)} "${first.name}" has no piece starting at VCN 0`,
+      );
     }
-    merged.push({ ...first, runs: group.flatMap((p) => p.runs), highestVcn: group.at(-1)?.highestVcn ?? first.highestVcn });
+    merged.push({
+      ...first,
+      runs: group.flatMap((p) => p.runs),
+      highestVcn: group.at(-1)?.highestVcn ?? first.highestVcn,
+    });
   }
   return merged;
 }
@@ -79,7 +107,9 @@ export function buildFile(base: MftRecord, attributes: Attribute[]): NtfsFile {
   if (!info?.resident) {
     throw new CorruptVolumeError(`${where}: no resident $STANDARD_INFORMATION`);
   }
-  const names = attributes.flatMap((a) => (a.type === AttributeType.fileName && a.resident ? [parseFileName(a.value)] : []));
+  const names = attributes.flatMap((a) =>
+    a.type === AttributeType.fileName && a.resident ? [parseFileName(a.value)] : [],
+  );
   return {
     reference: { record: base.number, sequence: base.sequence },
     isDirectory: base.isDirectory,

@@ -9,8 +9,15 @@ export function applyFixups(record: Buffer, what: string): void {
   const usaOffset = record.readUInt16LE(4);
   const usaCount = record.readUInt16LE(6);
   const strides = usaCount - 1;
-  if (strides < 1 || record.length % strides !== 0 || usaOffset + usaCount * 2 > record.length || usaOffset < 8) {
-    throw new CorruptVolumeError(`${what}: update sequence array (${usaCount} entries at ${usaOffset}) does not fit a ${record.length}-byte record`);
+  if (
+    strides < 1 ||
+    record.length % strides !== 0 ||
+    usaOffset + usaCount * 2 > record.length ||
+    usaOffset < 8
+  ) {
+    throw new CorruptVolumeError(
+      `${what}: update sequence array (${usaCount} entries at ${usaOffset}) does not fit a ${record.length}-byte record`,
+    );
   }
   const stride = record.length / strides;
   const usn = record.readUInt16LE(usaOffset);

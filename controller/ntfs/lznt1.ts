@@ -34,7 +34,14 @@ export function decompressLznt1(input: Buffer, outputSize: number): Buffer {
   return out;
 }
 
-function decompressChunk(input: Buffer, start: number, end: number, out: Buffer, outStart: number, outEnd: number): void {
+function decompressChunk(
+  input: Buffer,
+  start: number,
+  end: number,
+  out: Buffer,
+  outStart: number,
+  outEnd: number,
+): void {
   let inPos = start;
   let outPos = outStart;
   while (inPos < end && outPos < outEnd) {

@@ -86,7 +86,11 @@ function parseAttribute(record: Buffer, offset: number, totalClusters: number, w
     if (valueOffset + valueLength > length) {
       throw new CorruptVolumeError(`${where}: resident value at ${offset} overruns the attribute`);
     }
-    return { ...common, resident: true, value: Buffer.from(attr.subarray(valueOffset, valueOffset + valueLength)) };
+    return {
+      ...common,
+      resident: true,
+      value: Buffer.from(attr.subarray(valueOffset, valueOffset + valueLength)),
+    };
   }
   if (length < 64) {
     throw new CorruptVolumeError(`${where}: non-resident attribute at ${offset} is too short`);
@@ -151,7 +155,9 @@ export function parseMftRecord(raw: Buffer, number: number, totalClusters: numbe
     result.attributes.push(attribute);
     offset += record.readUInt32LE(offset + 4);
   }
-  throw new CorruptVolumeError(`${where}: attribute list runs past the record's used size without an end marker`);
+  throw new CorruptVolumeError(
+    `${where}: attribute list runs past the record's used size without an end marker`,
+  );
 }
 
 export interface AttributeListEntry {

@@ -21,7 +21,12 @@ export function decodeRunlist(bytes: Buffer, startVcn: number, totalClusters: nu
     const header = bytes[pos] ?? 0;
     const lengthSize = header & 0x0f;
     const offsetSize = header >> 4;
-    if (lengthSize === 0 || lengthSize > 8 || offsetSize > 8 || pos + 1 + lengthSize + offsetSize > bytes.length) {
+    if (
+      lengthSize === 0 ||
+      lengthSize > 8 ||
+      offsetSize > 8 ||
+      pos + 1 + lengthSize + offsetSize > bytes.length
+    ) {
       throw new CorruptVolumeError(`runlist: malformed run header 0x${header.toString(16)} at byte ${pos}`);
     }
     const length = readUnsigned(bytes, pos + 1, lengthSize);
@@ -33,7 +38,9 @@ export function decodeRunlist(bytes: Buffer, startVcn: number, totalClusters: nu
     } else {
       lcn += readSigned(bytes, pos + 1 + lengthSize, offsetSize);
       if (lcn < 0 || lcn + length > totalClusters) {
-        throw new CorruptVolumeError(`runlist: clusters ${lcn}–${lcn + length - 1} lie outside the volume's ${totalClusters} clusters`);
+        throw new CorruptVolumeError(
+          `runlist: clusters ${lcn}–${lcn + length - 1} lie outside the volume's ${totalClusters} clusters`,
+        );
       }
       runs.push({ vcn, length, lcn });
     }

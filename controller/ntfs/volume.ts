@@ -1,12 +1,25 @@
 import type { ByteSource } from '../common/byte-source.js';
-import { openAttributeStream, type AttributeStream } from './attribute-stream.js';
+import { openAttributeStream } from './attribute-stream.js';
 import { parseBootSector, type NtfsGeometry } from './boot-sector.js';
 import { DirectoryIndex, parseIndexBlock, parseIndexRoot } from './directory-index.js';
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from './errors.js';
-import { buildFile, extensionRecordNumbers, listedRecords, mergeAttributes, type NtfsFile } from './file-record.js';
+import {
+  buildFile,
+  extensionRecordNumbers,
+  listedRecords,
+  mergeAttributes,
+  type NtfsFile,
+} from './file-record.js';
 import { FileAttribute, Namespace, type FileName } from './file-name.js';
 import { MftReader } from './mft-reader.js';
-import { AttributeFlags, AttributeType, parseMftRecord, type Attribute, type FileReference, type MftRecord } from './mft-record.js';
+import {
+  AttributeFlags,
+  AttributeType,
+  parseMftRecord,
+  type Attribute,
+  type FileReference,
+  type MftRecord,
+} from './mft-record.js';
 import { UpcaseTable } from './upcase.js';
 
 const Records = { mft: 0, root: 5, upcase: 10 } as const;
@@ -54,19 +67,31 @@ export class NtfsVolume {
       throw new CorruptVolumeError(`$MFT at byte ${mftStart} lies outside the volume`);
     }
     // Record 0 describes where the rest of the MFT lives, so it is read directly from the boot sector's LCN.
-    const record0 = parseMftRecord(await source.read(mftStart, geometry.mftRecordSize), Records.mft, geometry.totalClusters);
+    const record0 = parseMftRecord(
+      await source.read(mftStart, geometry.mftRecordSize),
+      Records.mft,
+      geometry.totalClusters,
+    );
     const bootstrap = record0.attributes.find((a) => a.type === AttributeType.data && a.name === '');
     if (!bootstrap) {
       throw new CorruptVolumeError('$MFT has no $DATA attribute');
     }
-    let mft = new MftReader(openAttributeStream(source, cs, bootstrap), geometry.mftRecordSize, geometry.totalClusters);
+    let mft = new MftReader(
+      openAttributeStream(source, cs, bootstrap),
+      geometry.mftRecordSize,
+      geometry.totalClusters,
+    );
     const extensions = await NtfsVolume.extensionRecords(record0, mft, source, cs);
     if (extensions.length > 0) {
       const data = mergeAttributes([...record0.attributes, ...extensions.flatMap((r) => r.attributes)]).find(
         (a) => a.type === AttributeType.data && a.name === '',
       );
       if (data) {
-        mft = new MftReader(openAttributeStream(source, cs, data), geometry.mftRecordSize, geometry.totalClusters);
+        mft = new MftReader(
+          openAttributeStream(source, cs, data),
+          geometry.mftRecordSize,
+          geometry.totalClusters,
+        );
       }
     }
     const partial = new NtfsVolume(source, geometry, mft, UpcaseTable.fromBuffer(Buffer.alloc(0)));
@@ -76,7 +101,12 @@ export class NtfsVolume {
     return new NtfsVolume(source, geometry, mft, upcase);
   }
 
-  private static async extensionRecords(base: MftRecord, mft: MftReader, source: ByteSource, clusterSize: number): Promise<MftRecord[]> {
+  private static async extensionRecords(
+    base: MftRecord,
+    mft: MftReader,
+    source: ByteSource,
+    clusterSize: number,
+  ): Promise<MftRecord[]> {
     const list = base.attributes.find((a) => a.type === AttributeType.attributeList);
     if (!list) {
       return [];
@@ -86,7 +116,9 @@ export class NtfsVolume {
     const records = await Promise.all(numbers.map((n) => NtfsVolume.readRecord(mft, n)));
     for (const record of records) {
       if (record.baseRecord?.record !== base.number) {
-        throw new CorruptVolumeError(`MFT record ${record.number} is listed as an extension of ${base.number} but does not point back to it`);
+        throw new CorruptVolumeError(
+          `MFT record ${record.number} is listed as an extension of ${base.number} but does not point back to it`,
+        );
       }
     }
     return records;
@@ -94,7 +126,9 @@ export class NtfsVolume {
 
   private static async readRecord(mft: MftReader, number: number): Promise<MftRecord> {
     if (number >= mft.recordCount) {
-      throw new CorruptVolumeError(`reference to MFT record ${number}, past the MFT's ${mft.recordCount} records`);
+      throw new CorruptVolumeError(
+        `reference to MFT record ${number}, past the MFT's ${mft.recordCount} records`,
+      );
     }
     return mft.read(number);
   }
@@ -108,10 +142,14 @@ export class NtfsVolume {
     const number = typeof ref === 'number' ? ref : ref.record;
     const base = await NtfsVolume.readRecord(this.mft, number);
     if (!base.inUse || base.baseRecord !== null) {
-      throw new CorruptVolumeError(`MFT record ${number} is ${base.inUse ? 'an extension record' : 'not in use'}`);
+      throw new CorruptVolumeError(
+        `MFT record ${number} is ${base.inUse ? 'an extension record' : 'not in use'}`,
+      );
     }
     if (typeof ref !== 'number' && ref.sequence !== 0 && ref.sequence !== base.sequence) {
-      throw new CorruptVolumeError(`stale reference to MFT record ${number}: sequence ${ref.sequence}, record has ${base.sequence}`);
+      throw new CorruptVolumeError(
+        `stale reference to MFT record ${number}: sequence ${ref.sequence}, record has ${base.sequence}`,
+      );
     }
     return this.assemble(base);
   }
@@ -141,16 +179,25 @@ export class NtfsVolume {
   }
 
   /** The bytes of a file's main stream, or of the named alternate data stream. */
-  openStream(file: NtfsFile, streamName = ''): AttributeStream {
+  openStream(file: NtfsFile, streamName = ''): ByteSource {
     const attr = file.attributes.find((a) => a.type === AttributeType.data && a.name === streamName);
     if (!attr) {
-      throw new FileNotFoundError(`${describe(file)}${streamName === '' ? ' (no data stream)' : `:${streamName}`}`);
+      throw new FileNotFoundError(
+        `${describe(file)}${streamName === '' ? ' (no data stream)' : `:${streamName}`}`,
+      );
     }
-    if ((attr.flags & AttributeFlags.encrypted) !== 0 || (file.info.fileAttributes & FileAttribute.encrypted) !== 0) {
-      throw new UnsupportedError(`${describe(file)} is EFS-encrypted; its data cannot be read without the user's key`);
+    if (
+      (attr.flags & AttributeFlags.encrypted) !== 0 ||
+      (file.info.fileAttributes & FileAttribute.encrypted) !== 0
+    ) {
+      throw new UnsupportedError(
+        `${describe(file)} is EFS-encrypted; its data cannot be read without the user's key`,
+      );
     }
     if (reparseTag(file) === WOF_REPARSE_TAG && streamName === '') {
-      throw new UnsupportedError(`${describe(file)} is WOF-compressed (compact OS); reading it is not supported yet`);
+      throw new UnsupportedError(
+        `${describe(file)} is WOF-compressed (compact OS); reading it is not supported yet`,
+      );
     }
     return openAttributeStream(this.source, this.geometry.clusterSize, attr);
   }
@@ -162,8 +209,12 @@ export class NtfsVolume {
       throw new CorruptVolumeError(`${where} has no $I30 index root`);
     }
     const root = parseIndexRoot(rootAttr.value, where);
-    const allocation = dir.attributes.find((a) => a.type === AttributeType.indexAllocation && a.name === '$I30');
-    const stream = allocation ? openAttributeStream(this.source, this.geometry.clusterSize, allocation) : null;
+    const allocation = dir.attributes.find(
+      (a) => a.type === AttributeType.indexAllocation && a.name === '$I30',
+    );
+    const stream = allocation
+      ? openAttributeStream(this.source, this.geometry.clusterSize, allocation)
+      : null;
     // Index VCNs count clusters, or 512-byte units when index blocks are smaller than a cluster.
     const vcnUnit = root.blockSize >= this.geometry.clusterSize ? this.geometry.clusterSize : 512;
     return new DirectoryIndex(

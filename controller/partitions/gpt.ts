@@ -65,7 +65,11 @@ function parseHeader(sector: Buffer, expectedLba: bigint): GptHeader | string {
   if (header.myLba !== expectedLba) {
     return `header says it lives at LBA ${header.myLba}, found at ${expectedLba}`;
   }
-  if (header.entrySize < 128 || header.entrySize % 8 !== 0 || header.entryCount * header.entrySize > MAX_ENTRY_ARRAY_BYTES) {
+  if (
+    header.entrySize < 128 ||
+    header.entrySize % 8 !== 0 ||
+    header.entryCount * header.entrySize > MAX_ENTRY_ARRAY_BYTES
+  ) {
     return `entry array of ${header.entryCount} × ${header.entrySize} bytes is invalid`;
   }
   return header;
@@ -83,9 +87,13 @@ function parseEntries(array: Buffer, header: GptHeader, sectorSize: number, disk
     const first = entry.readBigUInt64LE(32);
     const last = entry.readBigUInt64LE(40);
     if (last < first || last > lastLba) {
-      throw new PartitionTableError(`GPT entry ${i + 1} spans LBA ${first}–${last}, outside the disk's ${lastLba + 1n} sectors`);
+      throw new PartitionTableError(
+        `GPT entry ${i + 1} spans LBA ${first}–${last}, outside the disk's ${lastLba + 1n} sectors`,
+      );
     }
-    const nameEnd = entry.subarray(56, 128).findIndex((_, j, a) => j % 2 === 0 && a[j] === 0 && a[j + 1] === 0);
+    const nameEnd = entry
+      .subarray(56, 128)
+      .findIndex((_, j, a) => j % 2 === 0 && a[j] === 0 && a[j + 1] === 0);
     partitions.push({
       number: i + 1,
       start: Number(first) * sectorSize,
@@ -131,7 +139,12 @@ export async function readGpt(disk: ByteSource, sectorSize: number): Promise<Par
   const backupLba = BigInt(Math.floor(disk.size / sectorSize) - 1);
   const backup = await readCopy(disk, sectorSize, backupLba);
   if (typeof backup !== 'string') {
-    return { scheme: 'gpt', sectorSize, partitions: backup, warnings: [`primary GPT unusable (${primary}); using the backup copy`] };
+    return {
+      scheme: 'gpt',
+      sectorSize,
+      partitions: backup,
+      warnings: [`primary GPT unusable (${primary}); using the backup copy`],
+    };
   }
   throw new PartitionTableError(`GPT unusable: primary ${primary}; backup ${backup}`);
 }

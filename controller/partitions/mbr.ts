@@ -43,7 +43,12 @@ export function parseMbrEntries(sector: Buffer): MbrEntry[] | null {
     if (status !== 0 && status !== 0x80) {
       return null;
     }
-    entries.push({ bootable: status === 0x80, type: e[4] ?? 0, firstLba: e.readUInt32LE(8), sectors: e.readUInt32LE(12) });
+    entries.push({
+      bootable: status === 0x80,
+      type: e[4] ?? 0,
+      firstLba: e.readUInt32LE(8),
+      sectors: e.readUInt32LE(12),
+    });
   }
   return entries;
 }
@@ -52,7 +57,9 @@ function toPartition(number: number, entry: MbrEntry, firstLba: number, diskSize
   const start = firstLba * SECTOR;
   const size = entry.sectors * SECTOR;
   if (start + size > diskSize) {
-    throw new PartitionTableError(`MBR partition ${number} (${start}+${size} bytes) extends past the disk's ${diskSize} bytes`);
+    throw new PartitionTableError(
+      `MBR partition ${number} (${start}+${size} bytes) extends past the disk's ${diskSize} bytes`,
+    );
   }
   const type = `0x${entry.type.toString(16).padStart(2, '0')}`;
   return { number, start, size, type, typeName: TYPE_NAMES[entry.type] ?? 'unknown', name: '' };

@@ -22,7 +22,11 @@ export function patternBytes(seed: string, length: number): Buffer {
 export const LONG_NAME = `${'long name with spaces and more '.repeat(7)}end.txt`.slice(0, 240);
 export const MANY_FILES = 3000;
 export const HARD_LINKS = 4;
-export const ADS = { path: '/with-stream.txt', name: 'Zone.Identifier', data: Buffer.from('[ZoneTransfer]\r\nZoneId=3\r\n') };
+export const ADS = {
+  path: '/with-stream.txt',
+  name: 'Zone.Identifier',
+  data: Buffer.from('[ZoneTransfer]\r\nZoneId=3\r\n'),
+};
 
 /**
  * The source tree every ILR test checks against: deep directories, a directory of thousands of files
@@ -37,7 +41,11 @@ async function writeSourceTree(root: string): Promise<void> {
   };
   const deep = Array.from({ length: 24 }, (_, i) => `level-${i}`).join('/');
   await put(`${deep}/bottom.txt`, 'the bottom of a deep tree\n');
-  await Promise.all(Array.from({ length: MANY_FILES }, (_, i) => put(`many/file-${String(i).padStart(5, '0')}.txt`, `small file ${i}\n`)));
+  await Promise.all(
+    Array.from({ length: MANY_FILES }, (_, i) =>
+      put(`many/file-${String(i).padStart(5, '0')}.txt`, `small file ${i}\n`),
+    ),
+  );
   await put('unicode/Ünïcødé 名前.txt', 'unicode\n');
   await put('unicode/🚀 launch – ελληνικά.md', 'emoji and greek\n');
   await put(`unicode/${LONG_NAME}`, 'a long name\n');
@@ -60,7 +68,10 @@ async function writeCompressibleTree(root: string): Promise<void> {
   await mkdir(root, { recursive: true });
   await writeFile(join(root, 'text.txt'), 'compress me, I repeat myself. '.repeat(20000));
   await writeFile(join(root, 'random.bin'), patternBytes('incompressible', 100000));
-  await writeFile(join(root, 'mixed.bin'), Buffer.concat([patternBytes('mixed', 70000), Buffer.alloc(200000), Buffer.from('tail')]));
+  await writeFile(
+    join(root, 'mixed.bin'),
+    Buffer.concat([patternBytes('mixed', 70000), Buffer.alloc(200000), Buffer.from('tail')]),
+  );
 }
 
 export interface NtfsFixture {
@@ -80,12 +91,21 @@ export async function buildNtfsFixture(): Promise<NtfsFixture> {
   await writeSourceTree(source);
   const compressed = join(dir, 'compressible');
   await writeCompressibleTree(compressed);
-  const common = ['--fragment', '/frag-a.bin,/frag-b.bin', '--ads', `${ADS.path}:${ADS.name}=${join(dir, 'ads')}`];
+  const common = [
+    '--fragment',
+    '/frag-a.bin,/frag-b.bin',
+    '--ads',
+    `${ADS.path}:${ADS.name}=${join(dir, 'ads')}`,
+  ];
   await writeFile(join(dir, 'ads'), ADS.data);
-  const image = (name: string, args: string[]) => run(SCRIPT, [...common, ...args, source, join(dir, name)]).then(() => join(dir, name));
+  const image = (name: string, args: string[]) =>
+    run(SCRIPT, [...common, ...args, source, join(dir, name)]).then(() => join(dir, name));
   // FUSE may be missing on CI machines: then the GPT image is built without the compressed tree.
   const gpt = await image('gpt.img', ['--table', 'gpt', '--compressed', compressed]).catch(() => null);
-  const [mbr, bare] = await Promise.all([image('mbr.img', ['--table', 'mbr']), image('bare.img', ['--table', 'none'])]);
+  const [mbr, bare] = await Promise.all([
+    image('mbr.img', ['--table', 'mbr']),
+    image('bare.img', ['--table', 'none']),
+  ]);
   return {
     dir,
     source,

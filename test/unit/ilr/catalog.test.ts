@@ -2,7 +2,14 @@ import { expect } from 'chai';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { openVirtualDisk, type VirtualDisk } from '../../../controller/disk/index.js';
-import { buildCatalog, CatalogFormatError, chunkSpans, decodeCatalog, encodeCatalog, type Catalog } from '../../../controller/ilr/catalog.js';
+import {
+  buildCatalog,
+  CatalogFormatError,
+  chunkSpans,
+  decodeCatalog,
+  encodeCatalog,
+  type Catalog,
+} from '../../../controller/ilr/catalog.js';
 import { NtfsVolume } from '../../../controller/ntfs/volume.js';
 import { HARD_LINKS, patchedSource, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
 
@@ -27,12 +34,19 @@ describe('file catalog', () => {
     for (const entry of await readdir(fixture.source, { recursive: true, withFileTypes: true })) {
       const path = join(entry.parentPath, entry.name);
       const s = await stat(path);
-      expected.set(`/${relative(fixture.source, path)}`, { size: entry.isDirectory() ? 0 : s.size, modified: Math.floor(s.mtimeMs), isDirectory: entry.isDirectory() });
+      expected.set(`/${relative(fixture.source, path)}`, {
+        size: entry.isDirectory() ? 0 : s.size,
+        modified: Math.floor(s.mtimeMs),
+        isDirectory: entry.isDirectory(),
+      });
     }
     expect(catalog.entries.map((e) => e.path).sort()).to.deep.equal([...expected.keys()].sort());
     for (const e of catalog.entries) {
       const want = expected.get(e.path);
-      expect({ size: e.size, isDirectory: e.isDirectory }, e.path).to.deep.equal({ size: want?.size, isDirectory: want?.isDirectory });
+      expect({ size: e.size, isDirectory: e.isDirectory }, e.path).to.deep.equal({
+        size: want?.size,
+        isDirectory: want?.isDirectory,
+      });
       // ntfscp rewrites the fragmented files after wimapply, so only they carry the build time.
       if (!e.path.startsWith('/frag-')) {
         expect(Math.abs(e.modified - (want?.modified ?? 0)), e.path).to.be.at.most(1);
@@ -45,7 +59,9 @@ describe('file catalog', () => {
   it('records which chunks hold a file: reading just those chunks gives the file back', async () => {
     for (const path of ['/big.bin', '/frag-a.bin']) {
       const entry = catalog.entries.find((e) => e.path === path);
-      const parts = await Promise.all((entry?.chunks ?? []).map(([first, last]) => disk.read(first * 4096, (last - first + 1) * 4096)));
+      const parts = await Promise.all(
+        (entry?.chunks ?? []).map(([first, last]) => disk.read(first * 4096, (last - first + 1) * 4096)),
+      );
       const data = await volume.openStream(await volume.resolve(path)).read(0, entry?.size ?? 0);
       // frag-a's runs interleave with frag-b's in ascending cluster order, so concatenation keeps file order.
       expect(Buffer.concat(parts).subarray(0, data.length).equals(data), path).to.be.true;
@@ -68,13 +84,18 @@ describe('file catalog', () => {
   });
 
   it('refuses a catalog written by a newer Shadowkeep', () => {
-    expect(() => decodeCatalog(Buffer.from('{"version":99}\n'), 'catalog x')).to.throw(CatalogFormatError, /catalog x has catalog version 99/);
+    expect(() => decodeCatalog(Buffer.from('{"version":99}\n'), 'catalog x')).to.throw(
+      CatalogFormatError,
+      /catalog x has catalog version 99/,
+    );
   });
 
   it('counts damaged MFT records instead of failing the whole catalog', async () => {
     const file = await volume.resolve('/many/file-00007.txt');
     const offset = volume.geometry.mftLcn * 4096 + file.reference.record * 1024 + 1022;
-    const damaged = await NtfsVolume.open(patchedSource(disk, [{ offset, bytes: Buffer.from([0xde, 0xad]) }]));
+    const damaged = await NtfsVolume.open(
+      patchedSource(disk, [{ offset, bytes: Buffer.from([0xde, 0xad]) }]),
+    );
     const partial = await buildCatalog(damaged, { partition: null, volumeOffset: 0, chunkSize: 4096 });
     expect(partial.unreadableRecords).to.equal(1);
     expect(partial.entries).to.have.length(catalog.entries.length - 1);

@@ -8,7 +8,14 @@ import { listPath } from '../../../controller/ilr/listing.js';
 import { openVolume } from '../../../controller/ilr/open-volume.js';
 import { UnsupportedError } from '../../../controller/ntfs/errors.js';
 import type { NtfsVolume } from '../../../controller/ntfs/volume.js';
-import { ADS, bufferSource, HARD_LINKS, MANY_FILES, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
+import {
+  ADS,
+  bufferSource,
+  HARD_LINKS,
+  MANY_FILES,
+  sharedNtfsFixture,
+  type NtfsFixture,
+} from '../../support/ntfs-images.js';
 
 /** Every file below `root`, relative, with its bytes: the oracle restored trees are compared with. */
 async function tree(root: string): Promise<Map<string, Buffer | 'dir'>> {
@@ -77,13 +84,18 @@ describe('item-level recovery from a disk image', () => {
     const report = await extract(await volumeOf(0), '/many/file-01234.txt', out);
     expect(report).to.include({ files: 1, bytes: 16 });
     expect(await readFile(join(out, 'file-01234.txt'), 'utf8')).to.equal('small file 1234\n');
-    const [source, restored] = await Promise.all([stat(join(fixture.source, 'many/file-01234.txt')), stat(join(out, 'file-01234.txt'))]);
+    const [source, restored] = await Promise.all([
+      stat(join(fixture.source, 'many/file-01234.txt')),
+      stat(join(out, 'file-01234.txt')),
+    ]);
     expect(Math.abs(restored.mtimeMs - source.mtimeMs)).to.be.lessThan(1);
   });
 
   it('restores a directory recursively under its own name', async () => {
     await extract(await volumeOf(0), '/unicode', out);
-    expect((await readdir(join(out, 'unicode'))).sort()).to.deep.equal((await readdir(join(fixture.source, 'unicode'))).sort());
+    expect((await readdir(join(out, 'unicode'))).sort()).to.deep.equal(
+      (await readdir(join(fixture.source, 'unicode'))).sort(),
+    );
   });
 
   it('restores an alternate data stream as NAME_STREAM', async () => {
@@ -112,7 +124,11 @@ describe('item-level recovery from a disk image', () => {
     const entries = await listPath(await volumeOf(0), '/');
     const withStream = entries.find((e) => e.name === 'with-stream.txt');
     expect(withStream?.streams).to.deep.equal([{ name: ADS.name, size: ADS.data.length }]);
-    expect(entries.find((e) => e.name === 'sparse.bin')).to.include({ size: 8 * 1024 * 1024, sparse: true, isDirectory: false });
+    expect(entries.find((e) => e.name === 'sparse.bin')).to.include({
+      size: 8 * 1024 * 1024,
+      sparse: true,
+      isDirectory: false,
+    });
     expect(entries.find((e) => e.name === 'many')).to.include({ isDirectory: true });
   });
 });

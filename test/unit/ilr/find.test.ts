@@ -7,7 +7,13 @@ const catalog = (entries: [string, number][]): Catalog => ({
   partition: 2,
   chunkSize: 1048576,
   unreadableRecords: 0,
-  entries: entries.map(([path, size]) => ({ path, isDirectory: false, size, modified: Date.UTC(2026, 10, 1), chunks: [] })),
+  entries: entries.map(([path, size]) => ({
+    path,
+    isDirectory: false,
+    size,
+    modified: Date.UTC(2026, 10, 1),
+    chunks: [],
+  })),
 });
 
 describe('files find', () => {
@@ -35,9 +41,27 @@ describe('files find', () => {
   it('lists every version of a file across recovery points, newest first', () => {
     const found = findVersions(
       [
-        { manifestId: 'm1', createdAt: '2026-11-01T00:00:00Z', diskName: 'sql01/disk0', catalog: catalog([['/data/db.mdf', 100]]) },
-        { manifestId: 'm3', createdAt: '2026-11-03T00:00:00Z', diskName: 'sql01/disk0', catalog: catalog([['/data/db.mdf', 300], ['/data/log.ldf', 5]]) },
-        { manifestId: 'm2', createdAt: '2026-11-02T00:00:00Z', diskName: 'sql01/disk0', catalog: catalog([['/tmp/other', 1]]) },
+        {
+          manifestId: 'm1',
+          createdAt: '2026-11-01T00:00:00Z',
+          diskName: 'sql01/disk0',
+          catalog: catalog([['/data/db.mdf', 100]]),
+        },
+        {
+          manifestId: 'm3',
+          createdAt: '2026-11-03T00:00:00Z',
+          diskName: 'sql01/disk0',
+          catalog: catalog([
+            ['/data/db.mdf', 300],
+            ['/data/log.ldf', 5],
+          ]),
+        },
+        {
+          manifestId: 'm2',
+          createdAt: '2026-11-02T00:00:00Z',
+          diskName: 'sql01/disk0',
+          catalog: catalog([['/tmp/other', 1]]),
+        },
       ],
       '*.mdf',
     );

@@ -76,7 +76,11 @@ describe('item-level recovery from a repository', () => {
   it('runs files ls, get and find on the command line against the repository', async function () {
     this.timeout(60000);
     const run = promisify(execFile);
-    const env = { ...process.env, SHADOWKEEP_REPO: pathToFileURL(join(dir, 'repo')).href, SHADOWKEEP_KEY_FILE: join(dir, 'key') };
+    const env = {
+      ...process.env,
+      SHADOWKEEP_REPO: pathToFileURL(join(dir, 'repo')).href,
+      SHADOWKEEP_KEY_FILE: join(dir, 'key'),
+    };
     const ls = await run(CLI, ['files', 'ls', '--manifest', first.id, '/unicode'], { env });
     expect(ls.stdout).to.include('Ünïcødé 名前.txt');
     const out = await mkdtemp(join(dir, 'cli-out-'));
@@ -85,9 +89,15 @@ describe('item-level recovery from a repository', () => {
     expect(get.stderr).to.match(/read [\d.]+ (KiB|MiB) from the repository/);
     expect(await readFile(join(out, 'unicode', 'Ünïcødé 名前.txt'), 'utf8')).to.equal('unicode\n');
     const find = await run(CLI, ['files', 'find', '/links/original.dat', '--vm', 'fileserver'], { env });
-    expect(find.stdout.split('\n').filter((l) => l.includes(first.id) || l.includes(second.id))).to.have.length(2);
-    const missing = await run(CLI, ['files', 'get', '--manifest', first.id, '/nope', '--out', out], { env }).catch((e: unknown) => e);
+    expect(
+      find.stdout.split('\n').filter((l) => l.includes(first.id) || l.includes(second.id)),
+    ).to.have.length(2);
+    const missing = await run(CLI, ['files', 'get', '--manifest', first.id, '/nope', '--out', out], {
+      env,
+    }).catch((e: unknown) => e);
     expect((missing as { code: number; stderr: string }).code).to.equal(1);
-    expect((missing as { stderr: string }).stderr).to.equal('shadowkeep files: /nope: no such file or directory\n');
+    expect((missing as { stderr: string }).stderr).to.equal(
+      'shadowkeep files: /nope: no such file or directory\n',
+    );
   });
 });

@@ -13,7 +13,12 @@ describe('LZNT1 decompression', () => {
   it('copies a chunk stored uncompressed and starts the next chunk 4 KiB further on', () => {
     const raw = Buffer.alloc(4096, 0x41);
     const second = Buffer.from([0x00, 0x5a]);
-    const input = Buffer.concat([Buffer.from([0xff, 0x3f]), raw, Buffer.from([second.length - 1, 0xb0]), second]);
+    const input = Buffer.concat([
+      Buffer.from([0xff, 0x3f]),
+      raw,
+      Buffer.from([second.length - 1, 0xb0]),
+      second,
+    ]);
     const out = decompressLznt1(input, 8192);
     expect(out.subarray(0, 4096).equals(raw)).to.be.true;
     expect(out[4096]).to.equal(0x5a);
@@ -26,6 +31,9 @@ describe('LZNT1 decompression', () => {
   });
 
   it('rejects a chunk that claims more bytes than the unit holds', () => {
-    expect(() => decompressLznt1(Buffer.from([0xff, 0xbf, 0x00]), 4096)).to.throw(CorruptVolumeError, /runs past/);
+    expect(() => decompressLznt1(Buffer.from([0xff, 0xbf, 0x00]), 4096)).to.throw(
+      CorruptVolumeError,
+      /runs past/,
+    );
   });
 });

@@ -14,10 +14,16 @@ describe('runlists', () => {
   });
 
   it('refuses a run that points outside the volume', () => {
-    expect(() => decodeRunlist(Buffer.from([0x21, 0x10, 0x00, 0x40, 0x00]), 0, 0x3000)).to.throw(CorruptVolumeError, /outside the volume/);
+    expect(() => decodeRunlist(Buffer.from([0x21, 0x10, 0x00, 0x40, 0x00]), 0, 0x3000)).to.throw(
+      CorruptVolumeError,
+      /outside the volume/,
+    );
   });
 
   it('refuses a header whose fields run past the list', () => {
-    expect(() => decodeRunlist(Buffer.from([0x44, 0x01]), 0, 100)).to.throw(CorruptVolumeError, /malformed run header/);
+    expect(() => decodeRunlist(Buffer.from([0x44, 0x01]), 0, 100)).to.throw(
+      CorruptVolumeError,
+      /malformed run header/,
+    );
   });
 });

@@ -7,7 +7,17 @@ import { AttributeType, type NonResidentAttribute } from '../../../controller/nt
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from '../../../controller/ntfs/errors.js';
 import { FileAttribute } from '../../../controller/ntfs/file-name.js';
 import { NtfsVolume } from '../../../controller/ntfs/volume.js';
-import { ADS, collect, HARD_LINKS, LONG_NAME, MANY_FILES, output, patchedSource, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
+import {
+  ADS,
+  collect,
+  HARD_LINKS,
+  LONG_NAME,
+  MANY_FILES,
+  output,
+  patchedSource,
+  sharedNtfsFixture,
+  type NtfsFixture,
+} from '../../support/ntfs-images.js';
 
 async function readAll(volume: NtfsVolume, path: string, stream = ''): Promise<Buffer> {
   const data = volume.openStream(await volume.resolve(path), stream);
@@ -18,7 +28,10 @@ async function names(volume: NtfsVolume, path: string): Promise<string[]> {
   return (await collect(volume.listDirectory(await volume.resolve(path)))).map((e) => e.name);
 }
 
-function dataAttribute(volume: NtfsVolume, file: Awaited<ReturnType<NtfsVolume['resolve']>>): NonResidentAttribute {
+function dataAttribute(
+  volume: NtfsVolume,
+  file: Awaited<ReturnType<NtfsVolume['resolve']>>,
+): NonResidentAttribute {
   const attr = file.attributes.find((a) => a.type === AttributeType.data && a.name === '');
   if (!attr || attr.resident) {
     throw new Error('expected a non-resident $DATA');
@@ -47,11 +60,18 @@ describe('NTFS volume', () => {
   after(() => disk.close());
 
   it('reads the geometry from the boot sector', () => {
-    expect(volume.geometry).to.include({ bytesPerSector: 512, clusterSize: 4096, mftRecordSize: 1024, indexBlockSize: 4096 });
+    expect(volume.geometry).to.include({
+      bytesPerSector: 512,
+      clusterSize: 4096,
+      mftRecordSize: 1024,
+      indexBlockSize: 4096,
+    });
   });
 
   it('lists the root like ntfsls does, metadata files hidden', async () => {
-    const expected = (await output('ntfsls', ['-p', '/', fixture.bare])).split('\n').filter((n) => n !== '' && n !== '.');
+    const expected = (await output('ntfsls', ['-p', '/', fixture.bare]))
+      .split('\n')
+      .filter((n) => n !== '' && n !== '.');
     expect((await names(volume, '/')).sort()).to.deep.equal(expected.sort());
   });
 
@@ -60,7 +80,9 @@ describe('NTFS volume', () => {
     expect(many.attributes.some((a) => a.type === AttributeType.indexAllocation)).to.be.true;
     const listed = await names(volume, '/many');
     // ntfsls walks index blocks in storage order; the B-tree walk yields collation (name) order.
-    const expected = (await output('ntfsls', ['-p', '/many', fixture.bare])).split('\n').filter((n) => n !== '' && n !== '.');
+    const expected = (await output('ntfsls', ['-p', '/many', fixture.bare]))
+      .split('\n')
+      .filter((n) => n !== '' && n !== '.');
     expect(listed).to.have.length(MANY_FILES);
     expect(listed).to.deep.equal(expected.sort());
   });
@@ -83,14 +105,16 @@ describe('NTFS volume', () => {
   });
 
   it('reads a large file byte for byte', async () => {
-    expect((await readAll(volume, '/big.bin')).equals(await readFile(join(fixture.source, 'big.bin')))).to.be.true;
+    expect((await readAll(volume, '/big.bin')).equals(await readFile(join(fixture.source, 'big.bin')))).to.be
+      .true;
   });
 
   it('reads files written as many interleaved runs', async () => {
     for (const name of ['frag-a.bin', 'frag-b.bin']) {
       const file = await volume.resolve(`/${name}`);
       expect(dataAttribute(volume, file).runs.length).to.be.greaterThan(10);
-      expect((await readAll(volume, `/${name}`)).equals(await readFile(join(fixture.source, name)))).to.be.true;
+      expect((await readAll(volume, `/${name}`)).equals(await readFile(join(fixture.source, name)))).to.be
+        .true;
     }
   });
 
@@ -98,7 +122,8 @@ describe('NTFS volume', () => {
     const file = await volume.resolve('/sparse.bin');
     expect(dataAttribute(volume, file).runs.some((r) => r.lcn === null)).to.be.true;
     expect(file.info.fileAttributes & FileAttribute.sparse).to.not.equal(0);
-    expect((await readAll(volume, '/sparse.bin')).equals(await readFile(join(fixture.source, 'sparse.bin')))).to.be.true;
+    expect((await readAll(volume, '/sparse.bin')).equals(await readFile(join(fixture.source, 'sparse.bin'))))
+      .to.be.true;
   });
 
   it('reads a zero-length file', async () => {
@@ -108,7 +133,11 @@ describe('NTFS volume', () => {
   it('gathers a file whose attributes spill into extension records through $ATTRIBUTE_LIST', async () => {
     const file = await volume.resolve('/links/original.dat');
     expect(file.names).to.have.length(HARD_LINKS + 1);
-    expect((await readAll(volume, '/links/original.dat')).equals(await readFile(join(fixture.source, 'links/original.dat')))).to.be.true;
+    expect(
+      (await readAll(volume, '/links/original.dat')).equals(
+        await readFile(join(fixture.source, 'links/original.dat')),
+      ),
+    ).to.be.true;
     const viaLink = await volume.resolve(`/links/${'hard link '.repeat(24)}2.dat`);
     expect(viaLink.reference).to.deep.equal(file.reference);
   });
@@ -154,7 +183,10 @@ describe('NTFS volume', () => {
 
   it('refuses EFS-encrypted files as unsupported', async () => {
     const file = await volume.resolve('/big.bin');
-    const encrypted = { ...file, info: { ...file.info, fileAttributes: file.info.fileAttributes | FileAttribute.encrypted } };
+    const encrypted = {
+      ...file,
+      info: { ...file.info, fileAttributes: file.info.fileAttributes | FileAttribute.encrypted },
+    };
     expect(() => volume.openStream(encrypted)).to.throw(UnsupportedError, /EFS-encrypted/);
   });
 
@@ -162,10 +194,14 @@ describe('NTFS volume', () => {
     it('reports a torn MFT record (fixup mismatch) instead of reading it', async () => {
       const file = await volume.resolve('/big.bin');
       const offset = recordOffset(volume, file.reference.record) + 510;
-      const damaged = await NtfsVolume.open(patchedSource(source, [{ offset, bytes: Buffer.from([0x12, 0x34]) }]));
+      const damaged = await NtfsVolume.open(
+        patchedSource(source, [{ offset, bytes: Buffer.from([0x12, 0x34]) }]),
+      );
       const err = await damaged.resolve('/big.bin').catch((e: unknown) => e);
       expect(err).to.be.instanceOf(CorruptVolumeError);
-      expect((err as Error).message).to.match(new RegExp(`MFT record ${file.reference.record}: fixup mismatch in sector 0`));
+      expect((err as Error).message).to.match(
+        new RegExp(`MFT record ${file.reference.record}: fixup mismatch in sector 0`),
+      );
     });
 
     it('refuses a runlist that points outside the volume', async () => {
@@ -181,7 +217,9 @@ describe('NTFS volume', () => {
       const lcnAt = runlist + 1 + (header & 0x0f) + (header >> 4) - 1;
       // Setting the top bit of the first LCN makes it negative: before the start of the volume.
       const damaged = await NtfsVolume.open(
-        patchedSource(source, [{ offset: recordOffset(volume, file.reference.record) + lcnAt, bytes: Buffer.from([0x80]) }]),
+        patchedSource(source, [
+          { offset: recordOffset(volume, file.reference.record) + lcnAt, bytes: Buffer.from([0x80]) },
+        ]),
       );
       const err = await damaged.resolve('/big.bin').catch((e: unknown) => e);
       expect(err).to.be.instanceOf(CorruptVolumeError);
@@ -206,7 +244,11 @@ describe('NTFS volume', () => {
       const block = await source.read(blockOffset, volume.geometry.indexBlockSize);
       const end = 24 + block.readUInt32LE(28);
       let subnodeAt = -1;
-      for (let entry = 24 + block.readUInt32LE(24); subnodeAt < 0 && entry < end; entry += block.readUInt16LE(entry + 8)) {
+      for (
+        let entry = 24 + block.readUInt32LE(24);
+        subnodeAt < 0 && entry < end;
+        entry += block.readUInt16LE(entry + 8)
+      ) {
         const at = entry + block.readUInt16LE(entry + 8) - 8;
         if ((block.readUInt32LE(entry + 12) & 1) !== 0 && at % 512 < 504) {
           subnodeAt = at;
@@ -215,14 +257,18 @@ describe('NTFS volume', () => {
       expect(subnodeAt, 'a sub-node pointer in the top block').to.be.greaterThan(0);
       const self = Buffer.alloc(8);
       self.writeBigUInt64LE(BigInt(top));
-      const damaged = await NtfsVolume.open(patchedSource(source, [{ offset: blockOffset + subnodeAt, bytes: self }]));
+      const damaged = await NtfsVolume.open(
+        patchedSource(source, [{ offset: blockOffset + subnodeAt, bytes: self }]),
+      );
       const err = await names(damaged, '/many').catch((e: unknown) => e);
       expect(err).to.be.instanceOf(CorruptVolumeError);
       expect((err as Error).message).to.match(new RegExp(`directory index loops back to block ${top}`));
     });
 
     it('refuses a volume whose boot sector is not NTFS', async () => {
-      const err = await NtfsVolume.open(patchedSource(source, [{ offset: 3, bytes: Buffer.from('XXXX') }])).catch((e: unknown) => e);
+      const err = await NtfsVolume.open(
+        patchedSource(source, [{ offset: 3, bytes: Buffer.from('XXXX') }]),
+      ).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(CorruptVolumeError);
     });
   });

@@ -27,7 +27,11 @@ describe('partition tables', () => {
   before(async function () {
     this.timeout(120000);
     const fixture = await sharedNtfsFixture();
-    [gpt, mbr, bare] = await Promise.all([openVirtualDisk(fixture.gpt), openVirtualDisk(fixture.mbr), openVirtualDisk(fixture.bare)]);
+    [gpt, mbr, bare] = await Promise.all([
+      openVirtualDisk(fixture.gpt),
+      openVirtualDisk(fixture.mbr),
+      openVirtualDisk(fixture.bare),
+    ]);
   });
   after(() => Promise.all([gpt.close(), mbr.close(), bare.close()]));
 
@@ -46,7 +50,9 @@ describe('partition tables', () => {
     const damaged = patchedSource(gpt, [{ offset: 512 + 40, bytes: Buffer.from([0xff]) }]);
     const table = await readPartitionTable(damaged);
     expect(table?.partitions.map((p) => p.number)).to.deep.equal([1, 2]);
-    expect(table?.warnings[0]).to.match(/primary GPT unusable \(header CRC32 mismatch\); using the backup copy/);
+    expect(table?.warnings[0]).to.match(
+      /primary GPT unusable \(header CRC32 mismatch\); using the backup copy/,
+    );
   });
 
   it('falls back to the backup GPT when the primary entry array is damaged', async () => {
@@ -73,7 +79,9 @@ describe('partition tables', () => {
     head.writeUInt32LE(crc32(head.subarray(1024, 1024 + 128 * 128)), 512 + 88);
     head.writeUInt32LE(0, 512 + 16);
     head.writeUInt32LE(crc32(head.subarray(512, 512 + 92)), 512 + 16);
-    const err = await readPartitionTable(patchedSource(gpt, [{ offset: 0, bytes: head }])).catch((e: unknown) => e);
+    const err = await readPartitionTable(patchedSource(gpt, [{ offset: 0, bytes: head }])).catch(
+      (e: unknown) => e,
+    );
     expect((err as Error).message).to.match(/GPT entry 2 spans LBA .* outside the disk/);
   });
 
@@ -89,7 +97,10 @@ describe('partition tables', () => {
   it('follows a chain of several logical partitions', async () => {
     const disk = Buffer.alloc(64 * 512);
     mbrSector([{ type: 0x0f, lba: 10, sectors: 50 }]).copy(disk, 0);
-    mbrSector([{ type: 0x07, lba: 2, sectors: 8 }, { type: 0x05, lba: 20, sectors: 20 }]).copy(disk, 10 * 512);
+    mbrSector([
+      { type: 0x07, lba: 2, sectors: 8 },
+      { type: 0x05, lba: 20, sectors: 20 },
+    ]).copy(disk, 10 * 512);
     mbrSector([{ type: 0x83, lba: 2, sectors: 10 }]).copy(disk, 30 * 512);
     const table = await readPartitionTable(bufferSource(disk));
     expect(table?.partitions.map((p) => [p.number, p.start / 512, p.size / 512, p.typeName])).to.deep.equal([
@@ -101,7 +112,10 @@ describe('partition tables', () => {
   it('ends with an error when the extended partition chain loops', async () => {
     const disk = Buffer.alloc(64 * 512);
     mbrSector([{ type: 0x05, lba: 10, sectors: 50 }]).copy(disk, 0);
-    mbrSector([{ type: 0x07, lba: 2, sectors: 8 }, { type: 0x05, lba: 0, sectors: 20 }]).copy(disk, 10 * 512);
+    mbrSector([
+      { type: 0x07, lba: 2, sectors: 8 },
+      { type: 0x05, lba: 0, sectors: 20 },
+    ]).copy(disk, 10 * 512);
     const err = await readPartitionTable(bufferSource(disk)).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(PartitionTableError);
     expect((err as Error).message).to.match(/loops back to LBA 10/);
@@ -121,7 +135,10 @@ describe('partition tables', () => {
 
 /** The GPT image's table re-laid for 4096-byte sectors: same LBAs, eight times the byte offsets. */
 async function sectorScaled(disk: ByteSource): Promise<ByteSource> {
-  const zeros: ByteSource = { size: disk.size * 8, read: (_offset, length) => Promise.resolve(Buffer.alloc(length)) };
+  const zeros: ByteSource = {
+    size: disk.size * 8,
+    read: (_offset, length) => Promise.resolve(Buffer.alloc(length)),
+  };
   return patchedSource(zeros, [
     { offset: 0, bytes: await disk.read(0, 512) },
     { offset: 4096, bytes: await disk.read(512, 512) },
