@@ -31,7 +31,11 @@ export function defaultDiskName(path: string): string {
   return basename(path, extname(path));
 }
 
-export async function backupDisk(repo: Repository, diskPath: string, options: BackupOptions = {}): Promise<Manifest> {
+export async function backupDisk(
+  repo: Repository,
+  diskPath: string,
+  options: BackupOptions = {},
+): Promise<Manifest> {
   const started = performance.now();
   const name = options.name ?? defaultDiskName(diskPath);
   const disk = await openVirtualDisk(diskPath);
@@ -47,8 +51,12 @@ export async function backupDisk(repo: Repository, diskPath: string, options: Ba
   };
   await disk.close();
 
-  const parent = options.full ? undefined : options.parentId ? await repo.loadManifest(options.parentId) : await repo.latestManifest(name);
-  const comparable = parent && parent.disk.virtualSize === virtualSize;
+  const parent = options.full
+    ? undefined
+    : options.parentId
+      ? await repo.loadManifest(options.parentId)
+      : await repo.latestManifest(name);
+  const comparable = parent?.disk.virtualSize === virtualSize ? parent : undefined;
   if (options.changedRanges && !comparable) {
     throw new RepositoryError(
       parent
@@ -56,10 +64,14 @@ export async function backupDisk(repo: Repository, diskPath: string, options: Ba
         : `--changed-ranges needs an earlier backup of disk '${name}' to apply the changes to`,
     );
   }
-  const chunkSize = comparable ? parent.chunkSize : repo.config.chunkSize;
-  const previous = comparable ? parent.chunks : undefined;
+  const chunkSize = comparable?.chunkSize ?? repo.config.chunkSize;
+  const previous = comparable?.chunks;
   const plans = planChunks({ virtualSize, chunkSize, allocated, previous, changed: options.changedRanges });
-  const changeDetection: ChangeDetection = options.changedRanges ? 'changed-ranges' : previous ? 'checksum' : 'full';
+  const changeDetection: ChangeDetection = options.changedRanges
+    ? 'changed-ranges'
+    : previous
+      ? 'checksum'
+      : 'full';
 
   const writer = new BackupWriter(repo, await repo.loadIndex({ forWriting: true }));
   const chunks: (string | null)[] = new Array<string | null>(plans.length).fill(null);
@@ -131,7 +143,7 @@ export async function backupDisk(repo: Repository, diskPath: string, options: Ba
     version: 1,
     disk: description,
     chunkSize,
-    parent: comparable ? parent.id : null,
+    parent: comparable?.id ?? null,
     changeDetection,
     stats: { ...stats, seconds: (performance.now() - started) / 1000 },
     source: options.source ?? {},

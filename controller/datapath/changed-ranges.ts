@@ -27,14 +27,26 @@ export function parseChangedRanges(text: string, source: string, virtualSize: nu
       .filter(({ line }) => line !== '')
       .map(({ line, i }) => {
         const [offset, length, extra] = line.split(/\s+/).map(Number);
-        if (offset === undefined || length === undefined || extra !== undefined || !Number.isFinite(offset) || !Number.isFinite(length)) {
+        if (
+          offset === undefined ||
+          length === undefined ||
+          extra !== undefined ||
+          !Number.isFinite(offset) ||
+          !Number.isFinite(length)
+        ) {
           throw new Error(`${source}:${i + 1}: expected "offset length"`);
         }
         return { offset, length };
       });
   }
   for (const r of ranges) {
-    if (!Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.length) || r.offset < 0 || r.length < 0 || r.offset + r.length > virtualSize) {
+    if (
+      !Number.isSafeInteger(r.offset) ||
+      !Number.isSafeInteger(r.length) ||
+      r.offset < 0 ||
+      r.length < 0 ||
+      r.offset + r.length > virtualSize
+    ) {
       throw new Error(`${source}: range ${r.offset}+${r.length} lies outside the ${virtualSize}-byte disk`);
     }
   }

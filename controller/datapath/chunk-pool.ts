@@ -37,7 +37,10 @@ interface Slot {
 }
 
 export class ChunkPool {
-  private readonly waiting = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }
+  >();
   private readonly freed: (() => void)[] = [];
   private seq = 0;
 
@@ -54,7 +57,7 @@ export class ChunkPool {
         }
         this.freed.shift()?.();
       });
-      slot.worker.on('error', (err) => {
+      slot.worker.on('error', (err: Error) => {
         for (const w of this.waiting.values()) {
           w.reject(err);
         }
@@ -63,13 +66,31 @@ export class ChunkPool {
     }
   }
 
-  static async start(diskPath: string, keys: RepositoryKeys, chunkSize: number, compressionLevel: number, threads: number): Promise<ChunkPool> {
-    const setup: WorkerSetup = { diskPath, encryptionKey: keys.encryption, chunkIdKey: keys.chunkId, chunkSize, compressionLevel };
-    const workers = Array.from({ length: threads }, () => new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: setup }));
+  static async start(
+    diskPath: string,
+    keys: RepositoryKeys,
+    chunkSize: number,
+    compressionLevel: number,
+    threads: number,
+  ): Promise<ChunkPool> {
+    const setup: WorkerSetup = {
+      diskPath,
+      encryptionKey: keys.encryption,
+      chunkIdKey: keys.chunkId,
+      chunkSize,
+      compressionLevel,
+    };
+    const workers = Array.from(
+      { length: threads },
+      () => new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData: setup }),
+    );
     try {
       await Promise.all(
         workers.map(async (w) => {
-          const [message] = (await Promise.race([once(w, 'message'), once(w, 'error').then(([e]) => Promise.reject(e as Error))])) as unknown[];
+          const [message] = (await Promise.race([
+            once(w, 'message'),
+            once(w, 'error').then(([e]) => Promise.reject(e as Error)),
+          ])) as unknown[];
           if (message !== 'ready') {
             throw new Error('chunk worker failed to start');
           }
@@ -86,7 +107,11 @@ export class ChunkPool {
    * Waits for a free worker and hands it the chunk; `result` settles when the chunk is processed
    * (wrapped, so awaiting the hand-off does not wait for the result).
    */
-  async submit(offset: number, length: number, previous: string | null | undefined): Promise<{ result: Promise<ChunkResult> }> {
+  async submit(
+    offset: number,
+    length: number,
+    previous: string | null | undefined,
+  ): Promise<{ result: Promise<ChunkResult> }> {
     let slot = this.idleSlot();
     while (!slot) {
       await new Promise<void>((resolve) => this.freed.push(resolve));

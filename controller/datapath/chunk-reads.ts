@@ -47,7 +47,11 @@ export function planSpans(chunks: readonly (string | null)[], index: ChunkIndex,
     let span: Span | undefined;
     for (const c of list) {
       const end = c.location.offset + c.location.length;
-      if (span && c.location.offset - (span.offset + span.length) <= MAX_GAP && end - span.offset <= MAX_SPAN) {
+      if (
+        span &&
+        c.location.offset - (span.offset + span.length) <= MAX_GAP &&
+        end - span.offset <= MAX_SPAN
+      ) {
         span.length = end - span.offset;
         span.chunks.push(c);
       } else {

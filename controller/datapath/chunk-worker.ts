@@ -58,7 +58,11 @@ port.on('message', (task: ChunkTask | 'close') => {
       port.postMessage(result, transfer);
     },
     (err: unknown) => {
-      port.postMessage({ seq: task.seq, kind: 'error', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
+      port.postMessage({
+        seq: task.seq,
+        kind: 'error',
+        message: err instanceof Error ? err.message : String(err),
+      } satisfies WorkerReply);
     },
   );
 });

@@ -19,7 +19,7 @@ import { backupDisk } from './backup.js';
 import { readChangedRanges } from './changed-ranges.js';
 import { createKeyFile, readKeyFile } from './key-file.js';
 import { formatBytes, progressBar } from './progress.js';
-import { restoreDisk, type RestoreFormat } from './restore.js';
+import { restoreDisk } from './restore.js';
 
 const common = {
   repo: { type: 'string' },
@@ -28,7 +28,9 @@ const common = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-type Options<O extends ParseArgsConfig['options']> = ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values'];
+type Options<O extends ParseArgsConfig['options']> = ReturnType<
+  typeof parseArgs<{ options: O; strict: true }>
+>['values'];
 
 interface Sub<O extends ParseArgsConfig['options']> {
   summary: string;
@@ -53,7 +55,10 @@ function repoUrl(values: { repo?: string }): string {
 }
 
 function keyFilePath(values: { 'key-file'?: string }): string {
-  return required(values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE, '--key-file (or SHADOWKEEP_KEY_FILE)');
+  return required(
+    values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE,
+    '--key-file (or SHADOWKEEP_KEY_FILE)',
+  );
 }
 
 async function openRepo(values: { repo?: string; 'key-file'?: string }): Promise<Repository> {
@@ -62,7 +67,9 @@ async function openRepo(values: { repo?: string; 'key-file'?: string }): Promise
 }
 
 function print(json: boolean, data: unknown, human: string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : human.endsWith('\n') || human === '' ? human : `${human}\n`);
+  process.stdout.write(
+    json ? `${JSON.stringify(data, null, 2)}\n` : human.endsWith('\n') || human === '' ? human : `${human}\n`,
+  );
 }
 
 function parseSize(text: string, flag: string): number {
@@ -86,8 +93,13 @@ function parseDuration(text: string): number {
 const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   init: sub({
     summary: 'create a repository (and the key file, if it does not exist)',
-    usage: 'repo init --repo URL --key-file PATH [--chunk-size SIZE] [--pack-size SIZE] [--compression-level N]',
-    options: { 'chunk-size': { type: 'string' }, 'pack-size': { type: 'string' }, 'compression-level': { type: 'string' } },
+    usage:
+      'repo init --repo URL --key-file PATH [--chunk-size SIZE] [--pack-size SIZE] [--compression-level N]',
+    options: {
+      'chunk-size': { type: 'string' },
+      'pack-size': { type: 'string' },
+      'compression-level': { type: 'string' },
+    },
     async run(v) {
       const path = keyFilePath(v);
       const exists = await access(path).then(
@@ -102,8 +114,17 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       });
       const { id, chunkSize, packSize, compressionLevel, version } = repo.config;
       print(
-        Boolean(v.json),
-        { url: repo.storage.url, id, version, chunkSize, packSize, compressionLevel, keyFile: path, keyFileCreated: !exists },
+        v.json,
+        {
+          url: repo.storage.url,
+          id,
+          version,
+          chunkSize,
+          packSize,
+          compressionLevel,
+          keyFile: path,
+          keyFileCreated: !exists,
+        },
         `created repository ${repo.storage.url} (format ${version}, ${formatBytes(chunkSize)} chunks)${exists ? '' : `\nnew key file ${path}: keep a copy somewhere safe; without it the backups cannot be read`}`,
       );
       return ExitCode.ok;
@@ -115,14 +136,19 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
     options: { 'read-data': { type: 'boolean', default: false } },
     async run(v) {
       const repo = await openRepo(v);
-      const report = await checkRepository(repo, { readData: Boolean(v['read-data']) });
+      const report = await checkRepository(repo, { readData: v['read-data'] });
       const lines = [
         `${report.manifests} manifests, ${report.packs} packs, ${report.chunks} chunks in use` +
-          (v['read-data'] ? `; verified ${report.chunksVerified} chunks (${formatBytes(report.bytesVerified)})` : ''),
-        ...report.problems.map((p) => `damaged: ${p.object}: ${p.problem}; affects ${p.affectedManifests.length > 0 ? p.affectedManifests.join(', ') : 'no recovery point'}`),
+          (v['read-data']
+            ? `; verified ${report.chunksVerified} chunks (${formatBytes(report.bytesVerified)})`
+            : ''),
+        ...report.problems.map(
+          (p) =>
+            `damaged: ${p.object}: ${p.problem}; affects ${p.affectedManifests.length > 0 ? p.affectedManifests.join(', ') : 'no recovery point'}`,
+        ),
         report.problems.length === 0 ? 'no problems found' : `${report.problems.length} problems found`,
       ];
-      print(Boolean(v.json), report, lines.join('\n'));
+      print(v.json, report, lines.join('\n'));
       return report.problems.length === 0 ? ExitCode.ok : ExitCode.failed;
     },
   }),
@@ -132,9 +158,11 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
     options: { grace: { type: 'string' } },
     async run(v) {
       const repo = await openRepo(v);
-      const report = await collectGarbage(repo, { graceMs: v.grace !== undefined ? parseDuration(v.grace) : DEFAULT_GRACE_MS });
+      const report = await collectGarbage(repo, {
+        graceMs: v.grace !== undefined ? parseDuration(v.grace) : DEFAULT_GRACE_MS,
+      });
       print(
-        Boolean(v.json),
+        v.json,
         report,
         `${report.packs} packs: ${report.packsCondemned} newly unused, ${report.packsDeleted} deleted (${formatBytes(report.bytesFreed)} freed), ${report.temporaryFilesDeleted} stale temporary files removed`,
       );
@@ -149,7 +177,10 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const repo = await openRepo(v);
       const inv = await takeInventory(repo);
       const stored = [...inv.packs.values()].reduce((n, p) => n + p.size, 0);
-      const logical = inv.manifests.reduce((n, m) => n + m.chunks.filter((c) => c !== null).length * m.chunkSize, 0);
+      const logical = inv.manifests.reduce(
+        (n, m) => n + m.chunks.filter((c) => c !== null).length * m.chunkSize,
+        0,
+      );
       const stats = {
         url: repo.storage.url,
         formatVersion: repo.config.version,
@@ -161,7 +192,7 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         dedupRatio: stored > 0 ? logical / stored : 0,
       };
       print(
-        Boolean(v.json),
+        v.json,
         stats,
         `${stats.manifests} recovery points, ${stats.chunks} chunks in ${stats.packs} packs\nstored ${formatBytes(stored)} for ${formatBytes(logical)} of allocated disk data (${stats.dedupRatio.toFixed(2)}x)`,
       );
@@ -173,8 +204,16 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
 const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   backup: sub({
     summary: 'back up a VHDX, VHD or raw disk; only changed chunks are stored',
-    usage: 'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE] [--full] [--threads N] [--no-catalog]',
-    options: { disk: { type: 'string' }, name: { type: 'string' }, 'changed-ranges': { type: 'string' }, full: { type: 'boolean', default: false }, threads: { type: 'string' }, 'no-catalog': { type: 'boolean', default: false } },
+    usage:
+      'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE] [--full] [--threads N] [--no-catalog]',
+    options: {
+      disk: { type: 'string' },
+      name: { type: 'string' },
+      'changed-ranges': { type: 'string' },
+      full: { type: 'boolean', default: false },
+      threads: { type: 'string' },
+      'no-catalog': { type: 'boolean', default: false },
+    },
     async run(v) {
       const diskPath = required(v.disk, '--disk');
       const repo = await openRepo(v);
@@ -191,7 +230,7 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const manifest = await backupDisk(repo, diskPath, {
         name: v.name,
         changedRanges,
-        full: Boolean(v.full),
+        full: v.full,
         threads: v.threads ? Number(v.threads) : undefined,
         onProgress: bar?.update,
       });
@@ -214,7 +253,7 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         catalogedFiles: catalog?.catalogs.reduce((n, c) => n + c.files, 0) ?? 0,
       };
       print(
-        Boolean(v.json),
+        v.json,
         summary,
         [
           `manifest ${manifest.id} (${manifest.disk.name}, ${manifest.changeDetection})`,
@@ -227,9 +266,13 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   restore: sub({
     summary: 'rebuild a disk from a recovery point as raw or dynamic VHDX',
     usage: 'disk restore --repo URL --key-file PATH --manifest ID --out PATH [--format raw|vhdx]',
-    options: { manifest: { type: 'string' }, out: { type: 'string' }, format: { type: 'string', default: 'raw' } },
+    options: {
+      manifest: { type: 'string' },
+      out: { type: 'string' },
+      format: { type: 'string', default: 'raw' },
+    },
     async run(v) {
-      const format = v.format as string;
+      const format = v.format;
       if (format !== 'raw' && format !== 'vhdx') {
         throw new UserError(`--format must be raw or vhdx, not '${format}'`, ExitCode.usage);
       }
@@ -237,10 +280,22 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const out = required(v.out, '--out');
       const repo = await openRepo(v);
       const bar = v.json ? undefined : progressBar('restore');
-      const result = await restoreDisk(repo, id, out, { format: format as RestoreFormat, onProgress: bar?.update });
+      const result = await restoreDisk(repo, id, out, { format, onProgress: bar?.update });
       bar?.end();
-      const summary = { manifest: id, out, format, virtualSize: result.manifest.disk.virtualSize, bytesWritten: result.bytesWritten, bytesFetched: result.bytesFetched, seconds: result.seconds };
-      print(Boolean(v.json), summary, `restored ${id} to ${out} (${format}, ${formatBytes(summary.virtualSize)}) in ${result.seconds.toFixed(2)} s`);
+      const summary = {
+        manifest: id,
+        out,
+        format,
+        virtualSize: result.manifest.disk.virtualSize,
+        bytesWritten: result.bytesWritten,
+        bytesFetched: result.bytesFetched,
+        seconds: result.seconds,
+      };
+      print(
+        v.json,
+        summary,
+        `restored ${id} to ${out} (${format}, ${formatBytes(summary.virtualSize)}) in ${result.seconds.toFixed(2)} s`,
+      );
       return ExitCode.ok;
     },
   }),
@@ -254,10 +309,26 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       for (const id of await repo.listManifestIds()) {
         const m = await repo.loadManifest(id);
         if (v.name === undefined || m.disk.name === v.name) {
-          rows.push({ id, name: m.disk.name, createdAt: m.createdAt, virtualSize: m.disk.virtualSize, changeDetection: m.changeDetection, host: m.host, parent: m.parent });
+          rows.push({
+            id,
+            name: m.disk.name,
+            createdAt: m.createdAt,
+            virtualSize: m.disk.virtualSize,
+            changeDetection: m.changeDetection,
+            host: m.host,
+            parent: m.parent,
+          });
         }
       }
-      print(Boolean(v.json), rows, rows.map((r) => `${r.id}  ${r.name}  ${formatBytes(r.virtualSize)}  ${r.changeDetection}  ${r.createdAt}`).join('\n'));
+      print(
+        v.json,
+        rows,
+        rows
+          .map(
+            (r) => `${r.id}  ${r.name}  ${formatBytes(r.virtualSize)}  ${r.changeDetection}  ${r.createdAt}`,
+          )
+          .join('\n'),
+      );
       return ExitCode.ok;
     },
   }),
@@ -269,17 +340,23 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const id = required(v.manifest, '--manifest');
       const repo = await openRepo(v);
       await repo.deleteManifest(id);
-      print(Boolean(v.json), { forgotten: id }, `forgot ${id}`);
+      print(v.json, { forgotten: id }, `forgot ${id}`);
       return ExitCode.ok;
     },
   }),
 };
 
-function group(name: string, summary: string, subs: Record<string, Sub<ParseArgsConfig['options']>>): Command {
+function group(
+  name: string,
+  summary: string,
+  subs: Record<string, Sub<ParseArgsConfig['options']>>,
+): Command {
   const usage = (): string =>
     `Usage: shadowkeep ${name} <subcommand> [options]\n\n${Object.entries(subs)
       .map(([n, s]) => `  ${n.padEnd(8)} ${s.summary}\n           ${s.usage}`)
-      .join('\n')}\n\nCommon: --repo file:///path (or SHADOWKEEP_REPO), --key-file PATH (or SHADOWKEEP_KEY_FILE), --json\n`;
+      .join(
+        '\n',
+      )}\n\nCommon: --repo file:///path (or SHADOWKEEP_REPO), --key-file PATH (or SHADOWKEEP_KEY_FILE), --json\n`;
   return {
     name,
     summary,
@@ -288,13 +365,23 @@ function group(name: string, summary: string, subs: Record<string, Sub<ParseArgs
       const s = subName === undefined ? undefined : subs[subName];
       if (!s) {
         process.stdout.write(usage());
-        return subName === undefined || subName === '--help' || subName === '-h' ? ExitCode.ok : ExitCode.usage;
+        return subName === undefined || subName === '--help' || subName === '-h'
+          ? ExitCode.ok
+          : ExitCode.usage;
       }
       let values;
       try {
-        values = parseArgs({ args: rest, options: { ...common, ...s.options }, strict: true, allowPositionals: false }).values;
+        values = parseArgs({
+          args: rest,
+          options: { ...common, ...s.options },
+          strict: true,
+          allowPositionals: false,
+        }).values;
       } catch (err) {
-        throw new UserError(`${err instanceof Error ? err.message : String(err)}\nusage: shadowkeep ${s.usage}`, ExitCode.usage);
+        throw new UserError(
+          `${err instanceof Error ? err.message : String(err)}\nusage: shadowkeep ${s.usage}`,
+          ExitCode.usage,
+        );
       }
       if (values.help) {
         process.stdout.write(`usage: shadowkeep ${s.usage}\n`);
@@ -312,5 +399,9 @@ function group(name: string, summary: string, subs: Record<string, Sub<ParseArgs
   };
 }
 
-export const repoCommand = group('repo', 'create, check, garbage-collect and inspect a backup repository', repoSubcommands);
+export const repoCommand = group(
+  'repo',
+  'create, check, garbage-collect and inspect a backup repository',
+  repoSubcommands,
+);
 export const diskCommand = group('disk', 'back up, restore and list virtual disks', diskSubcommands);

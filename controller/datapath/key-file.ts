@@ -10,7 +10,9 @@ export async function readKeyFile(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new RepositoryError(`cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new RepositoryError(
+      `cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -20,7 +22,9 @@ export async function createKeyFile(path: string): Promise<Buffer> {
   try {
     await writeFile(path, material, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    throw new RepositoryError(`cannot create key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new RepositoryError(
+      `cannot create key file ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return material;
 }

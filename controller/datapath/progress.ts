@@ -10,7 +10,10 @@ export function formatBytes(n: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit] ?? 'B'}`;
 }
 
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): { update: (done: number, total: number) => void; end: () => void } {
+export function progressBar(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): { update: (done: number, total: number) => void; end: () => void } {
   if (!stream.isTTY) {
     return { update: () => undefined, end: () => undefined };
   }
@@ -27,7 +30,9 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       const width = 30;
       const filled = Math.round(fraction * width);
       const rate = done / Math.max((now - started) / 1000, 0.001);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s `);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s `,
+      );
     },
     end() {
       stream.write('\n');

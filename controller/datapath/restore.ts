@@ -55,18 +55,29 @@ function vhdxSink(path: string, manifest: Manifest): Promise<DiskSink> {
   const sector = (n: number): 512 | 4096 => (n === 4096 ? 4096 : 512);
   return DynamicVhdxWriter.create(
     path,
-    { virtualSize: disk.virtualSize, blockSize, logicalSectorSize: sector(disk.logicalSectorSize), physicalSectorSize: sector(disk.physicalSectorSize) },
+    {
+      virtualSize: disk.virtualSize,
+      blockSize,
+      logicalSectorSize: sector(disk.logicalSectorSize),
+      physicalSectorSize: sector(disk.physicalSectorSize),
+    },
     (block) => chunks.slice(block * perBlock, (block + 1) * perBlock).some((id) => id !== null),
   );
 }
 
-export async function restoreDisk(repo: Repository, manifestId: string, out: string, options: RestoreOptions = {}): Promise<RestoreResult> {
+export async function restoreDisk(
+  repo: Repository,
+  manifestId: string,
+  out: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
   const started = performance.now();
   const manifest = await repo.loadManifest(manifestId);
   const spans = planSpans(manifest.chunks, await repo.loadIndex(), manifest.id);
   const { virtualSize } = manifest.disk;
   const partial = `${out}.partial`;
-  const sink = options.format === 'vhdx' ? await vhdxSink(partial, manifest) : await rawSink(partial, virtualSize);
+  const sink =
+    options.format === 'vhdx' ? await vhdxSink(partial, manifest) : await rawSink(partial, virtualSize);
   let bytesWritten = 0;
   let bytesFetched = 0;
   let done = manifest.chunks.filter((id) => id === null).length * manifest.chunkSize;
@@ -78,7 +89,11 @@ export async function restoreDisk(repo: Repository, manifestId: string, out: str
         bytesFetched += data.length;
         for (const c of span.chunks) {
           const start = c.location.offset - span.offset;
-          const plain = decodeChunk(repo.keys, Buffer.from(c.id, 'hex'), data.subarray(start, start + c.location.length));
+          const plain = decodeChunk(
+            repo.keys,
+            Buffer.from(c.id, 'hex'),
+            data.subarray(start, start + c.location.length),
+          );
           for (const position of c.positions) {
             await sink.write(position * manifest.chunkSize, plain);
             bytesWritten += plain.length;

@@ -26,7 +26,11 @@ export interface StoredDiskOptions {
  * Opens the disk of recovery point `manifestId` for random reads straight from the repository.
  * Reads past the end reject with RangeError; damaged chunks reject with IntegrityError.
  */
-export async function openStoredDisk(repo: Repository, manifestId: string, options: StoredDiskOptions = {}): Promise<StoredDisk> {
+export async function openStoredDisk(
+  repo: Repository,
+  manifestId: string,
+  options: StoredDiskOptions = {},
+): Promise<StoredDisk> {
   const manifest = await repo.loadManifest(manifestId);
   const index = options.index ?? (await repo.loadIndex());
   return new RepositoryDisk(repo, manifest, index, options.cacheChunks ?? 16);
@@ -49,12 +53,18 @@ class RepositoryDisk implements StoredDisk {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
       throw new RangeError(`read ${offset}+${length} lies outside a disk of ${this.size} bytes`);
     }
     const out = Buffer.alloc(length);
     const { chunkSize } = this.manifest;
-    for (let at = offset; at < offset + length; ) {
+    for (let at = offset; at < offset + length;) {
       const n = Math.floor(at / chunkSize);
       const within = at - n * chunkSize;
       const take = Math.min(chunkSize - within, offset + length - at);
@@ -79,7 +89,9 @@ class RepositoryDisk implements StoredDisk {
     }
     const location = this.index.get(id);
     if (!location) {
-      throw new IntegrityError(`chunk ${id} of manifest ${this.manifest.id} is not in the index (missing pack?)`);
+      throw new IntegrityError(
+        `chunk ${id} of manifest ${this.manifest.id} is not in the index (missing pack?)`,
+      );
     }
     const loading = this.repo.readChunk(id, location);
     this.cache.set(n, loading);

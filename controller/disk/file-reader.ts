@@ -14,7 +14,10 @@ export class ImageFile {
 
   async readExactInto(target: Uint8Array, position: number, what: string): Promise<void> {
     if (position + target.length > this.size) {
-      throw new DiskFormatError(this.path, `${what} at byte ${position} (+${target.length}) lies past the end of the ${this.size}-byte file (truncated?)`);
+      throw new DiskFormatError(
+        this.path,
+        `${what} at byte ${position} (+${target.length}) lies past the end of the ${this.size}-byte file (truncated?)`,
+      );
     }
     let done = 0;
     while (done < target.length) {

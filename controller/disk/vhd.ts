@@ -76,7 +76,9 @@ export class VhdDisk implements VirtualDisk {
     }
     if (type === DiskType.fixed) {
       if (size + FOOTER_SIZE > file.size) {
-        fail(`fixed disk of ${size} bytes needs a ${size + FOOTER_SIZE}-byte file, found ${file.size} (truncated?)`);
+        fail(
+          `fixed disk of ${size} bytes needs a ${size + FOOTER_SIZE}-byte file, found ${file.size} (truncated?)`,
+        );
       }
       return new VhdDisk(file, size, size, undefined);
     }
@@ -116,7 +118,9 @@ export class VhdDisk implements VirtualDisk {
       const data = sector * SECTOR + bitmapBytes;
       const needed = Math.min(blockSize, size - b * blockSize);
       if (data + needed > file.size - FOOTER_SIZE) {
-        fail(`BAT entry for block ${b} points to sector ${sector}, past the end of the file (truncated or corrupt)`);
+        fail(
+          `BAT entry for block ${b} points to sector ${sector}, past the end of the file (truncated or corrupt)`,
+        );
       }
       blockData[b] = data;
     }
@@ -130,7 +134,10 @@ export class VhdDisk implements VirtualDisk {
     const ranges: ByteRange[] = [];
     this.blockData.forEach((data, b) => {
       if (data >= 0) {
-        ranges.push({ offset: b * this.blockSize, length: Math.min(this.blockSize, this.size - b * this.blockSize) });
+        ranges.push({
+          offset: b * this.blockSize,
+          length: Math.min(this.blockSize, this.size - b * this.blockSize),
+        });
       }
     });
     return mergeRanges(ranges);

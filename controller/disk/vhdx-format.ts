@@ -57,8 +57,12 @@ export function encodeGuid(guid: string, target: Buffer, offset: number): void {
   }
   const raw = Buffer.from(hex, 'hex');
   Buffer.from(raw.subarray(0, 4)).reverse().copy(target, offset);
-  Buffer.from(raw.subarray(4, 6)).reverse().copy(target, offset + 4);
-  Buffer.from(raw.subarray(6, 8)).reverse().copy(target, offset + 6);
+  Buffer.from(raw.subarray(4, 6))
+    .reverse()
+    .copy(target, offset + 4);
+  Buffer.from(raw.subarray(6, 8))
+    .reverse()
+    .copy(target, offset + 6);
   raw.copy(target, offset + 8, 8, 16);
 }
 
@@ -189,7 +193,10 @@ export function decodeMetadataTable(buf: Buffer): MetadataEntry[] | string {
 }
 
 /** Lays out a metadata region: the table, then each item's value from 64 KiB on. */
-export function encodeMetadataRegion(items: readonly { itemId: string; value: Buffer; isVirtualDisk: boolean }[], regionLength: number): Buffer {
+export function encodeMetadataRegion(
+  items: readonly { itemId: string; value: Buffer; isVirtualDisk: boolean }[],
+  regionLength: number,
+): Buffer {
   const buf = Buffer.alloc(regionLength);
   buf.write('metadata', 0, 'latin1');
   buf.writeUInt16LE(items.length, 10);
@@ -224,7 +231,12 @@ export function bitmapEntryIndex(chunk: number, ratio: number): number {
 }
 
 /** Entries the BAT must hold (qemu's vhdx_calc_bat_entries): differencing disks carry every bitmap entry. */
-export function batEntryCount(virtualSize: number, blockSize: number, logicalSectorSize: number, hasParent: boolean): number {
+export function batEntryCount(
+  virtualSize: number,
+  blockSize: number,
+  logicalSectorSize: number,
+  hasParent: boolean,
+): number {
   const ratio = chunkRatio(blockSize, logicalSectorSize);
   const payloadBlocks = Math.ceil(virtualSize / blockSize);
   if (hasParent) {
@@ -261,7 +273,10 @@ export function decodeParentLocator(buf: Buffer): { type: string; entries: Map<s
     if (keyOffset + keyLength > buf.length || valueOffset + valueLength > buf.length) {
       return 'parent locator key or value runs past the item';
     }
-    entries.set(buf.toString('utf16le', keyOffset, keyOffset + keyLength), buf.toString('utf16le', valueOffset, valueOffset + valueLength));
+    entries.set(
+      buf.toString('utf16le', keyOffset, keyOffset + keyLength),
+      buf.toString('utf16le', valueOffset, valueOffset + valueLength),
+    );
   }
   return { type, entries };
 }

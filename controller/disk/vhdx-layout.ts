@@ -117,11 +117,18 @@ export function layoutVhdx(input: VhdxLayoutInput): VhdxLayout {
     { itemId: Guids.page83Data, value: page83, isVirtualDisk: true },
     { itemId: Guids.logicalSectorSize, value: u32(logicalSectorSize), isVirtualDisk: true },
     { itemId: Guids.physicalSectorSize, value: u32(physicalSectorSize), isVirtualDisk: true },
-    ...(parentLocator ? [{ itemId: Guids.parentLocator, value: encodeParentLocator(parentLocator), isVirtualDisk: false }] : []),
+    ...(parentLocator
+      ? [{ itemId: Guids.parentLocator, value: encodeParentLocator(parentLocator), isVirtualDisk: false }]
+      : []),
   ];
   encodeMetadataRegion(items, METADATA_LENGTH).copy(prefix, METADATA_OFFSET);
 
-  const stateCode = { notPresent: BlockState.notPresent, zero: BlockState.zero, full: BlockState.fullyPresent, partial: BlockState.partiallyPresent };
+  const stateCode = {
+    notPresent: BlockState.notPresent,
+    zero: BlockState.zero,
+    full: BlockState.fullyPresent,
+    partial: BlockState.partiallyPresent,
+  };
   let next = dataStart;
   const blockOffsets = blocks.map((state, b) => {
     const stored = state === 'full' || state === 'partial';
@@ -129,7 +136,10 @@ export function layoutVhdx(input: VhdxLayoutInput): VhdxLayout {
     if (stored) {
       next += roundUpMiB(blockSize);
     }
-    prefix.writeBigUInt64LE(encodeBatEntry(stateCode[state], Math.max(offset, 0)), BAT_OFFSET + payloadEntryIndex(b, ratio) * 8);
+    prefix.writeBigUInt64LE(
+      encodeBatEntry(stateCode[state], Math.max(offset, 0)),
+      BAT_OFFSET + payloadEntryIndex(b, ratio) * 8,
+    );
     return offset;
   });
   const bitmapOffsets = Array.from({ length: hasParent ? Math.ceil(blockCount / ratio) : 0 }, (_, c) => {
@@ -138,7 +148,10 @@ export function layoutVhdx(input: VhdxLayoutInput): VhdxLayout {
     }
     const offset = next;
     next += MiB;
-    prefix.writeBigUInt64LE(encodeBatEntry(BlockState.fullyPresent, offset), BAT_OFFSET + bitmapEntryIndex(c, ratio) * 8);
+    prefix.writeBigUInt64LE(
+      encodeBatEntry(BlockState.fullyPresent, offset),
+      BAT_OFFSET + bitmapEntryIndex(c, ratio) * 8,
+    );
     return offset;
   });
   return { prefix, blockOffsets, bitmapOffsets, fileSize: next, dataWriteGuid };

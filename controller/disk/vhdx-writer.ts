@@ -13,8 +13,15 @@ export class DynamicVhdxWriter {
   ) {}
 
   /** Creates (or replaces) `path`, allocating the blocks for which `hasData(block)` is true. */
-  static async create(path: string, geometry: VhdxGeometry, hasData: (block: number) => boolean): Promise<DynamicVhdxWriter> {
-    const blocks = Array.from({ length: Math.ceil(geometry.virtualSize / geometry.blockSize) }, (_, b): LayoutBlockState => (hasData(b) ? 'full' : 'notPresent'));
+  static async create(
+    path: string,
+    geometry: VhdxGeometry,
+    hasData: (block: number) => boolean,
+  ): Promise<DynamicVhdxWriter> {
+    const blocks = Array.from(
+      { length: Math.ceil(geometry.virtualSize / geometry.blockSize) },
+      (_, b): LayoutBlockState => (hasData(b) ? 'full' : 'notPresent'),
+    );
     const layout = layoutVhdx({ ...geometry, blocks });
     const handle = await open(path, 'w');
     try {

@@ -122,7 +122,12 @@ export class VhdxDisk implements VirtualDisk {
     const metadataRegion = region(Guids.metadataRegion, 'metadata');
     const geometry = await readGeometry(file, metadataRegion, fail);
 
-    const entryCount = batEntryCount(geometry.virtualSize, geometry.blockSize, geometry.logicalSectorSize, geometry.hasParent);
+    const entryCount = batEntryCount(
+      geometry.virtualSize,
+      geometry.blockSize,
+      geometry.logicalSectorSize,
+      geometry.hasParent,
+    );
     if (entryCount * 8 > batRegion.length) {
       fail(`BAT region holds ${Math.floor(batRegion.length / 8)} entries, the disk needs ${entryCount}`);
     }
@@ -140,9 +145,19 @@ export class VhdxDisk implements VirtualDisk {
       if (present) {
         const needed = Math.min(geometry.blockSize, geometry.virtualSize - b * geometry.blockSize);
         if (fileOffset < MiB || fileOffset + needed > file.size) {
-          fail(`BAT entry for block ${b} points to ${fileOffset}, outside the ${file.size}-byte file (truncated or corrupt)`);
+          fail(
+            `BAT entry for block ${b} points to ${fileOffset}, outside the ${file.size}-byte file (truncated or corrupt)`,
+          );
         }
-      } else if (![BlockState.notPresent, BlockState.undefined, BlockState.zero, BlockState.unmapped, BlockState.unmappedDraft].includes(state as 0)) {
+      } else if (
+        ![
+          BlockState.notPresent,
+          BlockState.undefined,
+          BlockState.zero,
+          BlockState.unmapped,
+          BlockState.unmappedDraft,
+        ].includes(state as 0)
+      ) {
         fail(`BAT entry for block ${b} has unknown state ${state}`);
       }
       states[b] = state;
@@ -214,12 +229,20 @@ export class VhdxDisk implements VirtualDisk {
       const sector = Math.floor((within + pos) / ss);
       const bit = ((bitmap[sector >>> 3] ?? 0) >>> (sector & 7)) & 1;
       let runEnd = (sector + 1) * ss - within;
-      for (let s = sector + 1; runEnd < piece.length && (((bitmap[s >>> 3] ?? 0) >>> (s & 7)) & 1) === bit; s++) {
+      for (
+        let s = sector + 1;
+        runEnd < piece.length && (((bitmap[s >>> 3] ?? 0) >>> (s & 7)) & 1) === bit;
+        s++
+      ) {
         runEnd += ss;
       }
       const part = piece.subarray(pos, Math.min(runEnd, piece.length));
       if (bit === 1) {
-        await this.file.readExactInto(part, (this.offsets[block] ?? 0) + within + pos, `payload block ${block}`);
+        await this.file.readExactInto(
+          part,
+          (this.offsets[block] ?? 0) + within + pos,
+          `payload block ${block}`,
+        );
       } else if (this.parent) {
         await this.parent.readInto(base + within + pos, part);
       }
@@ -236,10 +259,17 @@ export class VhdxDisk implements VirtualDisk {
     const chunk = Math.floor(block / ratio);
     const bitmapOffset = this.bitmapOffsets[chunk] ?? -1;
     if (bitmapOffset < 0) {
-      throw new DiskFormatError(this.path, `block ${block} is PARTIALLY_PRESENT but its sector bitmap block is absent`);
+      throw new DiskFormatError(
+        this.path,
+        `block ${block} is PARTIALLY_PRESENT but its sector bitmap block is absent`,
+      );
     }
     const bytesPerBlock = this.geometry.blockSize / this.geometry.logicalSectorSize / 8;
-    const bitmap = await this.file.readExact(bitmapOffset + (block % ratio) * bytesPerBlock, bytesPerBlock, `sector bitmap of block ${block}`);
+    const bitmap = await this.file.readExact(
+      bitmapOffset + (block % ratio) * bytesPerBlock,
+      bytesPerBlock,
+      `sector bitmap of block ${block}`,
+    );
     this.bitmaps.set(block, bitmap);
     return bitmap;
   }
@@ -268,7 +298,11 @@ async function readCurrentHeader(file: ImageFile, fail: (p: string) => never): P
  * MS-VHDX requires replaying a non-empty log before any other access; a read-only reader cannot,
  * so it refuses rather than return data the BAT or metadata may not yet describe.
  */
-async function refuseDirtyLog(file: ImageFile, header: VhdxHeader, fail: (p: string) => never): Promise<void> {
+async function refuseDirtyLog(
+  file: ImageFile,
+  header: VhdxHeader,
+  fail: (p: string) => never,
+): Promise<void> {
   if (header.logGuid === ZERO_GUID) {
     return;
   }
@@ -297,7 +331,9 @@ async function readRegionTable(file: ImageFile, fail: (p: string) => never): Pro
       problems.push(`region table at ${offset / KiB} KiB: ${decoded}`);
       continue;
     }
-    const unknown = decoded.find((e) => e.required && e.guid !== Guids.batRegion && e.guid !== Guids.metadataRegion);
+    const unknown = decoded.find(
+      (e) => e.required && e.guid !== Guids.batRegion && e.guid !== Guids.metadataRegion,
+    );
     if (unknown) {
       fail(`region table requires unknown region ${unknown.guid}`);
     }
@@ -315,11 +351,17 @@ const knownMetadata = new Set<string>([
   Guids.parentLocator,
 ]);
 
-async function readGeometry(file: ImageFile, region: RegionEntry, fail: (p: string) => never): Promise<Geometry> {
+async function readGeometry(
+  file: ImageFile,
+  region: RegionEntry,
+  fail: (p: string) => never,
+): Promise<Geometry> {
   if (region.length < METADATA_TABLE_SIZE) {
     fail(`metadata region is ${region.length} bytes, smaller than its 64 KiB table`);
   }
-  const table = decodeMetadataTable(await file.readExact(region.fileOffset, METADATA_TABLE_SIZE, 'metadata table'));
+  const table = decodeMetadataTable(
+    await file.readExact(region.fileOffset, METADATA_TABLE_SIZE, 'metadata table'),
+  );
   if (typeof table === 'string') {
     return fail(`metadata table: ${table}`);
   }
@@ -333,7 +375,9 @@ async function readGeometry(file: ImageFile, region: RegionEntry, fail: (p: stri
       return undefined;
     }
     if (e.length < minLength || e.offset < METADATA_TABLE_SIZE || e.offset + e.length > region.length) {
-      return fail(`metadata item ${name} (${e.offset}+${e.length}) is malformed or outside the metadata region`);
+      return fail(
+        `metadata item ${name} (${e.offset}+${e.length}) is malformed or outside the metadata region`,
+      );
     }
     return file.readExact(region.fileOffset + e.offset, e.length, `metadata item ${name}`);
   };
@@ -343,9 +387,15 @@ async function readGeometry(file: ImageFile, region: RegionEntry, fail: (p: stri
   const params = await required(Guids.fileParameters, 'file parameters', 8);
   const blockSize = params.readUInt32LE(0);
   const hasParent = (params.readUInt32LE(4) & 2) !== 0;
-  const virtualSize = Number((await required(Guids.virtualDiskSize, 'virtual disk size', 8)).readBigUInt64LE(0));
-  const logicalSectorSize = (await required(Guids.logicalSectorSize, 'logical sector size', 4)).readUInt32LE(0);
-  const physicalSectorSize = (await required(Guids.physicalSectorSize, 'physical sector size', 4)).readUInt32LE(0);
+  const virtualSize = Number(
+    (await required(Guids.virtualDiskSize, 'virtual disk size', 8)).readBigUInt64LE(0),
+  );
+  const logicalSectorSize = (await required(Guids.logicalSectorSize, 'logical sector size', 4)).readUInt32LE(
+    0,
+  );
+  const physicalSectorSize = (
+    await required(Guids.physicalSectorSize, 'physical sector size', 4)
+  ).readUInt32LE(0);
 
   if (blockSize < MiB || blockSize > 256 * MiB || (blockSize & (blockSize - 1)) !== 0) {
     fail(`block size ${blockSize} is not a power of two between 1 MiB and 256 MiB`);
@@ -357,7 +407,9 @@ async function readGeometry(file: ImageFile, region: RegionEntry, fail: (p: stri
     fail(`physical sector size ${physicalSectorSize} is neither 512 nor 4096`);
   }
   if (virtualSize <= 0 || virtualSize > 64 * 2 ** 40 || virtualSize % logicalSectorSize !== 0) {
-    fail(`virtual size ${virtualSize} is not a positive multiple of the ${logicalSectorSize}-byte sector up to 64 TiB`);
+    fail(
+      `virtual size ${virtualSize} is not a positive multiple of the ${logicalSectorSize}-byte sector up to 64 TiB`,
+    );
   }
   let parentLocator: Map<string, string> | undefined;
   if (hasParent) {
@@ -374,7 +426,11 @@ async function readGeometry(file: ImageFile, region: RegionEntry, fail: (p: stri
 }
 
 /** Tries the locator's paths in the specification's order, on this machine's path syntax. */
-async function openParentOf(childPath: string, geometry: Geometry, openParent: ParentOpener): Promise<VirtualDisk> {
+async function openParentOf(
+  childPath: string,
+  geometry: Geometry,
+  openParent: ParentOpener,
+): Promise<VirtualDisk> {
   const locator = geometry.parentLocator ?? new Map<string, string>();
   const linkage = locator.get('parent_linkage');
   if (!linkage) {
@@ -413,5 +469,8 @@ async function openParentOf(childPath: string, geometry: Geometry, openParent: P
     }
     return parent;
   }
-  throw new DiskFormatError(childPath, `parent disk not found (tried ${tried.length > 0 ? tried.join(', ') : 'no usable locator paths'})`);
+  throw new DiskFormatError(
+    childPath,
+    `parent disk not found (tried ${tried.length > 0 ? tried.join(', ') : 'no usable locator paths'})`,
+  );
 }

@@ -22,7 +22,13 @@ export interface VirtualDisk extends ByteSource {
 
 /** The RangeError every reader gives for reads outside the disk, as ByteSource promises. */
 export function assertInside(size: number, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > size
+  ) {
     throw new RangeError(`read ${offset}+${length} lies outside a disk of ${size} bytes`);
   }
 }

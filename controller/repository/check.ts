@@ -26,23 +26,37 @@ export interface CheckReport {
   problems: CheckProblem[];
 }
 
-export async function checkRepository(repo: Repository, { readData = false }: { readData?: boolean } = {}): Promise<CheckReport> {
+export async function checkRepository(
+  repo: Repository,
+  { readData = false }: { readData?: boolean } = {},
+): Promise<CheckReport> {
   const inv = await takeInventory(repo);
   const problems: CheckProblem[] = [
-    ...inv.unreadableManifests.map((m) => ({ object: `manifests/${m.id}`, problem: m.error, affectedManifests: [m.id] })),
+    ...inv.unreadableManifests.map((m) => ({
+      object: `manifests/${m.id}`,
+      problem: m.error,
+      affectedManifests: [m.id],
+    })),
     ...inv.unreadableIndexes.map((i) => ({ object: i.key, problem: i.error, affectedManifests: [] })),
   ];
-  const affected = (chunkIds: Iterable<string>): string[] => [...new Set([...chunkIds].flatMap((id) => inv.users.get(id) ?? []))].sort();
+  const affected = (chunkIds: Iterable<string>): string[] =>
+    [...new Set([...chunkIds].flatMap((id) => inv.users.get(id) ?? []))].sort();
 
   // Index entries must point at blobs the pack's own header lists.
   const headerEntries = new Map<string, Set<string>>();
   for (const [pack, info] of inv.packs) {
     try {
-      const entries = await readPackHeader(repo.keys, pack, info.size, (o, l) => repo.storage.getRange(info.key, o, l));
+      const entries = await readPackHeader(repo.keys, pack, info.size, (o, l) =>
+        repo.storage.getRange(info.key, o, l),
+      );
       headerEntries.set(pack, new Set(entries.map((e) => `${e.id}@${e.offset}+${e.length}`)));
     } catch (err) {
       const ids = inv.entries.filter((e) => e.pack === pack).map((e) => e.id);
-      problems.push({ object: info.key, problem: err instanceof Error ? err.message : String(err), affectedManifests: affected(ids) });
+      problems.push({
+        object: info.key,
+        problem: err instanceof Error ? err.message : String(err),
+        affectedManifests: affected(ids),
+      });
     }
   }
   const located = new Set<string>();
@@ -71,17 +85,30 @@ export async function checkRepository(repo: Repository, { readData = false }: { 
         continue;
       }
       const data = await repo.storage.get(info.key);
-      const entries = await readPackHeader(repo.keys, pack, data.length, (o, l) => Promise.resolve(data.subarray(o, o + l)));
+      const entries = await readPackHeader(repo.keys, pack, data.length, (o, l) =>
+        Promise.resolve(data.subarray(o, o + l)),
+      );
       for (const e of entries) {
         try {
           decodeChunk(repo.keys, Buffer.from(e.id, 'hex'), data.subarray(e.offset, e.offset + e.length));
           chunksVerified++;
           bytesVerified += e.length;
         } catch (err) {
-          problems.push({ object: `chunk ${e.id} in ${packKey(pack)}`, problem: err instanceof Error ? err.message : String(err), affectedManifests: affected([e.id]) });
+          problems.push({
+            object: `chunk ${e.id} in ${packKey(pack)}`,
+            problem: err instanceof Error ? err.message : String(err),
+            affectedManifests: affected([e.id]),
+          });
         }
       }
     }
   }
-  return { manifests: inv.manifests.length, packs: inv.packs.size, chunks: inv.users.size, chunksVerified, bytesVerified, problems };
+  return {
+    manifests: inv.manifests.length,
+    packs: inv.packs.size,
+    chunks: inv.users.size,
+    chunksVerified,
+    bytesVerified,
+    problems,
+  };
 }

@@ -86,7 +86,12 @@ export function decodeIndex(buf: Buffer, what: string): IndexEntry[] {
       fail();
     }
     for (let i = 0; i < count; i++) {
-      entries.push({ id: buf.toString('hex', at, at + ID_BYTES), pack, offset: buf.readUInt32LE(at + ID_BYTES), length: buf.readUInt32LE(at + ID_BYTES + 4) });
+      entries.push({
+        id: buf.toString('hex', at, at + ID_BYTES),
+        pack,
+        offset: buf.readUInt32LE(at + ID_BYTES),
+        length: buf.readUInt32LE(at + ID_BYTES + 4),
+      });
       at += ENTRY_BYTES;
     }
   }

@@ -41,14 +41,21 @@ export function parseConfig(text: string, url: string): RepositoryConfig {
   }
   const c = parsed as Partial<RepositoryConfig> | null;
   if (c?.format !== FORMAT_NAME) {
-    throw new UnsupportedFormatError(`${url}: not a Shadowkeep repository (config format is ${JSON.stringify(c?.format)})`);
+    throw new UnsupportedFormatError(
+      `${url}: not a Shadowkeep repository (config format is ${JSON.stringify(c?.format)})`,
+    );
   }
   if (typeof c.version !== 'number' || c.version > FORMAT_VERSION) {
     throw new UnsupportedFormatError(
       `${url}: repository format version ${String(c.version)} is newer than this Shadowkeep supports (${FORMAT_VERSION}); upgrade Shadowkeep`,
     );
   }
-  if (typeof c.chunkSize !== 'number' || typeof c.packSize !== 'number' || !Array.isArray(c.keys) || c.keys.length === 0) {
+  if (
+    typeof c.chunkSize !== 'number' ||
+    typeof c.packSize !== 'number' ||
+    !Array.isArray(c.keys) ||
+    c.keys.length === 0
+  ) {
     throw new UnsupportedFormatError(`${url}: config lacks chunkSize, packSize or keys`);
   }
   return c as RepositoryConfig;

@@ -60,6 +60,8 @@ export function unseal(key: Buffer, sealed: Uint8Array, aad: Uint8Array, what: s
   try {
     return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]);
   } catch {
-    throw new IntegrityError(`${what} failed authentication (damaged, or not encrypted with this repository's key)`);
+    throw new IntegrityError(
+      `${what} failed authentication (damaged, or not encrypted with this repository's key)`,
+    );
   }
 }

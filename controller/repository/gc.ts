@@ -37,7 +37,9 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
   const inv = await takeInventory(repo);
   if (inv.unreadableManifests.length > 0 || inv.unreadableIndexes.length > 0) {
     // An unreadable manifest's chunks look unused: deleting them would finish off a damaged backup.
-    throw new RepositoryError('garbage collection refused: some manifests or indexes cannot be read; run `repo check` first');
+    throw new RepositoryError(
+      'garbage collection refused: some manifests or indexes cannot be read; run `repo check` first',
+    );
   }
   const condemnations = await repo.loadCondemnations();
   const alreadyCondemned = new Set(condemnations.flatMap((c) => c.packs));
@@ -53,9 +55,18 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
       used.add(e.pack);
     }
   }
-  const report: GcReport = { manifests: inv.manifests.length, packs: inv.packs.size, packsCondemned: 0, packsDeleted: 0, bytesFreed: 0, temporaryFilesDeleted: 0 };
+  const report: GcReport = {
+    manifests: inv.manifests.length,
+    packs: inv.packs.size,
+    packsCondemned: 0,
+    packsDeleted: 0,
+    bytesFreed: 0,
+    temporaryFilesDeleted: 0,
+  };
 
-  const toCondemn = [...inv.packs.values()].filter((p) => !used.has(packIdOf(p.key)) && !alreadyCondemned.has(packIdOf(p.key)) && old(p.modified));
+  const toCondemn = [...inv.packs.values()].filter(
+    (p) => !used.has(packIdOf(p.key)) && !alreadyCondemned.has(packIdOf(p.key)) && old(p.modified),
+  );
   if (toCondemn.length > 0) {
     const key = `${CONDEMNED_PREFIX}${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
     const packs = toCondemn.map((p) => packIdOf(p.key));
@@ -84,7 +95,9 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
   if (deleted.size > 0) {
     // One index object for what remains replaces the ones read; indexes written meanwhile stay.
     const seen = new Set<string>();
-    const remaining = inv.entries.filter((e) => !deleted.has(e.pack) && !seen.has(`${e.pack}/${e.id}`) && seen.add(`${e.pack}/${e.id}`));
+    const remaining = inv.entries.filter(
+      (e) => !deleted.has(e.pack) && !seen.has(`${e.pack}/${e.id}`) && seen.add(`${e.pack}/${e.id}`),
+    );
     if (remaining.length > 0) {
       await repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, encodeIndex(remaining));
     }
@@ -101,4 +114,3 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
   }
   return report;
 }
-

@@ -46,16 +46,26 @@ export interface Manifest {
 
 /** Ids sort by creation time, so listings need no extra metadata to show the newest first. */
 export function newManifestId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
 export function parseManifest(data: Buffer, what: string): Manifest {
   const m = JSON.parse(data.toString('utf8')) as Partial<Manifest>;
   if (typeof m.version !== 'number' || m.version > MANIFEST_VERSION) {
-    throw new RepositoryError(`${what} has version ${String(m.version)}, newer than this Shadowkeep supports (${MANIFEST_VERSION})`);
+    throw new RepositoryError(
+      `${what} has version ${String(m.version)}, newer than this Shadowkeep supports (${MANIFEST_VERSION})`,
+    );
   }
-  if (!m.disk || !Array.isArray(m.chunks) || typeof m.chunkSize !== 'number' || m.chunks.length !== Math.ceil(m.disk.virtualSize / m.chunkSize)) {
+  if (
+    !m.disk ||
+    !Array.isArray(m.chunks) ||
+    typeof m.chunkSize !== 'number' ||
+    m.chunks.length !== Math.ceil(m.disk.virtualSize / m.chunkSize)
+  ) {
     throw new RepositoryError(`${what} is malformed (chunk list does not cover the disk)`);
   }
   return m as Manifest;

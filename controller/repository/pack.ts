@@ -50,7 +50,11 @@ export class PackBuilder {
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(header.length, 0);
     trailer.write(MAGIC, 4, 'latin1');
-    return { parts: [...this.parts, header, trailer], entries: this.entries, size: this.length + header.length + TRAILER };
+    return {
+      parts: [...this.parts, header, trailer],
+      entries: this.entries,
+      size: this.length + header.length + TRAILER,
+    };
   }
 }
 
@@ -71,7 +75,10 @@ export async function readPackHeader(
     throw new IntegrityError(`${what} has no valid trailer (truncated or not a pack)`);
   }
   const header = await getRange(size - TRAILER - headerLength, headerLength);
-  const entries = decodeIndex(unseal(keys.encryption, header, headerAad(packId), `${what} header`), `${what} header`);
+  const entries = decodeIndex(
+    unseal(keys.encryption, header, headerAad(packId), `${what} header`),
+    `${what} header`,
+  );
   const dataEnd = size - TRAILER - headerLength;
   if (entries.some((e) => e.pack !== packId || e.offset + e.length > dataEnd)) {
     throw new IntegrityError(`${what} header lists blobs outside the pack or of another pack`);

@@ -84,7 +84,9 @@ export class Repository {
       text = (await storage.get(CONFIG_KEY)).toString('utf8');
     } catch (err) {
       if (err instanceof ObjectNotFoundError) {
-        throw new UnsupportedFormatError(`${storage.url}: no repository here (no config object); create one with 'repo init'`);
+        throw new UnsupportedFormatError(
+          `${storage.url}: no repository here (no config object); create one with 'repo init'`,
+        );
       }
       throw err;
     }
@@ -141,7 +143,9 @@ export class Repository {
   // --- manifests ---
 
   async listManifestIds(): Promise<string[]> {
-    return (await this.storage.list(MANIFESTS_PREFIX)).map((o) => o.key.slice(MANIFESTS_PREFIX.length)).sort();
+    return (await this.storage.list(MANIFESTS_PREFIX))
+      .map((o) => o.key.slice(MANIFESTS_PREFIX.length))
+      .sort();
   }
 
   async loadManifest(id: string): Promise<Manifest> {
@@ -182,7 +186,11 @@ export class Repository {
   async loadCondemnations(): Promise<Condemnation[]> {
     const objects = await this.storage.list(CONDEMNED_PREFIX);
     return Promise.all(
-      objects.map(async (o) => ({ key: o.key, at: o.modified, packs: JSON.parse((await this.getObject(o.key)).toString('utf8')) as string[] })),
+      objects.map(async (o) => ({
+        key: o.key,
+        at: o.modified,
+        packs: JSON.parse((await this.getObject(o.key)).toString('utf8')) as string[],
+      })),
     );
   }
 
@@ -192,7 +200,9 @@ export class Repository {
    * readers see them all (a condemned pack exists until its grace period has passed).
    */
   async loadIndex({ forWriting = false }: { forWriting?: boolean } = {}): Promise<ChunkIndex> {
-    const condemned = forWriting ? new Set((await this.loadCondemnations()).flatMap((c) => c.packs)) : new Set<string>();
+    const condemned = forWriting
+      ? new Set((await this.loadCondemnations()).flatMap((c) => c.packs))
+      : new Set<string>();
     const index = new ChunkIndex();
     for (const o of await this.storage.list(INDEX_PREFIX)) {
       for (const entry of decodeIndex(await this.getObject(o.key), `index ${o.key}`)) {

@@ -68,7 +68,10 @@ export class BackupWriter {
     await this.flush();
     await this.pendingWrite;
     if (this.written.length > 0) {
-      this.bytesUploaded += await this.repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, encodeIndex(this.written));
+      this.bytesUploaded += await this.repo.putObject(
+        `${INDEX_PREFIX}${randomBytes(16).toString('hex')}`,
+        encodeIndex(this.written),
+      );
     }
     const manifest: Manifest = {
       ...draft,
@@ -88,11 +91,17 @@ export class BackupWriter {
     for (const id of reused) {
       const location = this.index.get(id);
       if (!location || !existing.has(location.pack)) {
-        throw new RepositoryError(`chunk ${id} is no longer stored (removed by a concurrent garbage collection?); run the backup again`);
+        throw new RepositoryError(
+          `chunk ${id} is no longer stored (removed by a concurrent garbage collection?); run the backup again`,
+        );
       }
       if (condemned.has(location.pack)) {
         // Blobs are sealed under their chunk id, not their pack, so they move byte for byte.
-        const blob = await this.repo.storage.getRange(packKey(location.pack), location.offset, location.length);
+        const blob = await this.repo.storage.getRange(
+          packKey(location.pack),
+          location.offset,
+          location.length,
+        );
         this.added.add(id);
         this.pack.add(id, [blob]);
       }

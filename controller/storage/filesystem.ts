@@ -26,7 +26,7 @@ function errno(err: unknown): string | undefined {
 export class FilesystemStorage implements Storage {
   constructor(
     readonly root: string,
-    readonly url: string = `file://${root}`,
+    readonly url = `file://${root}`,
   ) {}
 
   private path(key: string): string {
@@ -105,7 +105,9 @@ export class FilesystemStorage implements Storage {
       await link(temp, target);
       await this.syncDir(dirname(target));
     } catch (err) {
-      throw errno(err) === 'EEXIST' ? new ObjectExistsError(this.url, key) : this.translate(err, key, 'creating');
+      throw errno(err) === 'EEXIST'
+        ? new ObjectExistsError(this.url, key)
+        : this.translate(err, key, 'creating');
     } finally {
       await unlink(temp).catch(() => undefined);
     }
@@ -128,7 +130,9 @@ export class FilesystemStorage implements Storage {
       while (done < length) {
         const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
         if (bytesRead === 0) {
-          throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
+          throw new StorageError(
+            `${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`,
+          );
         }
         done += bytesRead;
       }

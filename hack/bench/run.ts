@@ -36,12 +36,21 @@ interface Tool {
 }
 
 const { values } = parseArgs({
-  options: { work: { type: 'string' }, rounds: { type: 'string', default: '3' }, results: { type: 'string', default: 'bench/results' } },
+  options: {
+    work: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    results: { type: 'string', default: 'bench/results' },
+  },
 });
 const root = resolve(import.meta.dirname, '../../..');
 const work = resolve(values.work ?? '/tmp/shadowkeep-bench');
 const rounds = Number(values.rounds);
-const dataset = JSON.parse(readFileSync(join(work, 'dataset.json'), 'utf8')) as { virtualSize: number; partitionOffset: number; partitionLength: number; guestDataBytes: number };
+const dataset = JSON.parse(readFileSync(join(work, 'dataset.json'), 'utf8')) as {
+  virtualSize: number;
+  partitionOffset: number;
+  partitionLength: number;
+  guestDataBytes: number;
+};
 const src = join(work, 'src');
 const disk = join(src, 'disk.vhdx');
 const node = process.execPath;
@@ -49,7 +58,11 @@ const shadowkeep = `${node} ${join(root, 'dist/controller/cli/main.js')}`;
 const cacheBin = join(root, '.cache/bin');
 
 function sh(cmd: string, env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['-c', cmd], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('bash', ['-c', cmd], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -64,10 +77,29 @@ function dropCaches(): boolean {
 
 function measure(cmd: string, env: NodeJS.ProcessEnv, repo: string): Measurement {
   const timeFile = join(work, 'time.out');
-  const r = sh(`/usr/bin/time -f "%e %U %S %M" -o ${timeFile} bash -c ${JSON.stringify(cmd)} >${join(work, 'last.log')} 2>&1; rc=$?; grep -E '^(rchar|read_bytes)' /proc/$$/io; exit $rc`, env);
-  const [wall, user, sys, rss] = (readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-  const io = Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
-  const m: Measurement = { wall: wall ?? 0, user: user ?? 0, sys: sys ?? 0, maxRssKiB: rss ?? 0, rchar: io.rchar ?? 0, readBytes: io.read_bytes ?? 0, repoBytes: dirBytes(repo), ok: r.status === 0 };
+  const r = sh(
+    `/usr/bin/time -f "%e %U %S %M" -o ${timeFile} bash -c ${JSON.stringify(cmd)} >${join(work, 'last.log')} 2>&1; rc=$?; grep -E '^(rchar|read_bytes)' /proc/$$/io; exit $rc`,
+    env,
+  );
+  const [wall, user, sys, rss] = (readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '')
+    .split(' ')
+    .map(Number);
+  const io = new Map(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l): [string, number] => [l.split(': ')[0] ?? '', Number(l.split(': ')[1])]),
+  );
+  const m: Measurement = {
+    wall: wall ?? 0,
+    user: user ?? 0,
+    sys: sys ?? 0,
+    maxRssKiB: rss ?? 0,
+    rchar: io.get('rchar') ?? 0,
+    readBytes: io.get('read_bytes') ?? 0,
+    repoBytes: dirBytes(repo),
+    ok: r.status === 0,
+  };
   if (!m.ok) {
     m.note = readFileSync(join(work, 'last.log'), 'utf8').slice(-400);
     process.stderr.write(`  FAILED: ${cmd}\n${m.note}\n`);
@@ -80,10 +112,13 @@ function tools(): Tool[] {
   const repos = join(work, 'repos');
   const ours = (name: string, rct: boolean): Tool => ({
     name,
-    description: rct ? 'Shadowkeep, changed-range list (RCT mode)' : 'Shadowkeep, checksum mode (1 MiB chunks, zstd 3, AES-256-GCM)',
+    description: rct
+      ? 'Shadowkeep, changed-range list (RCT mode)'
+      : 'Shadowkeep, checksum mode (1 MiB chunks, zstd 3, AES-256-GCM)',
     repo: join(repos, name),
     init: `${shadowkeep} repo init --repo ${join(repos, name)}`,
-    backup: (_round, ranges) => `${shadowkeep} disk backup --repo ${join(repos, name)} --disk ${disk} --name bench${rct && ranges ? ` --changed-ranges ${ranges}` : ''}`,
+    backup: (_round, ranges) =>
+      `${shadowkeep} disk backup --repo ${join(repos, name)} --disk ${disk} --name bench${rct && ranges ? ` --changed-ranges ${ranges}` : ''}`,
     restore: (out) =>
       `id=$(${shadowkeep} disk ls --repo ${join(repos, name)} --json | ${node} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).at(-1).id))") && ${shadowkeep} disk restore --repo ${join(repos, name)} --manifest $id --out ${out}/disk.vhdx --format vhdx`,
     verify: (out, source) => `qemu-img compare -q -f vhdx -F vhdx ${source} ${out}/disk.vhdx`,
@@ -123,7 +158,8 @@ function tools(): Tool[] {
       repo: join(repos, 'kopia'),
       init: `${kopia} repository create filesystem --path=${join(repos, 'kopia')} --encryption=AES256-GCM-HMAC-SHA256 --block-hash=BLAKE2B-256-128 && ${kopia} policy set --global --compression=zstd`,
       backup: () => `${kopia} snapshot create ${src} --no-progress`,
-      restore: (out) => `${kopia} snapshot restore $(${kopia} snapshot list ${src} --json | ${node} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).at(-1).id))") ${out}`,
+      restore: (out) =>
+        `${kopia} snapshot restore $(${kopia} snapshot list ${src} --json | ${node} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).at(-1).id))") ${out}`,
       verify: (out, source) => `cmp ${source} ${out}/disk.vhdx`,
     });
   }
@@ -169,7 +205,8 @@ function mutate(round: number): { ranges: string; bytes: number } {
   let bytes = 0;
   for (let i = 0; bytes < target; i++) {
     const length = sizes[Math.floor(rand() * sizes.length)] ?? 4096;
-    const offset = dataset.partitionOffset + Math.floor((rand() * (dataset.partitionLength - length)) / 4096) * 4096;
+    const offset =
+      dataset.partitionOffset + Math.floor((rand() * (dataset.partitionLength - length)) / 4096) * 4096;
     const file = join(dir, `r${round}-${i}.bin`);
     writeFileSync(file, randomBytes(length));
     commands.push('-c', `write -q -s ${file} ${offset} ${length}`);
@@ -191,7 +228,9 @@ function mutate(round: number): { ranges: string; bytes: number } {
 }
 
 function hashLimit(): { perCoreBytesPerSecond: number; cores: number } {
-  const out = sh('openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | tail -1').stdout.trim().split(/\s+/);
+  const out = sh('openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | tail -1')
+    .stdout.trim()
+    .split(/\s+/);
   const kbps = Number((out.at(-1) ?? '0').replace('k', ''));
   return { perCoreBytesPerSecond: kbps * 1000, cores: availableParallelism() };
 }
@@ -211,7 +250,16 @@ rmSync(join(work, 'shadowkeep.key'), { force: true });
 mkdirSync(join(work, 'repos'), { recursive: true });
 const all = tools();
 const cold = dropCaches();
-const results: Record<string, { description: string; full?: Measurement; incrementals: Measurement[]; restore?: Measurement; restoreVerified?: boolean }> = {};
+const results: Record<
+  string,
+  {
+    description: string;
+    full?: Measurement;
+    incrementals: Measurement[];
+    restore?: Measurement;
+    restoreVerified?: boolean;
+  }
+> = {};
 for (const tool of all) {
   const r = sh(tool.init, envFor(tool));
   if (r.status !== 0) {
@@ -236,7 +284,9 @@ for (let round = 0; round <= rounds; round++) {
     }
     dropCaches();
     const m = measure(tool.backup(round, ranges), envFor(tool), tool.repo);
-    process.stderr.write(`  ${tool.name} ${round === 0 ? 'full' : `incremental ${round}`}: ${fmt(m.wall)} s\n`);
+    process.stderr.write(
+      `  ${tool.name} ${round === 0 ? 'full' : `incremental ${round}`}: ${fmt(m.wall)} s\n`,
+    );
     if (round === 0) {
       entry.full = m;
     } else {
@@ -262,7 +312,13 @@ for (const tool of all) {
 const limit = hashLimit();
 const report = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), memoryBytes: totalmem(), node: process.version, coldCache: cold },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    node: process.version,
+    coldCache: cold,
+  },
   note: 'CPU shared with other work during the run: treat figures as indicative',
   dataset: { ...dataset, vhdxBytes: sourceBytes, rounds, changedBytesPerRound: changed },
   sha256LimitBytesPerSecond: limit.perCoreBytesPerSecond * limit.cores,
@@ -276,7 +332,9 @@ writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 const avg = (xs: number[]): number => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const rows = Object.entries(results).map(([name, r]) => {
   const inc = r.incrementals;
-  const growth = inc.map((m, i) => m.repoBytes - (i === 0 ? (r.full?.repoBytes ?? 0) : (inc[i - 1]?.repoBytes ?? 0)));
+  const growth = inc.map(
+    (m, i) => m.repoBytes - (i === 0 ? (r.full?.repoBytes ?? 0) : (inc[i - 1]?.repoBytes ?? 0)),
+  );
   return [
     name,
     `${fmt(r.full?.wall ?? 0)} / ${fmt((r.full?.user ?? 0) + (r.full?.sys ?? 0))}`,
@@ -288,7 +346,16 @@ const rows = Object.entries(results).map(([name, r]) => {
     `${fmt(Math.max(r.full?.maxRssKiB ?? 0, ...inc.map((m) => m.maxRssKiB), r.restore?.maxRssKiB ?? 0) / 1024, 0)} MiB`,
   ];
 });
-const header = ['tool', 'full wall/CPU s', 'incr wall/CPU s (avg)', 'incr read (avg)', 'repo after full', 'growth/incr (avg)', 'restore s', 'peak RSS'];
+const header = [
+  'tool',
+  'full wall/CPU s',
+  'incr wall/CPU s (avg)',
+  'incr read (avg)',
+  'repo after full',
+  'growth/incr (avg)',
+  'restore s',
+  'peak RSS',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
 process.stdout.write(

@@ -21,7 +21,11 @@ export async function qemuImg(...args: string[]): Promise<string> {
 }
 
 /** Runs qemu-io commands (e.g. `write -P 0xab 0 64k`) on an image, writing in place as a hypervisor would. */
-export async function qemuIo(image: string, format: 'vhdx' | 'vpc' | 'raw', ...commands: string[]): Promise<void> {
+export async function qemuIo(
+  image: string,
+  format: 'vhdx' | 'vpc' | 'raw',
+  ...commands: string[]
+): Promise<void> {
   await run('qemu-io', ['-f', format, ...commands.flatMap((c) => ['-c', c]), image]);
 }
 
@@ -37,7 +41,11 @@ export async function tempDir(prefix = 'shadowkeep-test-'): Promise<TempDir> {
 }
 
 /** A sparse raw image of `size` bytes with random data written at each of `regions`. */
-export async function makeRawImage(path: string, size: number, regions: readonly { offset: number; length: number }[]): Promise<void> {
+export async function makeRawImage(
+  path: string,
+  size: number,
+  regions: readonly { offset: number; length: number }[],
+): Promise<void> {
   const handle = await open(path, 'w');
   try {
     await handle.truncate(size);
@@ -50,13 +58,31 @@ export async function makeRawImage(path: string, size: number, regions: readonly
 }
 
 /** Converts a raw image with qemu-img, as a user would make a VHDX or VHD from a disk. */
-export async function convertImage(raw: string, out: string, format: 'vhdx' | 'vpc', options: string[] = []): Promise<string> {
-  await qemuImg('convert', '-f', 'raw', '-O', format, ...(options.length > 0 ? ['-o', options.join(',')] : []), raw, out);
+export async function convertImage(
+  raw: string,
+  out: string,
+  format: 'vhdx' | 'vpc',
+  options: string[] = [],
+): Promise<string> {
+  await qemuImg(
+    'convert',
+    '-f',
+    'raw',
+    '-O',
+    format,
+    ...(options.length > 0 ? ['-o', options.join(',')] : []),
+    raw,
+    out,
+  );
   return out;
 }
 
 /** The guest's view of an image according to qemu: what every reader must reproduce byte for byte. */
-export async function qemuRawView(image: string, format: 'vhdx' | 'vpc' | 'raw', scratch: TempDir): Promise<Buffer> {
+export async function qemuRawView(
+  image: string,
+  format: 'vhdx' | 'vpc' | 'raw',
+  scratch: TempDir,
+): Promise<Buffer> {
   const out = scratch.file(`view-${randomBytes(4).toString('hex')}.raw`);
   await qemuImg('convert', '-f', format, '-O', 'raw', image, out);
   const data = await readFile(out);
@@ -82,7 +108,11 @@ export async function writeVhdxFixture(
   blocks: readonly FixtureBlock[],
   options: { parentLocator?: ReadonlyMap<string, string>; logGuid?: string; logEntry?: Buffer } = {},
 ): Promise<string> {
-  const layout = layoutVhdx({ ...geometry, blocks: blocks.map((b) => b.state), parentLocator: options.parentLocator });
+  const layout = layoutVhdx({
+    ...geometry,
+    blocks: blocks.map((b) => b.state),
+    parentLocator: options.parentLocator,
+  });
   if (options.logGuid) {
     for (const offset of HEADER_OFFSETS) {
       const header = decodeHeader(layout.prefix.subarray(offset, offset + 4096));

@@ -6,7 +6,16 @@ import { backupDisk } from '../../../controller/datapath/backup.js';
 import { restoreDisk } from '../../../controller/datapath/restore.js';
 import { openStoredDisk } from '../../../controller/datapath/stored-disk.js';
 import type { Repository } from '../../../controller/repository/repository.js';
-import { MiB, convertImage, makeRawImage, qemuImg, qemuIo, qemuRawView, tempDir, type TempDir } from '../../support/disk-images.js';
+import {
+  MiB,
+  convertImage,
+  makeRawImage,
+  qemuImg,
+  qemuIo,
+  qemuRawView,
+  tempDir,
+  type TempDir,
+} from '../../support/disk-images.js';
 import { makeRepository } from '../../support/repositories.js';
 
 const run = promisify(execFile);
@@ -36,14 +45,23 @@ describe('backing up and restoring a VHDX', function () {
     expect(manifest.stats.bytesRead).to.equal(24 * MiB);
     expect(manifest.chunks.filter((c) => c !== null)).to.have.length(8);
     await restoreDisk(repo, manifest.id, dir.file('restored.raw'));
-    expect((await readFile(dir.file('restored.raw'))).equals(await readFile(dir.file('disk.raw')))).to.be.true;
+    expect((await readFile(dir.file('restored.raw'))).equals(await readFile(dir.file('disk.raw')))).to.be
+      .true;
   });
 
   it('restores as a dynamic VHDX that qemu-img checks clean and compares identical to the source', async () => {
     const manifest = await repo.latestManifest('vm/disk0');
     await restoreDisk(repo, manifest!.id, dir.file('restored.vhdx'), { format: 'vhdx' });
     await qemuImg('check', '-f', 'vhdx', dir.file('restored.vhdx'));
-    const { stdout } = await run('qemu-img', ['compare', '-f', 'vhdx', '-F', 'vhdx', vhdx, dir.file('restored.vhdx')]);
+    const { stdout } = await run('qemu-img', [
+      'compare',
+      '-f',
+      'vhdx',
+      '-F',
+      'vhdx',
+      vhdx,
+      dir.file('restored.vhdx'),
+    ]);
     expect(stdout).to.contain('Images are identical');
   });
 
@@ -59,7 +77,11 @@ describe('backing up and restoring a VHDX', function () {
 
   it('reads only the ranges the hypervisor reports changed', async () => {
     await qemuIo(vhdx, 'vhdx', 'write -P 0x33 3M 4k');
-    const manifest = await backupDisk(repo, vhdx, { name: 'vm/disk0', threads: 2, changedRanges: [{ offset: 3 * MiB, length: 4096 }] });
+    const manifest = await backupDisk(repo, vhdx, {
+      name: 'vm/disk0',
+      threads: 2,
+      changedRanges: [{ offset: 3 * MiB, length: 4096 }],
+    });
     expect(manifest.changeDetection).to.equal('changed-ranges');
     expect(manifest.stats.bytesRead).to.equal(MiB);
     expect(manifest.stats.bytesChanged).to.equal(MiB);
@@ -77,7 +99,8 @@ describe('backing up and restoring a VHDX', function () {
       [20 * MiB + 4000, 3 * MiB],
       [size - 4096, 4096],
     ] as const) {
-      expect((await stored.read(offset, length)).equals(expected.subarray(offset, offset + length))).to.be.true;
+      expect((await stored.read(offset, length)).equals(expected.subarray(offset, offset + length))).to.be
+        .true;
     }
     expect(stored.bytesFetched).to.be.below(8 * MiB);
     await stored.read(size - 1, 2).then(

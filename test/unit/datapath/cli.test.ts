@@ -15,13 +15,27 @@ interface Run {
   stderr: string;
 }
 
-function shadowkeep(args: string[], env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; done: Promise<Run> } {
-  const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function shadowkeep(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ReturnType<typeof spawn>; done: Promise<Run> } {
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const done = new Promise<Run>((resolve) => {
+    child.on('close', (code, signal) => {
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
   return { child, done };
 }
 
@@ -43,7 +57,10 @@ describe('the repo and disk commands', function () {
   it('backs up with --json, printing the manifest id and byte counts', async () => {
     await makeRawImage(dir.file('small.raw'), 16 * MiB, [{ offset: 0, length: 3 * MiB }]);
     await convertImage(dir.file('small.raw'), dir.file('small.vhdx'), 'vhdx');
-    const r = await shadowkeep(['disk', 'backup', ...repoArgs, '--disk', dir.file('small.vhdx'), '--json'], env).done;
+    const r = await shadowkeep(
+      ['disk', 'backup', ...repoArgs, '--disk', dir.file('small.vhdx'), '--json'],
+      env,
+    ).done;
     expect(r.code, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(out).to.include({ name: 'small', virtualSize: 16 * MiB, bytesChanged: 3 * MiB });
@@ -53,8 +70,13 @@ describe('the repo and disk commands', function () {
 
   it('a backup killed with SIGKILL mid-run leaves earlier recovery points readable and the repository valid', async () => {
     await makeRawImage(dir.file('big.raw'), 64 * MiB, [{ offset: 0, length: 64 * MiB }]);
-    const before = JSON.parse((await shadowkeep(['disk', 'ls', ...repoArgs, '--json'], env).done).stdout) as { id: string }[];
-    const { child, done } = shadowkeep(['disk', 'backup', ...repoArgs, '--disk', dir.file('big.raw'), '--threads', '1'], env);
+    const before = JSON.parse((await shadowkeep(['disk', 'ls', ...repoArgs, '--json'], env).done).stdout) as {
+      id: string;
+    }[];
+    const { child, done } = shadowkeep(
+      ['disk', 'backup', ...repoArgs, '--disk', dir.file('big.raw'), '--threads', '1'],
+      env,
+    );
     // Kill once packs of the new backup are being written, before its manifest can exist.
     const packsBefore = await countPacks(dir.file('repo'));
     await eventually(
@@ -68,11 +90,16 @@ describe('the repo and disk commands', function () {
     child.kill('SIGKILL');
     expect((await done).signal).to.equal('SIGKILL');
 
-    const after = JSON.parse((await shadowkeep(['disk', 'ls', ...repoArgs, '--json'], env).done).stdout) as { id: string }[];
+    const after = JSON.parse((await shadowkeep(['disk', 'ls', ...repoArgs, '--json'], env).done).stdout) as {
+      id: string;
+    }[];
     expect(after.map((m) => m.id)).to.deep.equal(before.map((m) => m.id));
     const check = await shadowkeep(['repo', 'check', ...repoArgs, '--read-data'], env).done;
     expect(check.code, check.stdout + check.stderr).to.equal(0);
-    const restore = await shadowkeep(['disk', 'restore', ...repoArgs, '--manifest', before[0]!.id, '--out', dir.file('small.out')], env).done;
+    const restore = await shadowkeep(
+      ['disk', 'restore', ...repoArgs, '--manifest', before[0]!.id, '--out', dir.file('small.out')],
+      env,
+    ).done;
     expect(restore.code, restore.stderr).to.equal(0);
     expect((await readFile(dir.file('small.out'))).equals(await readFile(dir.file('small.raw')))).to.be.true;
 

@@ -3,7 +3,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { DiskFormatError, openVirtualDisk } from '../../../controller/disk/index.js';
 import { VhdxDisk } from '../../../controller/disk/vhdx.js';
-import { MiB, convertImage, makeLogEntry, makeRawImage, tempDir, writeVhdxFixture, type TempDir } from '../../support/disk-images.js';
+import {
+  MiB,
+  convertImage,
+  makeLogEntry,
+  makeRawImage,
+  tempDir,
+  writeVhdxFixture,
+  type TempDir,
+} from '../../support/disk-images.js';
 
 async function expectFormatError(path: string, pattern: RegExp): Promise<void> {
   const result = await openVirtualDisk(path).then(
@@ -28,12 +36,11 @@ describe('VHDX files qemu cannot make, built from the specification', function (
     const blockSize = 2 * MiB;
     const data = randomBytes(blockSize);
     const path = dir.file('4k.vhdx');
-    await writeVhdxFixture(path, { virtualSize: 8 * MiB, blockSize, logicalSectorSize: 4096, physicalSectorSize: 4096 }, [
-      { state: 'notPresent' },
-      { state: 'full', data },
-      { state: 'zero' },
-      { state: 'notPresent' },
-    ]);
+    await writeVhdxFixture(
+      path,
+      { virtualSize: 8 * MiB, blockSize, logicalSectorSize: 4096, physicalSectorSize: 4096 },
+      [{ state: 'notPresent' }, { state: 'full', data }, { state: 'zero' }, { state: 'notPresent' }],
+    );
     const disk = await openVirtualDisk(path);
     try {
       expect(disk.logicalSectorSize).to.equal(4096);
@@ -55,7 +62,7 @@ describe('VHDX files qemu cannot make, built from the specification', function (
     before(async () => {
       await makeRawImage(dir.file('parent.raw'), size, [{ offset: 0, length: size }]);
       await convertImage(dir.file('parent.raw'), dir.file('parent.vhdx'), 'vhdx', ['block_size=8M']);
-      const parent = (await openVirtualDisk(dir.file('parent.vhdx'))) as VhdxDisk;
+      const parent = await VhdxDisk.open(dir.file('parent.vhdx'), openVirtualDisk);
       parentRaw = await parent.read(0, size);
       parentGuid = parent.header.dataWriteGuid;
       await parent.close();
@@ -81,7 +88,12 @@ describe('VHDX files qemu cannot make, built from the specification', function (
       await writeVhdxFixture(
         path,
         { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 },
-        [{ state: 'full', data: own }, { state: 'partial', data: partial, bitmap }, { state: 'zero' }, { state: 'notPresent' }],
+        [
+          { state: 'full', data: own },
+          { state: 'partial', data: partial, bitmap },
+          { state: 'zero' },
+          { state: 'notPresent' },
+        ],
         { parentLocator: locator(parentGuid) },
       );
       const expected = Buffer.from(parentRaw);
@@ -95,7 +107,11 @@ describe('VHDX files qemu cannot make, built from the specification', function (
       try {
         expect((await disk.read(0, size)).equals(expected)).to.be.true;
         // Unaligned reads that straddle the sector runs and block edges.
-        expect((await disk.read(blockSize - 700, 5000)).equals(expected.subarray(blockSize - 700, blockSize + 4300))).to.be.true;
+        expect(
+          (await disk.read(blockSize - 700, 5000)).equals(
+            expected.subarray(blockSize - 700, blockSize + 4300),
+          ),
+        ).to.be.true;
       } finally {
         await disk.close();
       }
@@ -103,26 +119,45 @@ describe('VHDX files qemu cannot make, built from the specification', function (
 
     it('refuses a parent whose DataWriteGuid no longer matches the link', async () => {
       const path = dir.file('stale.avhdx');
-      await writeVhdxFixture(path, { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 }, Array(4).fill({ state: 'notPresent' }), {
-        parentLocator: locator(randomUUID()),
-      });
+      await writeVhdxFixture(
+        path,
+        { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 },
+        Array(4).fill({ state: 'notPresent' }),
+        {
+          parentLocator: locator(randomUUID()),
+        },
+      );
       await expectFormatError(path, /does not match.*DataWriteGuid/);
     });
 
     it('refuses a parent chain that loops', async () => {
-      const geometry = { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 } as const;
+      const geometry = {
+        virtualSize: size,
+        blockSize,
+        logicalSectorSize: 512,
+        physicalSectorSize: 512,
+      } as const;
       const guid = randomUUID();
       const blocks = Array(4).fill({ state: 'notPresent' });
-      await writeVhdxFixture(dir.file('a.avhdx'), geometry, blocks, { parentLocator: locator(guid, 'b.avhdx') });
-      await writeVhdxFixture(dir.file('b.avhdx'), geometry, blocks, { parentLocator: locator(guid, 'a.avhdx') });
+      await writeVhdxFixture(dir.file('a.avhdx'), geometry, blocks, {
+        parentLocator: locator(guid, 'b.avhdx'),
+      });
+      await writeVhdxFixture(dir.file('b.avhdx'), geometry, blocks, {
+        parentLocator: locator(guid, 'a.avhdx'),
+      });
       await expectFormatError(dir.file('a.avhdx'), /loops back/);
     });
 
     it('names the paths it tried when the parent is missing', async () => {
       const path = dir.file('orphan.avhdx');
-      await writeVhdxFixture(path, { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 }, Array(4).fill({ state: 'notPresent' }), {
-        parentLocator: locator(parentGuid, 'gone.vhdx'),
-      });
+      await writeVhdxFixture(
+        path,
+        { virtualSize: size, blockSize, logicalSectorSize: 512, physicalSectorSize: 512 },
+        Array(4).fill({ state: 'notPresent' }),
+        {
+          parentLocator: locator(parentGuid, 'gone.vhdx'),
+        },
+      );
       await expectFormatError(path, /parent disk not found \(tried .*gone\.vhdx/);
     });
   });
@@ -148,7 +183,10 @@ describe('VHDX files qemu cannot make, built from the specification', function (
     }
 
     it('a bad file signature', async () => {
-      await expectFormatError(await damaged('sig.vhdx', (p) => poke(p, 0, Buffer.from('garbage!'))), /missing 'vhdxfile' signature/);
+      await expectFormatError(
+        await damaged('sig.vhdx', (p) => poke(p, 0, Buffer.from('garbage!'))),
+        /missing 'vhdxfile' signature/,
+      );
     });
 
     it('both headers failing their checksums', async () => {
@@ -160,20 +198,31 @@ describe('VHDX files qemu cannot make, built from the specification', function (
     });
 
     it('a truncated file whose BAT points past its end', async () => {
-      await expectFormatError(await damaged('cut.vhdx', (p) => truncate(p, 6 * MiB)), /outside the .*-byte file \(truncated or corrupt\)/);
+      await expectFormatError(
+        await damaged('cut.vhdx', (p) => truncate(p, 6 * MiB)),
+        /outside the .*-byte file \(truncated or corrupt\)/,
+      );
     });
 
     it('a file shorter than its header section', async () => {
-      await expectFormatError(await damaged('stub.vhdx', (p) => truncate(p, 100_000)), /smaller than the 1 MiB VHDX header section/);
+      await expectFormatError(
+        await damaged('stub.vhdx', (p) => truncate(p, 100_000)),
+        /smaller than the 1 MiB VHDX header section/,
+      );
     });
 
     it('a log that must be replayed first', async () => {
       const logGuid = randomUUID();
       const path = dir.file('dirty.vhdx');
-      await writeVhdxFixture(path, { virtualSize: 8 * MiB, blockSize: 2 * MiB, logicalSectorSize: 512, physicalSectorSize: 512 }, Array(4).fill({ state: 'notPresent' }), {
-        logGuid,
-        logEntry: makeLogEntry(logGuid),
-      });
+      await writeVhdxFixture(
+        path,
+        { virtualSize: 8 * MiB, blockSize: 2 * MiB, logicalSectorSize: 512, physicalSectorSize: 512 },
+        Array(4).fill({ state: 'notPresent' }),
+        {
+          logGuid,
+          logEntry: makeLogEntry(logGuid),
+        },
+      );
       await expectFormatError(path, /log holds updates that must be replayed/);
     });
 

@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { openVirtualDisk, type VirtualDisk } from '../../../controller/disk/index.js';
-import { MiB, convertImage, makeRawImage, qemuIo, qemuRawView, tempDir, type TempDir } from '../../support/disk-images.js';
+import {
+  MiB,
+  convertImage,
+  makeRawImage,
+  qemuIo,
+  qemuRawView,
+  tempDir,
+  type TempDir,
+} from '../../support/disk-images.js';
 
 async function readAll(disk: VirtualDisk): Promise<Buffer> {
   const out = Buffer.alloc(disk.size);
@@ -34,7 +42,10 @@ describe('virtual disk readers on images made by qemu', function () {
 
   for (const subformat of ['dynamic', 'fixed']) {
     it(`reads a ${subformat} VHDX made by qemu-img byte for byte as the raw image`, async () => {
-      const path = await convertImage(dir.file('disk.raw'), dir.file(`${subformat}.vhdx`), 'vhdx', [`subformat=${subformat}`, 'block_size=8M']);
+      const path = await convertImage(dir.file('disk.raw'), dir.file(`${subformat}.vhdx`), 'vhdx', [
+        `subformat=${subformat}`,
+        'block_size=8M',
+      ]);
       const disk = await openVirtualDisk(path);
       try {
         expect(disk.format).to.equal('vhdx');
@@ -62,7 +73,9 @@ describe('virtual disk readers on images made by qemu', function () {
   });
 
   it('sees in-place writes made by qemu-io after conversion, including into new blocks', async () => {
-    const path = await convertImage(dir.file('disk.raw'), dir.file('written.vhdx'), 'vhdx', ['block_size=8M']);
+    const path = await convertImage(dir.file('disk.raw'), dir.file('written.vhdx'), 'vhdx', [
+      'block_size=8M',
+    ]);
     await qemuIo(path, 'vhdx', 'write -P 0xab 20M 64k', 'write -P 0xcd 1M 4k');
     const disk = await openVirtualDisk(path);
     try {
@@ -74,7 +87,10 @@ describe('virtual disk readers on images made by qemu', function () {
 
   for (const subformat of ['dynamic', 'fixed']) {
     it(`reads a ${subformat} VHD made by qemu-img as qemu reads it`, async () => {
-      const path = await convertImage(dir.file('disk.raw'), dir.file(`${subformat}.vhd`), 'vpc', [`subformat=${subformat}`, 'force_size=on']);
+      const path = await convertImage(dir.file('disk.raw'), dir.file(`${subformat}.vhd`), 'vpc', [
+        `subformat=${subformat}`,
+        'force_size=on',
+      ]);
       await qemuIo(path, 'vpc', 'write -P 0x5a 30M 8k');
       const disk = await openVirtualDisk(path);
       try {

@@ -44,7 +44,9 @@ describe('the repository', function () {
 
   it('refuses a wrong key file with a clear error', async () => {
     await makeRepository(dir.file('repo'));
-    const err = await Repository.open(new FilesystemStorage(dir.file('repo')), randomBytes(32)).catch((e: unknown) => e);
+    const err = await Repository.open(new FilesystemStorage(dir.file('repo')), randomBytes(32)).catch(
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(WrongKeyError);
     expect((err as Error).message).to.match(/key file does not unlock this repository/);
   });
@@ -90,7 +92,9 @@ describe('the repository', function () {
       await repo.storage.delete(key);
     }
     const report = await checkRepository(repo);
-    expect(report.problems.map((p) => [p.problem, p.affectedManifests])).to.deep.equal([[report.problems[0]!.problem, [a.id]]]);
+    expect(report.problems.map((p) => [p.problem, p.affectedManifests])).to.deep.equal([
+      [report.problems[0]!.problem, [a.id]],
+    ]);
     expect(report.problems[0]!.problem).to.match(/missing/);
   });
 
