@@ -6,6 +6,7 @@
  * `{"ok":false,"error":{...}}`; a process that outlives its timeout is killed and reported.
  */
 import { execa } from 'execa';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { HypervisorError } from '../types.js';
 import { isObject, malformed, type Json, type JsonObject } from './decode.js';
 import { classifyFailure } from './failures.js';
@@ -49,6 +50,22 @@ export function execaRunner(executable = 'powershell.exe'): PowerShellRunner {
       windowsHide: true,
     });
     return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode, timedOut: result.timedOut };
+  };
+}
+
+/**
+ * Wraps a runner so each output is also written to `<folder>/<operation>.out` (and `.err`): how
+ * the recordings under test/fixtures/powershell are refreshed from a real host.
+ */
+export function recordingRunner(inner: PowerShellRunner, folder: string): PowerShellRunner {
+  return async (invocation) => {
+    const output = await inner(invocation);
+    await mkdir(folder, { recursive: true });
+    await writeFile(`${folder}/${invocation.operation}.out`, output.stdout);
+    if (output.stderr !== '') {
+      await writeFile(`${folder}/${invocation.operation}.err`, output.stderr);
+    }
+    return output;
   };
 }
 

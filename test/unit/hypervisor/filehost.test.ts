@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { blockIndex, guestBlock, runGuestWriter } from '../../../controller/hypervisor/filehost/guest-writer.js';
 import { FileHost } from '../../../controller/hypervisor/filehost/filehost.js';
@@ -214,6 +215,17 @@ describe('filehost backend', function () {
       expect((lost?.reason as HypervisorError).code).to.equal('NotOwner');
       const owners = await Promise.all(['hv-node-2', 'hv-node-3'].map((n) => new FileHost({ root: c.root, node: n }).getVm(id)));
       expect(owners.filter((o) => o !== undefined)).to.have.length(1);
+    });
+
+    it('lets only one of two host processes that both think they own a VM migrate it', async () => {
+      await c.sim.createHost({ name: 'hv-node-3', cluster: 'hvclu01' });
+      const id = await c.createVm();
+      const module = new URL('../../../controller/hypervisor/filehost/filehost.js', import.meta.url).href;
+      const migrate = (target: string) =>
+        execa(process.execPath, ['--input-type=module', '-e', `const { FileHost } = await import(${JSON.stringify(module)}); await new FileHost({ root: process.argv[1], node: 'hv-node-1' }).liveMigrate(process.argv[2], process.argv[3]);`, c.root, id, target], { reject: false });
+      const results = await Promise.all([migrate('hv-node-2'), migrate('hv-node-3')]);
+      expect(results.map((r) => r.exitCode).sort()).to.deep.equal([0, 1]);
+      expect(results.find((r) => r.exitCode === 1)?.stderr).to.contain('runs on hv-node-');
     });
 
     it('refuses to act on a VM another node owns', async () => {
