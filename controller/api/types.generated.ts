@@ -235,6 +235,13 @@ export interface BackupRepositorySpec {
   /** An Azure Storage blob container. */
   azureBlob?: BackupRepositoryAzureBlob;
   /**
+   * Recreate a RecoveryPoint in this namespace for every recovery point stored in the repository
+   * that has none, with its status read from the repository's manifests. For disaster recovery: in
+   * a new cluster that has only the repository, restores work again.
+   * @default false
+   */
+  syncRecoveryPoints?: boolean;
+  /**
    * Name of a Secret in this namespace whose key "password" protects the repository's encryption
    * key. Required: data is encrypted before it leaves the host. Lose it and the data cannot be
    * read.

@@ -408,6 +408,7 @@ async function main(): Promise<void> {
       );
       process.exit(1);
     }
+    process.stdout.write(`${wanted.size} generated files match crds/\n`);
     return;
   }
   for (const file of stale) {
