@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { allResources } from '../../controller/api/index.js';
 import { eventually } from '../support/eventually.js';
-import { repoRoot } from '../support/kube.js';
+import { repoRoot, toolsEnv } from '../support/kube.js';
 
 const controlPlane = path.join(repoRoot, 'hack/control-plane');
 let startedHere = false;
@@ -22,7 +22,7 @@ let startedHere = false;
 async function run(file: string, args: string[], { progress = false } = {}): Promise<string> {
   const { stdout } = await execa(file, args, {
     cwd: repoRoot,
-    env: { PATH: `${path.join(repoRoot, '.cache/bin')}${path.delimiter}${process.env.PATH ?? ''}` },
+    env: toolsEnv,
     stderr: progress ? 'inherit' : 'pipe',
   });
   return stdout.trim();

@@ -30,6 +30,11 @@ import { loadAll } from 'js-yaml';
 /** The repository root (tests run compiled, from dist/test/support). */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** Environment for child processes: the project's kubectl, helm and control plane binaries first. */
+export const toolsEnv = {
+  PATH: `${path.join(repoRoot, '.cache/bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+};
+
 export interface Kube {
   config: KubeConfig;
   core: CoreV1Api;
@@ -131,7 +136,7 @@ export function parseYaml(text: string): Manifest[] {
 }
 
 export interface ApplyOptions {
-  /** Namespace for namespaced objects that do not name one. */
+  /** Namespace for objects that do not name one (the server drops it from cluster-scoped ones). */
   namespace?: string;
   /** Validate and default on the server without storing anything. */
   dryRun?: boolean;
@@ -278,7 +283,7 @@ export async function kubectl(args: string[], options: { input?: string } = {}):
   const { exitCode, stdout, stderr } = await execa('kubectl', args, {
     reject: false,
     input: options.input,
-    env: { PATH: `${path.join(repoRoot, '.cache/bin')}${path.delimiter}${process.env.PATH ?? ''}` },
+    env: toolsEnv,
   });
   return { exitCode: exitCode ?? -1, stdout, stderr };
 }
