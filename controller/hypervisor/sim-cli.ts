@@ -83,11 +83,8 @@ function rootOption(argv: string[]): { root: string; args: string[] } {
 }
 
 const handlers: Record<string, Handler> = {
-  host: (sim, args) => (args[0] === 'create' ? createHost(sim, args.slice(1)) : args[0] === 'list' ? listHosts(sim) : Promise.reject(new UserError(`usage: host create|list`, ExitCode.usage))),
-  vm: (sim, args) => {
-    const sub = { create: createVm, list: listVms, show: showVm }[args[0] ?? ''];
-    return sub ? sub(sim, args.slice(1)) : Promise.reject(new UserError('usage: vm create|list|show', ExitCode.usage));
-  },
+  host: subcommands('host', { create: createHost, list: listHosts }),
+  vm: subcommands('vm', { create: createVm, list: listVms, show: showVm }),
   start: power('Running'),
   save: power('Saved'),
   pause: power('Paused'),
@@ -99,6 +96,16 @@ const handlers: Record<string, Handler> = {
   guest,
   fault,
 };
+
+function subcommands(group: string, table: Record<string, Handler>): Handler {
+  return (sim, args) => {
+    const handler = table[args[0] ?? ''];
+    if (!handler) {
+      throw new UserError(`usage: ${group} ${Object.keys(table).join('|')}`, ExitCode.usage);
+    }
+    return handler(sim, args.slice(1));
+  };
+}
 
 function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: T, positionals: number) {
   let parsed;
@@ -153,7 +160,8 @@ async function createHost(sim: SimCluster, args: string[]): Promise<void> {
   print(`host ${host.name} created${host.cluster === undefined ? '' : ` in cluster ${host.cluster}`} (${host.osVersion})`);
 }
 
-async function listHosts(sim: SimCluster): Promise<void> {
+async function listHosts(sim: SimCluster, args: string[]): Promise<void> {
+  parse(args, {}, 0);
   for (const host of await sim.hosts()) {
     print(`${host.name}\t${host.cluster ?? '-'}\t${host.osVersion}`);
   }
@@ -226,7 +234,8 @@ async function ownerHost(sim: SimCluster, idOrName: string): Promise<{ host: Fil
   return { host: new FileHost({ root: sim.layout.root, node: vm.owner }), vmId: vm.id };
 }
 
-async function listVms(sim: SimCluster): Promise<void> {
+async function listVms(sim: SimCluster, args: string[]): Promise<void> {
+  parse(args, {}, 0);
   for (const host of await sim.hosts()) {
     const node = new FileHost({ root: sim.layout.root, node: host.name });
     const info = await node.getHost();
