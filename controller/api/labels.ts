@@ -56,6 +56,9 @@ export function toLabelValue(text: string): string {
  * The Hyper-V ID of the VM a recovery point is about: from its spec, or, for a point a person
  * created by VM name only, from the label the controller resolved from the inventory.
  */
-export function vmIdOf(rp: { spec: { vm: { id?: string } }; metadata: { labels?: Record<string, string> } }): string | undefined {
+export function vmIdOf(rp: {
+  spec: { vm: { id?: string } };
+  metadata: { labels?: Record<string, string> };
+}): string | undefined {
   return (rp.spec.vm.id ?? rp.metadata.labels?.[labels.vmId])?.toLowerCase();
 }
