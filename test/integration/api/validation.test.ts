@@ -61,7 +61,7 @@ async function submit(manifest: Manifest, namespace: string): Promise<ApiError |
     group: resource.group,
     version: resource.version,
     plural: resource.plural,
-    body: unnamed(manifest),
+    body: manifest,
     dryRun: 'All',
     fieldValidation: 'Strict',
   };
@@ -78,15 +78,6 @@ async function submit(manifest: Manifest, namespace: string): Promise<ApiError |
     }
     return refusal;
   }
-}
-
-/**
- * The manifest with a generated name: a dry-run create of a name that exists (cluster-scoped
- * inventory other suites made, say) would be refused as a conflict instead of being validated.
- */
-function unnamed(manifest: Manifest): Manifest {
-  const { name, ...metadata } = manifest.metadata ?? {};
-  return { ...manifest, metadata: { ...metadata, generateName: `${name ?? 'invalid'}-` } };
 }
 
 /** Where the server blames `field` with `message`: a cause naming the field, or (strict decoding) the whole message. */
