@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { BusyOperation, CheckpointType, Consistency, GuestInfo } from '../types.js';
+import type { CheckpointType, Consistency, GuestInfo } from '../types.js';
 
 export interface SimHost {
   schema: 1;
@@ -106,7 +106,6 @@ export interface SimVm {
   checkpoints: SimCheckpoint[];
   referencePoints: SimReferencePoint[];
   userCheckpoints: number;
-  busy: BusyOperation[];
   faults: SimFaults;
 }
 

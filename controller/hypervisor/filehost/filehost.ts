@@ -4,6 +4,7 @@
  * cluster. See layout.ts for the folder layout and docs/hypervisor-backends.md for the model.
  */
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import {
@@ -21,14 +22,14 @@ import {
   type SnapshotRequest,
   type VmInfo,
 } from '../types.js';
+import { awaitHeartbeat } from '../boot-check.js';
+import { excludedDisks } from '../decision.js';
+import { checkVmName } from '../names.js';
 import { readJson, writeJsonAtomic, type SimCheckpoint, type SimDisk, type SimHost, type SimState, type SimVm } from './config.js';
 import { heartbeatOf, vmInfo } from './inventory.js';
 import { Layout, checkNodeName, checkVmId } from './layout.js';
 import { isCode, withLock } from './lock.js';
 import { changesSince, freezeDisks, onlineRefusal } from './snapshots.js';
-import { awaitHeartbeat } from '../boot-check.js';
-import { checkVmName } from '../names.js';
-import { excludedDisks } from '../decision.js';
 import { dropChangeLog, rctId } from './tracking.js';
 
 export interface FileHostOptions {
@@ -84,8 +85,8 @@ export class FileHost implements Hypervisor {
   async createSnapshot(vmId: string, request: SnapshotRequest): Promise<Snapshot> {
     const host = await this.getHost();
     return this.mutate(vmId, async (vm, persist) => {
-      if (vm.faults.mergeInProgress || vm.busy.length > 0) {
-        throw new HypervisorError('Busy', `VM ${vm.name} is busy (${vm.faults.mergeInProgress ? 'MergingDisks' : vm.busy.join(', ')})`, true);
+      if (vm.faults.mergeInProgress) {
+        throw new HypervisorError('Busy', `VM ${vm.name} is busy (MergingDisks)`, true);
       }
       const info = vmInfo(vm, this.layout, host, this.now());
       const excluded = excludedDisks(info.disks);
@@ -98,21 +99,17 @@ export class FileHost implements Hypervisor {
       }
       const consistency = this.plannedConsistency(vm, request);
       const id = randomUUID();
-      const resumeTo = vm.state;
+      const folder = `${vm.snapshotLocation}/${vm.id}/${id}`;
+      // A paused guest runs no code already: its disks are copied as they lie, like an Off VM's.
+      const stopsGuest = request.mode === 'SavedState' && vm.state === 'Running';
       const downtimeStart = Date.now();
-      const stopsGuest = request.mode === 'SavedState' && (vm.state === 'Running' || vm.state === 'Paused');
-      if (stopsGuest) {
-        await this.transition(vm, 'Saved', persist);
-      }
       const pointInTime = this.now();
-      let disks;
-      try {
-        disks = await freezeDisks(covered, `${vm.snapshotLocation}/${vm.id}/${id}`, vm.faults.slowDiskMs ?? 0);
-      } finally {
-        if (stopsGuest) {
-          await this.transition(vm, resumeTo, persist);
-        }
-      }
+      const disks = await this.whileSaved(vm, stopsGuest, persist, () =>
+        freezeDisks(covered, folder, vm.faults.slowDiskMs ?? 0).catch(async (err: unknown) => {
+          await rm(folder, { recursive: true, force: true });
+          throw err;
+        }),
+      );
       const checkpoint: SimCheckpoint = {
         id,
         label: request.label,
@@ -214,7 +211,6 @@ export class FileHost implements Hypervisor {
       disks,
       checkpoints: [],
       referencePoints: [],
-      busy: [],
       faults: {},
     };
     await registerVm(this.layout, vm);
@@ -291,7 +287,8 @@ export class FileHost implements Hypervisor {
           continue;
         }
         const target = `${destination}/${basename(disk.path)}`;
-        await copyFile(disk.path, target, 0);
+        // EXCL: two disks with one file name must not overwrite each other.
+        await copyFile(disk.path, target, constants.COPYFILE_EXCL);
         await rm(disk.path);
         await dropChangeLog(disk.path);
         // A moved disk is rewritten: every change-tracking baseline of it is gone.
@@ -302,6 +299,21 @@ export class FileHost implements Hypervisor {
     });
   }
 
+  /** Runs `work` with the VM saved (when `save`), and puts it back in its state afterwards, even on failure. */
+  private async whileSaved<T>(vm: SimVm, save: boolean, persist: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+    const resumeTo = vm.state;
+    if (save) {
+      await this.transition(vm, 'Saved', persist);
+    }
+    try {
+      return await work();
+    } finally {
+      if (save) {
+        await this.transition(vm, resumeTo, persist);
+      }
+    }
+  }
+
   /** Moves the VM to a power state along the transitions Hyper-V allows. */
   private async transition(vm: SimVm, to: SimState, persist: () => Promise<void>): Promise<void> {
     if (vm.state === to) {
@@ -310,7 +322,7 @@ export class FileHost implements Hypervisor {
     const allowed: Record<SimState, SimState[]> = {
       Off: ['Running'],
       Running: ['Off', 'Saved', 'Paused'],
-      Saved: ['Running', 'Off', 'Paused'],
+      Saved: ['Running', 'Off'],
       Paused: ['Running', 'Off', 'Saved'],
     };
     if (!allowed[vm.state].includes(to)) {

@@ -106,7 +106,7 @@ export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): Vm
     snapshotLocation: vm.snapshotLocation,
     snapshotVolume: layout.classify(vm.snapshotLocation).volume,
     configurationPath: layout.vmDir(vm.id),
-    busy: vm.faults.mergeInProgress ? [...new Set([...vm.busy, 'MergingDisks' as const])] : vm.busy,
+    busy: vm.faults.mergeInProgress ? ['MergingDisks'] : [],
     ...(vm.clustered && host.cluster
       ? { cluster: { clusterName: host.cluster.name, ownerNode: vm.owner, groupState: vm.state === 'Running' || vm.state === 'Paused' ? 'Online' : 'Offline' } }
       : {}),

@@ -129,7 +129,6 @@ export class SimCluster {
       checkpoints: [],
       referencePoints: [],
       userCheckpoints: 0,
-      busy: [],
       faults: {},
     };
     this.layout.classify(vm.snapshotLocation);
