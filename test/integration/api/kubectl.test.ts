@@ -26,6 +26,7 @@ import {
   type Manifest,
 } from '../../support/kube.js';
 
+// kubectl prints ages of ten minutes or more as whole minutes ("30m"), shorter ones with seconds ("2m1s").
 const minutesAgo = (minutes: number): string => new Date(Date.now() - minutes * 60_000).toISOString();
 const condition = (type: string, status: 'True' | 'False', reason: string, message: string) => ({
   type,
@@ -109,7 +110,7 @@ describe('kubectl get', () => {
         phase: 'Available',
         stored: '1.2Ti',
         storedBytes: 1_319_413_953_331,
-        lastCheckTime: minutesAgo(2),
+        lastCheckTime: minutesAgo(20),
       }),
       patchStatus(VirtualMachineRestoreResource, 'sql01-copy-on-hv-node-3', ns, {
         phase: 'Restoring',
@@ -186,7 +187,7 @@ describe('kubectl get', () => {
       TYPE: 'Filesystem',
       PHASE: 'Available',
       STORED: '1.2Ti',
-      'LAST-CHECK': '2m',
+      'LAST-CHECK': '20m',
     });
     expect(row('sql01-copy-on-hv-node-3')).to.include({
       'RECOVERY-POINT': 'sql01-before-patching',
