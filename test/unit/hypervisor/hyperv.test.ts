@@ -85,6 +85,23 @@ describe('hyperv backend (recorded PowerShell)', () => {
       expect(log.argumentsOf(call)).to.deep.include({ newName: name, newId: true });
     });
 
+    it('sends every operation as its fixed script, whatever the labels, names and paths', async () => {
+      const nasty = `it's "x"; $(Stop-Computer) \`whoami\` @{a=1} | Out-File C:\\pwned — ü`;
+      const { host, log } = hostWith({ vms: 'ps51/vm-sql01', snapshot: 'ps51/snapshot', release: 'ps51/release-deleted', moveStorage: 'ps51/done', liveMigrate: 'ps51/done', importVm: 'failures/vm-gone/start' });
+      const snapshot = await host.createSnapshot(sql01, { mode: 'Online', label: nasty });
+      await host.releaseSnapshot(snapshot, { keepAsReference: false });
+      await host.moveStorage(sql01, `D:\\VMs\\${nasty.replace(/[\\|]/g, '')}`);
+      await host.liveMigrate(sql01, 'HV-NODE-2');
+      await failure(host.importVm({ configurationPath: 'D:\\R\\a.vmcx', identity: 'New', newName: nasty, disks: [] }));
+      expect(log.invocations.length).to.be.greaterThan(6);
+      for (const call of log.invocations) {
+        expect(call.script, call.operation).to.equal(wrapScript(scripts[call.operation as keyof typeof scripts]));
+        expect(call.script).to.not.contain('Stop-Computer').and.not.contain('whoami');
+      }
+      const labels = log.invocations.filter((i) => i.operation === 'snapshot').map((i) => (log.argumentsOf(i) as { label: string }).label);
+      expect(labels).to.deep.equal([nasty]);
+    });
+
     it('runs the same script text for every VM, so no input can change the code', async () => {
       const { host, log } = hostWith({ vms: 'ps51/vms-none' });
       await host.getVm(sql01);
