@@ -16,7 +16,7 @@ export interface ExtractReport {
   bytes: number;
   /** NTFS names written under another name because the host could not hold them as they are. */
   renamed: { ntfsPath: string; hostPath: string; reason: string }[];
-  /** Files left out of a directory restore (EFS, or an output file that already exists). */
+  /** What a directory restore left out: EFS files, existing output files, alternate data streams. */
   skipped: { ntfsPath: string; reason: string }[];
 }
 
@@ -103,6 +103,16 @@ class Extractor {
     await utimes(target, file.info.accessed, file.info.modified);
   }
 
+  /** Directory restores copy main streams only; say which alternate streams stayed behind. */
+  private noteAlternateStreams(file: NtfsFile, ntfsPath: string): void {
+    for (const stream of this.volume.streams(file).filter((s) => s.name !== '')) {
+      this.report.skipped.push({
+        ntfsPath: `${ntfsPath}:${stream.name}`,
+        reason: 'alternate data stream not copied in a directory restore (fetch the file with --stream)',
+      });
+    }
+  }
+
   async directory(dir: NtfsFile, ntfsPath: string, target: string): Promise<void> {
     await ensureDirectory(target);
     this.report.directories += 1;
@@ -114,6 +124,7 @@ class Extractor {
         await this.directory(child, childPath, childTarget);
       } else {
         await this.file(child, childPath, childTarget, '', false);
+        this.noteAlternateStreams(child, childPath);
       }
     }
     await utimes(target, dir.info.accessed, dir.info.modified);
