@@ -8,7 +8,10 @@ const magic = 'SKW1';
 
 export interface GuestWriterOptions {
   blockSize?: number;
-  /** First byte of the area the writer cycles through; defaults to the last quarter of the disk. */
+  /**
+   * First byte of the area the writer cycles through; defaults to the last quarter of the disk,
+   * clear of the NTFS metadata at the start and middle of a fresh volume.
+   */
   startOffset?: number;
   /** Bytes the writer cycles through, from `startOffset`. */
   areaBytes?: number;
@@ -37,7 +40,8 @@ export async function runGuestWriter(sim: SimCluster, vmId: string, options: Gue
   const size = vm.disks.find((d) => d.path !== undefined)?.virtualSize ?? 0;
   const blockSize = options.blockSize ?? 4096;
   const start = options.startOffset ?? Math.floor((size * 3) / 4 / blockSize) * blockSize;
-  const blocks = Math.max(1, Math.floor((options.areaBytes ?? size - start - 1024 * 1024) / blockSize));
+  // The last 2 MiB hold the backup boot sector and the free tail of the disk: never written.
+  const blocks = Math.max(1, Math.floor((options.areaBytes ?? size - start - 2 * 1024 * 1024) / blockSize));
   let index = 0;
   while (!options.signal?.aborted && (options.count === undefined || index < options.count)) {
     const offset = start + (index % blocks) * blockSize;
