@@ -41,8 +41,13 @@ interface Crd {
   spec: {
     group: string;
     scope: 'Namespaced' | 'Cluster';
-    names: { kind: string; plural: string; singular: string; shortNames?: string[] };
-    versions: { name: string; schema: { openAPIV3Schema: Schema } }[];
+    names: { kind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    versions: {
+      name: string;
+      schema: { openAPIV3Schema: Schema };
+      subresources?: { status?: object };
+      additionalPrinterColumns?: unknown[];
+    }[];
   };
 }
 
@@ -135,6 +140,24 @@ function lint(file: string, schema: Schema, at: string, problems: string[]): voi
   }
   if (typeof schema.additionalProperties === 'object') {
     lint(file, schema.additionalProperties, `${at}{}`, problems);
+  }
+}
+
+/** What every kind of the API offers (docs/api.md, "What every kind shares"). */
+function lintKind(file: string, crd: Crd, problems: string[]): void {
+  const { kind, shortNames = [], categories = [] } = crd.spec.names;
+  const version = crd.spec.versions[0];
+  const status = version?.schema.openAPIV3Schema.properties?.status?.properties ?? {};
+  const missing = [
+    shortNames.length === 0 && 'a short name',
+    !categories.includes('shadowkeep') && 'the category shadowkeep',
+    !version?.subresources?.status && 'the status subresource',
+    !version?.additionalPrinterColumns?.length && 'printer columns',
+    !status.observedGeneration && 'status.observedGeneration',
+    !status.conditions && 'status.conditions',
+  ].filter((item) => item !== false);
+  for (const item of missing) {
+    problems.push(`${file}: ${kind} lacks ${item}`);
   }
 }
 
@@ -375,7 +398,9 @@ async function main(): Promise<void> {
 
   const problems: string[] = [];
   crds.forEach((crd, i) => {
-    lint(`crds/${crdFiles[i] ?? ''}`, storageSchema(crd), crd.spec.names.kind, problems);
+    const file = `crds/${crdFiles[i] ?? ''}`;
+    lintKind(file, crd, problems);
+    lint(file, storageSchema(crd), crd.spec.names.kind, problems);
   });
   if (problems.length > 0) {
     process.stderr.write(`${problems.join('\n')}\n`);

@@ -102,4 +102,11 @@ describe('make verify', function () {
       "HyperVHost.status.clusterSharedVolumes[].name: unknown schema key 'e.g. Cluster Disk 1.'",
     );
   });
+
+  it('fails on a kind that leaves out what every kind offers', async () => {
+    await editHostCrd('categories: [shadowkeep]', 'categories: [infrastructure]');
+    const { exitCode, stderr } = await run('verify');
+    expect(exitCode).to.equal(1);
+    expect(stderr).to.include('HyperVHost lacks the category shadowkeep');
+  });
 });
