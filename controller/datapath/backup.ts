@@ -10,8 +10,8 @@ import { RepositoryError } from '../repository/errors.js';
 import type { ChangeDetection, Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupWriter } from '../repository/writer.js';
-import { ChunkPool, type ChunkResult } from './chunk-pool.js';
-import { planChunks } from './plan.js';
+import { CHUNKS_PER_TASK, ChunkPool, type ChunkOutcome, type ChunkResult } from './chunk-pool.js';
+import { planChunks, readRuns } from './plan.js';
 
 export interface BackupOptions {
   /** Name of the disk series; defaults to the file name without extension. */
@@ -87,46 +87,49 @@ export async function backupDisk(
   // Results are stored one at a time, in arrival order, so pack writes never interleave.
   let storing: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
+  const handle = (i: number, outcome: ChunkOutcome): Promise<void> | undefined => {
+    const length = Math.min(chunkSize, virtualSize - i * chunkSize);
+    const before = previous?.[i];
+    stats.bytesRead += length;
+    if (outcome.kind === 'zero') {
+      stats.bytesChanged += before ? length : 0;
+      progress(length);
+      return undefined;
+    }
+    chunks[i] = outcome.id;
+    if (outcome.kind === 'same') {
+      progress(length);
+      return undefined;
+    }
+    stats.bytesChanged += length;
+    const { id, blob } = outcome;
+    storing = storing.then(async () => {
+      if (!writer.has(id)) {
+        stats.newChunks++;
+      }
+      await writer.add(id, [Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)]);
+      progress(length);
+    });
+    return storing;
+  };
   try {
     for (const [i, plan] of plans.entries()) {
-      const offset = i * chunkSize;
-      const length = Math.min(chunkSize, virtualSize - offset);
+      const length = Math.min(chunkSize, virtualSize - i * chunkSize);
       if (plan.kind === 'zero') {
-        if (previous?.[i]) {
-          stats.bytesChanged += length;
-        }
+        stats.bytesChanged += previous?.[i] ? length : 0;
         progress(length);
-        continue;
-      }
-      if (plan.kind === 'reuse') {
+      } else if (plan.kind === 'reuse') {
         chunks[i] = plan.id;
         progress(length);
-        continue;
       }
-      const { result } = await pool.submit(offset, length, plan.previous);
-      const handled = result.then((r: ChunkResult) => {
-        stats.bytesRead += length;
-        if (r.kind === 'zero') {
-          if (plan.previous) {
-            stats.bytesChanged += length;
-          }
-        } else {
-          chunks[i] = r.id;
-          if (r.kind === 'new') {
-            stats.bytesChanged += length;
-            storing = storing.then(async () => {
-              if (!writer.has(r.id)) {
-                stats.newChunks++;
-              }
-              await writer.add(r.id, [Buffer.from(r.blob.buffer, r.blob.byteOffset, r.blob.byteLength)]);
-            });
-            return storing.then(() => {
-              progress(length);
-            });
-          }
-        }
-        progress(length);
-        return undefined;
+    }
+    for (const run of readRuns(plans, chunkSize, virtualSize, CHUNKS_PER_TASK)) {
+      const before = plans
+        .slice(run.first, run.first + run.count)
+        .map((p) => (p.kind === 'read' ? p.previous : undefined));
+      const { result } = await pool.submit(run.offset, run.length, before);
+      const handled = result.then(async (r: ChunkResult) => {
+        await Promise.all(r.chunks.map((outcome, k) => handle(run.first + k, outcome)));
       });
       inFlight.add(handled);
       void handled.finally(() => inFlight.delete(handled)).catch(() => undefined);

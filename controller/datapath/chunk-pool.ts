@@ -14,21 +14,29 @@ export interface WorkerSetup {
   compressionLevel: number;
 }
 
+/** A run of consecutive chunks, read with one large read (sequential I/O) and processed one by one. */
 export interface ChunkTask {
   seq: number;
   offset: number;
   length: number;
-  previous: string | null | undefined;
+  /** Per chunk of the run: its id in the previous recovery point, if any. */
+  previous: (string | null | undefined)[];
 }
 
-export type ChunkResult =
-  | { seq: number; kind: 'zero' }
-  | { seq: number; kind: 'same'; id: string }
-  | { seq: number; kind: 'new'; id: string; blob: Uint8Array };
+export type ChunkOutcome =
+  { kind: 'zero' } | { kind: 'same'; id: string } | { kind: 'new'; id: string; blob: Uint8Array };
 
-export type WorkerReply = ChunkResult | { seq: number; kind: 'error'; message: string };
+export interface ChunkResult {
+  seq: number;
+  chunks: ChunkOutcome[];
+}
 
-/** Chunks each worker holds at once: one being read while another is hashed and sealed. */
+export type WorkerReply = ChunkResult | { seq: number; error: string };
+
+/** Chunks per task: 4 MiB reads at the default chunk size, where sequential reads reach full speed. */
+export const CHUNKS_PER_TASK = 4;
+
+/** Tasks each worker holds at once: one being read while another is hashed and sealed. */
 const PER_WORKER = 2;
 
 interface Slot {
@@ -50,8 +58,8 @@ export class ChunkPool {
         slot.busy--;
         const waiter = this.waiting.get(result.seq);
         this.waiting.delete(result.seq);
-        if (result.kind === 'error') {
-          waiter?.reject(new Error(result.message));
+        if ('error' in result) {
+          waiter?.reject(new Error(result.error));
         } else {
           waiter?.resolve(result);
         }
@@ -110,7 +118,7 @@ export class ChunkPool {
   async submit(
     offset: number,
     length: number,
-    previous: string | null | undefined,
+    previous: (string | null | undefined)[],
   ): Promise<{ result: Promise<ChunkResult> }> {
     let slot = this.idleSlot();
     while (!slot) {

@@ -1,6 +1,6 @@
 /**
- * Worker thread of the backup pipeline: opens the disk itself, reads its share of chunks into
- * reused buffers, hashes them and, for chunks that differ from the previous recovery point,
+ * Worker thread of the backup pipeline: opens the disk itself, reads runs of chunks into reused
+ * buffers with one large read each, hashes every chunk and, for chunks that differ from the previous recovery point,
  * compresses and seals them. Only ids and sealed blobs cross back to the main thread, the blobs
  * as transferred ArrayBuffers (no copy).
  */
@@ -8,7 +8,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openVirtualDisk } from '../disk/open.js';
 import { encodeChunk } from '../repository/codec.js';
 import { chunkId } from '../repository/crypto.js';
-import type { ChunkResult, ChunkTask, WorkerReply, WorkerSetup } from './chunk-pool.js';
+import {
+  CHUNKS_PER_TASK,
+  type ChunkOutcome,
+  type ChunkResult,
+  type ChunkTask,
+  type WorkerReply,
+  type WorkerSetup,
+} from './chunk-pool.js';
 
 const setup = workerData as WorkerSetup;
 const keys = { encryption: Buffer.from(setup.encryptionKey), chunkId: Buffer.from(setup.chunkIdKey) };
@@ -20,27 +27,44 @@ if (!port) {
   throw new Error('chunk-worker must run as a worker thread');
 }
 
-async function processChunk(task: ChunkTask): Promise<{ result: ChunkResult; transfer: ArrayBuffer[] }> {
-  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(setup.chunkSize);
+function processChunk(
+  data: Buffer,
+  previous: string | null | undefined,
+  transfer: ArrayBuffer[],
+): ChunkOutcome {
+  if (data.equals(zeros.subarray(0, data.length))) {
+    return { kind: 'zero' };
+  }
+  const id = chunkId(keys.chunkId, data);
+  const hex = id.toString('hex');
+  if (hex === previous) {
+    return { kind: 'same', id: hex };
+  }
+  const encoded = encodeChunk(keys, id, data, setup.compressionLevel);
+  const blob = new Uint8Array(encoded.size);
+  let at = 0;
+  for (const part of encoded.parts) {
+    blob.set(part, at);
+    at += part.length;
+  }
+  transfer.push(blob.buffer);
+  return { kind: 'new', id: hex, blob };
+}
+
+async function processTask(task: ChunkTask): Promise<{ result: ChunkResult; transfer: ArrayBuffer[] }> {
+  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(setup.chunkSize * CHUNKS_PER_TASK);
   try {
-    const data = buffer.subarray(0, task.length);
-    await disk.readInto(task.offset, data);
-    if (data.equals(zeros.subarray(0, task.length))) {
-      return { result: { seq: task.seq, kind: 'zero' }, transfer: [] };
-    }
-    const id = chunkId(keys.chunkId, data);
-    const hex = id.toString('hex');
-    if (hex === task.previous) {
-      return { result: { seq: task.seq, kind: 'same', id: hex }, transfer: [] };
-    }
-    const encoded = encodeChunk(keys, id, data, setup.compressionLevel);
-    const blob = new Uint8Array(encoded.size);
-    let at = 0;
-    for (const part of encoded.parts) {
-      blob.set(part, at);
-      at += part.length;
-    }
-    return { result: { seq: task.seq, kind: 'new', id: hex, blob }, transfer: [blob.buffer] };
+    await disk.readInto(task.offset, buffer.subarray(0, task.length));
+    const transfer: ArrayBuffer[] = [];
+    const chunks = task.previous.map((previous, k) => {
+      const start = k * setup.chunkSize;
+      return processChunk(
+        buffer.subarray(start, Math.min(start + setup.chunkSize, task.length)),
+        previous,
+        transfer,
+      );
+    });
+    return { result: { seq: task.seq, chunks }, transfer };
   } finally {
     spare.push(buffer);
   }
@@ -53,15 +77,14 @@ port.on('message', (task: ChunkTask | 'close') => {
     });
     return;
   }
-  processChunk(task).then(
+  processTask(task).then(
     ({ result, transfer }) => {
       port.postMessage(result, transfer);
     },
     (err: unknown) => {
       port.postMessage({
         seq: task.seq,
-        kind: 'error',
-        message: err instanceof Error ? err.message : String(err),
+        error: err instanceof Error ? err.message : String(err),
       } satisfies WorkerReply);
     },
   );

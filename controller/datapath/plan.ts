@@ -46,3 +46,36 @@ export function planChunks(input: PlanInput): ChunkPlan[] {
   }
   return plans;
 }
+
+/** A run of consecutive chunks to read, so the disk is read in large sequential pieces. */
+export interface ReadRun {
+  first: number;
+  count: number;
+  offset: number;
+  length: number;
+}
+
+export function readRuns(
+  plans: readonly ChunkPlan[],
+  chunkSize: number,
+  virtualSize: number,
+  maxChunks: number,
+): ReadRun[] {
+  const runs: ReadRun[] = [];
+  let run: ReadRun | undefined;
+  plans.forEach((plan, i) => {
+    if (plan.kind !== 'read') {
+      run = undefined;
+      return;
+    }
+    const length = Math.min(chunkSize, virtualSize - i * chunkSize);
+    if (run && run.count < maxChunks) {
+      run.count++;
+      run.length += length;
+    } else {
+      run = { first: i, count: 1, offset: i * chunkSize, length };
+      runs.push(run);
+    }
+  });
+  return runs;
+}

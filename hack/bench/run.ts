@@ -54,7 +54,7 @@ const dataset = JSON.parse(readFileSync(join(work, 'dataset.json'), 'utf8')) as 
 const src = join(work, 'src');
 const disk = join(src, 'disk.vhdx');
 const node = process.execPath;
-const shadowkeep = `${node} ${join(root, 'dist/controller/cli/main.js')}`;
+const shadowkeep = `${node} ${join(root, 'dist/controller/datapath/main.js')}`;
 const cacheBin = join(root, '.cache/bin');
 
 function sh(cmd: string, env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
@@ -77,9 +77,10 @@ function dropCaches(): boolean {
 
 function measure(cmd: string, env: NodeJS.ProcessEnv, repo: string): Measurement {
   const timeFile = join(work, 'time.out');
+  // The command travels in the environment, so no shell expands it before the inner one runs.
   const r = sh(
-    `/usr/bin/time -f "%e %U %S %M" -o ${timeFile} bash -c ${JSON.stringify(cmd)} >${join(work, 'last.log')} 2>&1; rc=$?; grep -E '^(rchar|read_bytes)' /proc/$$/io; exit $rc`,
-    env,
+    `/usr/bin/time -f "%e %U %S %M" -o ${timeFile} bash -c "$BENCH_CMD" >${join(work, 'last.log')} 2>&1; rc=$?; grep -E '^(rchar|read_bytes)' /proc/$$/io; exit $rc`,
+    { ...env, BENCH_CMD: cmd },
   );
   const [wall, user, sys, rss] = (readFileSync(timeFile, 'utf8').trim().split('\n').at(-1) ?? '')
     .split(' ')
