@@ -53,13 +53,21 @@ if (Get-Command Get-Cluster -ErrorAction SilentlyContinue) {
 
 const vms = String.raw`
 $list = if ($A.vmId) { @(Get-VM -Id ([guid]$A.vmId) -ErrorAction SilentlyContinue) } else { @(Get-VM) }
-$clustered = [bool](Get-Command Get-ClusterGroup -ErrorAction SilentlyContinue)
+# One pass over the cluster's VM resources instead of Get-ClusterGroup -VMId per VM, which scans
+# every group each time: hundreds of VMs per host must stay a quick refresh.
+$groups = @{}
+if (@($list | Where-Object { $_.IsClustered }).Count -gt 0 -and (Get-Command Get-ClusterResource -ErrorAction SilentlyContinue)) {
+  try {
+    Get-ClusterResource | Where-Object { [string]$_.ResourceType -eq 'Virtual Machine' } | ForEach-Object {
+      $groups[([string]($_ | Get-ClusterParameter -Name VmID).Value).ToLowerInvariant()] = $_.OwnerGroup
+    }
+  } catch { $groups = @{} }
+}
 ,@($list | Where-Object { $_ } | ForEach-Object {
   $vm = $_
   $owner = $env:COMPUTERNAME; $groupState = $null; $clusterName = $null
-  if ($vm.IsClustered -and $clustered) {
-    try { $g = Get-ClusterGroup -VMId $vm.Id; $owner = [string]$g.OwnerNode; $groupState = [string]$g.State; $clusterName = [string]$g.Cluster } catch { }
-  }
+  $g = $groups[([guid]$vm.Id).ToString()]
+  if ($vm.IsClustered -and $g) { $owner = [string]$g.OwnerNode; $groupState = [string]$g.State; $clusterName = [string]$g.Cluster }
   $os = $null
   try {
     $kvp = Get-CimAssociatedInstance -InputObject (Get-SystemOf $vm) -ResultClassName Msvm_KvpExchangeComponent
