@@ -187,7 +187,10 @@ export interface SnapshotRequest {
   mode: 'Online' | 'SavedState';
   /** Let an online snapshot that the guest cannot make consistent fall back to crash-consistent. */
   allowCrashConsistent?: boolean;
-  /** Label put on the checkpoint (e.g. the RecoveryPoint name), so stale ones can be recognised. */
+  /**
+   * Label for the checkpoint (e.g. the RecoveryPoint name), so stale ones can be recognised. Hyper-V
+   * names WMI recovery snapshots itself ("<vm> - Backup - (<time>)"); there the label is only echoed.
+   */
   label: string;
 }
 
