@@ -4,7 +4,12 @@ import { HypervisorError, type BootCheckResult, type VmInfo } from './types.js';
  * Waits for the guest's heartbeat: the evidence that a restored VM booted. Shared by both backends,
  * which differ only in how they read the VM.
  */
-export async function awaitHeartbeat(getVm: (vmId: string) => Promise<VmInfo | undefined>, vmId: string, timeoutMs: number, pollMs: number): Promise<BootCheckResult> {
+export async function awaitHeartbeat(
+  getVm: (vmId: string) => Promise<VmInfo | undefined>,
+  vmId: string,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<BootCheckResult> {
   const started = Date.now();
   for (;;) {
     const vm = await getVm(vmId);

@@ -4,7 +4,14 @@
  * on every refresh and tests can pin every rule. The mode actually achieved is only known after
  * the snapshot (a guest can still refuse VSS); this is the plan, not the outcome.
  */
-import { IntegrationServiceId, type BackupMode, type HostInfo, type IntegrationService, type VirtualDisk, type VmInfo } from './types.js';
+import {
+  IntegrationServiceId,
+  type BackupMode,
+  type HostInfo,
+  type IntegrationService,
+  type VirtualDisk,
+  type VmInfo,
+} from './types.js';
 
 export type BlockerCode =
   | 'NOT_RUNNING'
@@ -54,7 +61,11 @@ export interface BackupDecision {
   notCovered: UncoveredDisk[];
 }
 
-const healthyHeartbeats = new Set(['OkApplicationsUnknown', 'OkApplicationsHealthy', 'OkApplicationsCritical']);
+const healthyHeartbeats = new Set([
+  'OkApplicationsUnknown',
+  'OkApplicationsHealthy',
+  'OkApplicationsCritical',
+]);
 
 export function decideBackupMode(vm: VmInfo, host: Pick<HostInfo, 'recoverySnapshots'>): BackupDecision {
   const notCovered = vm.disks.flatMap((d) => uncoveredDisk(d) ?? []);
@@ -130,7 +141,11 @@ function backupService(vm: VmInfo): IntegrationService | undefined {
 }
 
 /** Requirements that depend on the VM's configuration and power state. */
-function availability(vm: VmInfo, host: Pick<HostInfo, 'recoverySnapshots'>, coveredDisks: number): Blocker[] {
+function availability(
+  vm: VmInfo,
+  host: Pick<HostInfo, 'recoverySnapshots'>,
+  coveredDisks: number,
+): Blocker[] {
   const found: Blocker[] = [];
   if (coveredDisks === 0) {
     found.push({
@@ -203,10 +218,30 @@ function guestReadiness(vm: VmInfo): Blocker[] {
     found.push(outdated());
   }
   const guestFacts: [boolean | undefined, BlockerCode, string, string][] = [
-    [vm.guest.vssCapable === undefined ? undefined : !vm.guest.vssCapable, 'GUEST_NO_VSS', `the guest OS (${vm.guest.os}) cannot take part in a shadow copy`, 'upgrade the guest OS, or accept saved-state backups'],
-    [vm.guest.dynamicDisks, 'GUEST_DYNAMIC_DISKS', 'the guest uses dynamic disks', 'convert the guest disks to basic disks'],
-    [vm.guest.nonSnapshotFileSystem, 'GUEST_FILE_SYSTEM', 'a guest volume is neither NTFS nor ReFS', 'format the guest volumes with NTFS or ReFS'],
-    [vm.guest.shadowStorageElsewhere, 'GUEST_SHADOW_STORAGE', "the guest's shadow storage was moved to another volume", "put each volume's shadow storage back on the volume itself (vssadmin resize shadowstorage)"],
+    [
+      vm.guest.vssCapable === undefined ? undefined : !vm.guest.vssCapable,
+      'GUEST_NO_VSS',
+      `the guest OS (${vm.guest.os}) cannot take part in a shadow copy`,
+      'upgrade the guest OS, or accept saved-state backups',
+    ],
+    [
+      vm.guest.dynamicDisks,
+      'GUEST_DYNAMIC_DISKS',
+      'the guest uses dynamic disks',
+      'convert the guest disks to basic disks',
+    ],
+    [
+      vm.guest.nonSnapshotFileSystem,
+      'GUEST_FILE_SYSTEM',
+      'a guest volume is neither NTFS nor ReFS',
+      'format the guest volumes with NTFS or ReFS',
+    ],
+    [
+      vm.guest.shadowStorageElsewhere,
+      'GUEST_SHADOW_STORAGE',
+      "the guest's shadow storage was moved to another volume",
+      "put each volume's shadow storage back on the volume itself (vssadmin resize shadowstorage)",
+    ],
   ];
   for (const [fails, code, reason, fix] of guestFacts) {
     if (fails === true) {

@@ -115,7 +115,10 @@ function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: 
     throw new UserError(`${(err as Error).message}\n\n${usage}`, ExitCode.usage);
   }
   if (parsed.positionals.length !== positionals) {
-    throw new UserError(`expected ${positionals} argument(s), got ${parsed.positionals.length}\n\n${usage}`, ExitCode.usage);
+    throw new UserError(
+      `expected ${positionals} argument(s), got ${parsed.positionals.length}\n\n${usage}`,
+      ExitCode.usage,
+    );
   }
   return { values: parsed.values, names: parsed.positionals };
 }
@@ -156,8 +159,14 @@ function print(text: string): void {
 
 async function createHost(sim: SimCluster, args: string[]): Promise<void> {
   const { values, names } = parse(args, { cluster: { type: 'string' }, legacy: { type: 'boolean' } }, 1);
-  const host = await sim.createHost({ name: names[0] ?? '', ...(values.cluster === undefined ? {} : { cluster: values.cluster }), recoverySnapshots: values.legacy !== true });
-  print(`host ${host.name} created${host.cluster === undefined ? '' : ` in cluster ${host.cluster}`} (${host.osVersion})`);
+  const host = await sim.createHost({
+    name: names[0] ?? '',
+    ...(values.cluster === undefined ? {} : { cluster: values.cluster }),
+    recoverySnapshots: values.legacy !== true,
+  });
+  print(
+    `host ${host.name} created${host.cluster === undefined ? '' : ` in cluster ${host.cluster}`} (${host.osVersion})`,
+  );
 }
 
 async function listHosts(sim: SimCluster, args: string[]): Promise<void> {
@@ -211,10 +220,21 @@ async function createVm(sim: SimCluster, args: string[]): Promise<void> {
     }),
   );
   const disks: DiskSpec[] = [
-    ...(values.disk ?? (values['blank-disk'] === undefined ? ['64M'] : [])).map((size, i): DiskSpec => ({ kind: 'Ntfs', sizeBytes: parseSize(size), files: i === 0 ? files : [] })),
+    ...(values.disk ?? (values['blank-disk'] === undefined ? ['64M'] : [])).map((size, i): DiskSpec => ({
+      kind: 'Ntfs',
+      sizeBytes: parseSize(size),
+      files: i === 0 ? files : [],
+    })),
     ...(values['blank-disk'] ?? []).map((size): DiskSpec => ({ kind: 'Blank', sizeBytes: parseSize(size) })),
-    ...(values['shared-disk'] ?? []).map((size): DiskSpec => ({ kind: 'Blank', sizeBytes: parseSize(size), shared: true })),
-    ...(values['pass-through'] ?? []).map((n): DiskSpec => ({ kind: 'PassThrough', diskNumber: integer(n, 'pass-through') ?? 0 })),
+    ...(values['shared-disk'] ?? []).map((size): DiskSpec => ({
+      kind: 'Blank',
+      sizeBytes: parseSize(size),
+      shared: true,
+    })),
+    ...(values['pass-through'] ?? []).map((n): DiskSpec => ({
+      kind: 'PassThrough',
+      diskNumber: integer(n, 'pass-through') ?? 0,
+    })),
   ];
   const linux = values.linux === true;
   const vm = await sim.createVm({
@@ -223,7 +243,10 @@ async function createVm(sim: SimCluster, args: string[]): Promise<void> {
     storage: storageFolder(sim, values.storage, values.host),
     disks,
     generation: values.generation === '1' ? 1 : 2,
-    guest: { os: values.os ?? (linux ? 'Ubuntu 24.04 LTS' : 'Windows Server 2022 Datacenter'), family: linux ? 'Linux' : 'Windows' },
+    guest: {
+      os: values.os ?? (linux ? 'Ubuntu 24.04 LTS' : 'Windows Server 2022 Datacenter'),
+      family: linux ? 'Linux' : 'Windows',
+    },
     running: values.running === true,
   });
   print(vm.id);
@@ -268,7 +291,14 @@ function power(state: SimState): Handler {
 async function write(sim: SimCluster, args: string[]): Promise<void> {
   const { values, names } = parse(
     args,
-    { offset: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, writer: { type: 'boolean' }, 'interval-ms': { type: 'string' }, count: { type: 'string' } },
+    {
+      offset: { type: 'string' },
+      text: { type: 'string' },
+      file: { type: 'string' },
+      writer: { type: 'boolean' },
+      'interval-ms': { type: 'string' },
+      count: { type: 'string' },
+    },
     1,
   );
   const vm = await sim.findVm(names[0] ?? '');
@@ -291,7 +321,12 @@ async function write(sim: SimCluster, args: string[]): Promise<void> {
     return;
   }
   const offset = integer(values.offset, 'offset');
-  const data = values.text !== undefined ? Buffer.from(values.text) : values.file !== undefined ? await readFile(values.file) : undefined;
+  const data =
+    values.text !== undefined
+      ? Buffer.from(values.text)
+      : values.file !== undefined
+        ? await readFile(values.file)
+        : undefined;
   if (offset === undefined || data === undefined) {
     throw new UserError('write needs --offset and --text or --file (or --writer)', ExitCode.usage);
   }
@@ -326,7 +361,14 @@ async function integrationService(sim: SimCluster, args: string[]): Promise<void
 async function guest(sim: SimCluster, args: string[]): Promise<void> {
   const { values, names } = parse(
     args,
-    { 'dynamic-disks': { type: 'string' }, 'non-ntfs': { type: 'string' }, vss: { type: 'string' }, 'outdated-ic': { type: 'string' }, 'boot-ms': { type: 'string' }, bootable: { type: 'string' } },
+    {
+      'dynamic-disks': { type: 'string' },
+      'non-ntfs': { type: 'string' },
+      vss: { type: 'string' },
+      'outdated-ic': { type: 'string' },
+      'boot-ms': { type: 'string' },
+      bootable: { type: 'string' },
+    },
     1,
   );
   const vm = await sim.findVm(names[0] ?? '');
@@ -342,7 +384,16 @@ async function guest(sim: SimCluster, args: string[]): Promise<void> {
 }
 
 async function fault(sim: SimCluster, args: string[]): Promise<void> {
-  const { values, names } = parse(args, { 'vss-timeout': { type: 'string' }, merge: { type: 'string' }, 'snapshot-failure': { type: 'string' }, 'slow-disk-ms': { type: 'string' } }, 1);
+  const { values, names } = parse(
+    args,
+    {
+      'vss-timeout': { type: 'string' },
+      merge: { type: 'string' },
+      'snapshot-failure': { type: 'string' },
+      'slow-disk-ms': { type: 'string' },
+    },
+    1,
+  );
   const vm = await sim.findVm(names[0] ?? '');
   const changes = {
     vssWriterTimeout: onOff(values['vss-timeout'], 'vss-timeout'),

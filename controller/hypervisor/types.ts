@@ -294,7 +294,10 @@ export interface Hypervisor {
    * incremental (ConvertToReferencePoint) and that reference point is returned; otherwise it is
    * deleted and its differencing files merged.
    */
-  releaseSnapshot(snapshot: SnapshotHandle, options: { keepAsReference: boolean }): Promise<ReferencePoint | undefined>;
+  releaseSnapshot(
+    snapshot: SnapshotHandle,
+    options: { keepAsReference: boolean },
+  ): Promise<ReferencePoint | undefined>;
   /** Recovery checkpoints on owned VMs; the agent releases those no running job claims. */
   listRecoverySnapshots(): Promise<RecoverySnapshotInfo[]>;
   /** Drops a reference point that no recovery point needs any more. Missing ones are ignored. */

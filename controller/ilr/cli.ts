@@ -120,11 +120,13 @@ function partitionOption(values: Values): number | undefined {
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const stamp = (d: Date | number) => new Date(d).toISOString().replace('T', ' ').slice(0, 19);
 
-/** One line per entry (`d` directory, `c` compressed, `s` sparse, `e` encrypted), plus one per alternate stream. */
+/** One line per entry (`d` directory, `l` link or other reparse point, `c` compressed, `s` sparse, `e` encrypted), plus one per alternate stream. */
 export function formatEntry(e: ListEntry): string {
-  const flags = `${e.isDirectory ? 'd' : '-'}${e.compressed ? 'c' : '-'}${e.sparse ? 's' : '-'}${e.encrypted ? 'e' : '-'}`;
+  const kind = e.reparse !== null ? 'l' : e.isDirectory ? 'd' : '-';
+  const flags = `${kind}${e.compressed ? 'c' : '-'}${e.sparse ? 's' : '-'}${e.encrypted ? 'e' : '-'}`;
+  const suffix = e.reparse !== null ? `  (${e.reparse})` : e.isDirectory ? '/' : '';
   const lines = [
-    `${flags} ${pad(e.isDirectory ? '' : e.size, 14)}  ${stamp(e.modified)}  ${e.name}${e.isDirectory ? '/' : ''}`,
+    `${flags} ${pad(e.isDirectory ? '' : e.size, 14)}  ${stamp(e.modified)}  ${e.name}${suffix}`,
   ];
   for (const s of e.streams) {
     lines.push(`---- ${pad(s.size, 14)}  ${' '.repeat(19)}  ${e.name}:${s.name}`);

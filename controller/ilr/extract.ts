@@ -4,6 +4,7 @@ import { join, relative, isAbsolute } from 'node:path';
 import type { ByteSource } from '../common/byte-source.js';
 import type { NtfsFile } from '../ntfs/file-record.js';
 import { UnsupportedError } from '../ntfs/errors.js';
+import { describeReparsePoint, type ReparsePoint } from '../ntfs/reparse-point.js';
 import { splitPath, type NtfsVolume } from '../ntfs/volume.js';
 import { hostName } from './host-names.js';
 
@@ -23,6 +24,11 @@ export interface ExtractReport {
 export interface ExtractOptions {
   /** Fetch this alternate data stream of a file instead of its main stream. */
   stream?: string;
+}
+
+/** Junctions and directory links are never followed: they may point anywhere, even into a loop. */
+function linkReason(point: ReparsePoint): string {
+  return `${describeReparsePoint(point)}; not followed`;
 }
 
 /** Refuses any path that is not strictly below `root`, whatever produced it. */
@@ -120,7 +126,9 @@ class Extractor {
       const childPath = `${ntfsPath === '/' ? '' : ntfsPath}/${entry.name}`;
       const child = await this.volume.readFile(entry.reference);
       const childTarget = this.target(target, childPath, entry.name);
-      if (child.isDirectory) {
+      if (child.isDirectory && child.reparsePoint) {
+        this.report.skipped.push({ ntfsPath: childPath, reason: linkReason(child.reparsePoint) });
+      } else if (child.isDirectory) {
         await this.directory(child, childPath, childTarget);
       } else {
         await this.file(child, childPath, childTarget, '', false);
@@ -135,6 +143,9 @@ class Extractor {
     const normalized = `/${parts.join('/')}`;
     const node = await this.volume.resolve(normalized);
     const name = parts.at(-1);
+    if (node.isDirectory && node.reparsePoint) {
+      throw new UnsupportedError(`${normalized}: ${linkReason(node.reparsePoint)}`);
+    }
     if (node.isDirectory) {
       // The root has no name of its own: its contents go straight into the output directory.
       await this.directory(

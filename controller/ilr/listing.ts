@@ -1,5 +1,6 @@
 import type { NtfsFile } from '../ntfs/file-record.js';
 import { FileAttribute } from '../ntfs/file-name.js';
+import { describeReparsePoint } from '../ntfs/reparse-point.js';
 import { splitPath, type NtfsVolume } from '../ntfs/volume.js';
 
 export interface ListEntry {
@@ -14,6 +15,8 @@ export interface ListEntry {
   encrypted: boolean;
   compressed: boolean;
   sparse: boolean;
+  /** For links, junctions and other reparse points: what they are (their content is not read). */
+  reparse: string | null;
 }
 
 export function describeFile(volume: NtfsVolume, name: string, file: NtfsFile): ListEntry {
@@ -29,6 +32,7 @@ export function describeFile(volume: NtfsVolume, name: string, file: NtfsFile): 
     encrypted: (attrs & FileAttribute.encrypted) !== 0,
     compressed: (attrs & FileAttribute.compressed) !== 0,
     sparse: (attrs & FileAttribute.sparse) !== 0,
+    reparse: file.reparsePoint ? describeReparsePoint(file.reparsePoint) : null,
   };
 }
 

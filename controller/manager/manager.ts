@@ -141,14 +141,11 @@ export class Manager {
 
     const runControllers = (): void => {
       this.metrics.leader.set(1);
-      const { protection, points, repositories } = this.controllers;
-      for (const c of [protection, points, repositories]) {
+      for (const c of Object.values(this.controllers)) {
         void c.run();
       }
       // Level-based start: every existing object gets one pass.
-      this.informers.protections.list().forEach((p) => protection.enqueue(keyOf(p.metadata)));
-      this.informers.recoveryPoints.list().forEach((p) => points.enqueue(keyOf(p.metadata)));
-      this.informers.repositories.list().forEach((p) => repositories.enqueue(keyOf(p.metadata)));
+      this.resyncAll();
     };
     if (opts.leaderElection === false) {
       runControllers();
@@ -168,6 +165,20 @@ export class Manager {
       },
     });
     void this.elector.run();
+  }
+
+  /** Queues every object for a fresh pass, as after a restart (used when the clock jumps). */
+  resyncAll(): void {
+    const { protection, points, repositories } = this.controllers;
+    this.informers.protections.list().forEach((p) => {
+      protection.enqueue(keyOf(p.metadata));
+    });
+    this.informers.recoveryPoints.list().forEach((p) => {
+      points.enqueue(keyOf(p.metadata));
+    });
+    this.informers.repositories.list().forEach((p) => {
+      repositories.enqueue(keyOf(p.metadata));
+    });
   }
 
   async stop(): Promise<void> {

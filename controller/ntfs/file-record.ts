@@ -14,6 +14,7 @@ import {
   type MftRecord,
   type NonResidentAttribute,
 } from './mft-record.js';
+import { parseReparsePoint, type ReparsePoint } from './reparse-point.js';
 
 /** A file as its attributes describe it, gathered from its base record and any extension records. */
 export interface NtfsFile {
@@ -22,6 +23,8 @@ export interface NtfsFile {
   /** Its names (several for hard links), DOS 8.3 aliases left out. */
   names: FileName[];
   info: StandardInformation;
+  /** Set for links, junctions, deduplicated and WOF-compressed files: their $DATA is not their content. */
+  reparsePoint: ReparsePoint | null;
   attributes: Attribute[];
 }
 
@@ -110,11 +113,18 @@ export function buildFile(base: MftRecord, attributes: Attribute[]): NtfsFile {
   const names = attributes.flatMap((a) =>
     a.type === AttributeType.fileName && a.resident ? [parseFileName(a.value)] : [],
   );
+  const reparse = attributes.find((a) => a.type === AttributeType.reparsePoint);
   return {
     reference: { record: base.number, sequence: base.sequence },
     isDirectory: base.isDirectory,
     names: preferredNames(names),
     info: parseStandardInformation(info.value),
+    // Reparse data over a few hundred bytes is stored non-resident; its tag is then not looked up.
+    reparsePoint: reparse
+      ? reparse.resident
+        ? parseReparsePoint(reparse.value)
+        : { tag: 0, target: null }
+      : null,
     attributes,
   };
 }

@@ -16,16 +16,15 @@ import {
   AttributeFlags,
   AttributeType,
   parseMftRecord,
-  type Attribute,
   type FileReference,
   type MftRecord,
 } from './mft-record.js';
+import { describeReparsePoint } from './reparse-point.js';
 import { UpcaseTable } from './upcase.js';
 
 const Records = { mft: 0, root: 5, upcase: 10 } as const;
 /** Records below this number are NTFS's own metadata files ($MFT, $Bitmap, $Extend, ...). */
 const FIRST_USER_RECORD = 16;
-const WOF_REPARSE_TAG = 0x80000017;
 
 export interface DirectoryEntry {
   name: string;
@@ -181,6 +180,11 @@ export class NtfsVolume {
   /** The bytes of a file's main stream, or of the named alternate data stream. */
   openStream(file: NtfsFile, streamName = ''): ByteSource {
     const attr = file.attributes.find((a) => a.type === AttributeType.data && a.name === streamName);
+    if (file.reparsePoint && streamName === '') {
+      throw new UnsupportedError(
+        `${describe(file)} is ${describeReparsePoint(file.reparsePoint)}; its content is not read`,
+      );
+    }
     if (!attr) {
       throw new FileNotFoundError(
         `${describe(file)}${streamName === '' ? ' (no data stream)' : `:${streamName}`}`,
@@ -192,11 +196,6 @@ export class NtfsVolume {
     ) {
       throw new UnsupportedError(
         `${describe(file)} is EFS-encrypted; its data cannot be read without the user's key`,
-      );
-    }
-    if (reparseTag(file) === WOF_REPARSE_TAG && streamName === '') {
-      throw new UnsupportedError(
-        `${describe(file)} is WOF-compressed (compact OS); reading it is not supported yet`,
       );
     }
     return openAttributeStream(this.source, this.geometry.clusterSize, attr);
@@ -266,11 +265,6 @@ export class NtfsVolume {
 export function describe(file: NtfsFile): string {
   const name: FileName | undefined = file.names[0];
   return name ? `"${name.name}" (record ${file.reference.record})` : `record ${file.reference.record}`;
-}
-
-function reparseTag(file: NtfsFile): number | null {
-  const attr: Attribute | undefined = file.attributes.find((a) => a.type === AttributeType.reparsePoint);
-  return attr?.resident && attr.value.length >= 4 ? attr.value.readUInt32LE(0) : null;
 }
 
 async function readAll(stream: ByteSource): Promise<Buffer> {

@@ -7,7 +7,8 @@ export interface PlacementPoint {
   phase: 'Pending' | 'Snapshotting' | 'Transferring' | 'Completed' | 'Failed' | 'Deleting';
   /** The node it is assigned to (its `shadowkeep.io/node` label), if any. */
   node?: string;
-  createdAt: Date;
+  /** Since when the point has been waiting to start (its creation, or its first wait on record). */
+  waitingSince: Date;
 }
 
 export interface PlacementVM {
@@ -67,7 +68,7 @@ export function place(
   if (isTerminal(point.phase)) {
     return { action: 'none' };
   }
-  const waitedMs = now.getTime() - point.createdAt.getTime();
+  const waitedMs = now.getTime() - point.waitingSince.getTime();
   const giveUp = waitedMs >= pendingTimeoutMs;
 
   if (point.node && point.phase !== 'Pending') {

@@ -124,7 +124,7 @@ export class RecoveryPointReconciler implements Reconciler {
         vmId: vmId ?? rp.spec.vm.name ?? '',
         phase: rp.status?.phase ?? 'Pending',
         ...(rp.metadata.labels?.[labels.node] ? { node: rp.metadata.labels[labels.node] } : {}),
-        createdAt: new Date(rp.metadata.creationTimestamp ?? now.toISOString()),
+        waitingSince: waitingSince(rp, now),
       },
       vm,
       hosts,
@@ -218,6 +218,15 @@ export class RecoveryPointReconciler implements Reconciler {
     });
     return undefined;
   }
+}
+
+/**
+ * When a point began waiting: the transition of its Ready condition to False, which this
+ * controller stamped with its own clock; a point with no wait on record starts waiting now.
+ */
+function waitingSince(rp: RecoveryPoint, now: Date): Date {
+  const ready = rp.status?.conditions?.find((c) => c.type === 'Ready');
+  return ready?.status === 'False' ? new Date(ready.lastTransitionTime) : now;
 }
 
 /** The volume a disk lives on: a CSV, an SMB share, or a drive (per-volume limits count by this). */

@@ -62,3 +62,28 @@ export class ManualClock implements Clock {
     this.advance(Math.max(0, target - this.current));
   }
 }
+
+/**
+ * Real time shifted by an offset that only grows: timers run on the wall clock, while schedules
+ * see a moved clock. Integration tests use it to reach the next schedule slot without waiting.
+ */
+export class ShiftedClock implements Clock {
+  private offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  setTimer(ms: number, fn: () => void): () => void {
+    return systemClock.setTimer(ms, fn);
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+
+  /** Moves the clock so `now()` is at `time` (never backwards). */
+  set(time: Date): void {
+    this.offsetMs += Math.max(0, time.getTime() - this.now().getTime());
+  }
+}

@@ -25,7 +25,15 @@ import {
 import { awaitHeartbeat } from '../boot-check.js';
 import { excludedDisks } from '../decision.js';
 import { checkVmName } from '../names.js';
-import { readJson, writeJsonAtomic, type SimCheckpoint, type SimDisk, type SimHost, type SimState, type SimVm } from './config.js';
+import {
+  readJson,
+  writeJsonAtomic,
+  type SimCheckpoint,
+  type SimDisk,
+  type SimHost,
+  type SimState,
+  type SimVm,
+} from './config.js';
 import { heartbeatOf, vmInfo } from './inventory.js';
 import { Layout, checkNodeName, checkVmId } from './layout.js';
 import { isCode, withLock } from './lock.js';
@@ -58,7 +66,9 @@ export class FileHost implements Hypervisor {
 
   async getHost(): Promise<HostInfo> {
     const host = await readJson<SimHost>(this.layout.hostFile(this.node), 'host').catch((err: unknown) => {
-      throw isCode(err, 'ENOENT') ? new HypervisorError('NotFound', `no simulated host ${this.node} under ${this.layout.root}`) : err;
+      throw isCode(err, 'ENOENT')
+        ? new HypervisorError('NotFound', `no simulated host ${this.node} under ${this.layout.root}`)
+        : err;
     });
     const volumes = await readdir(this.layout.csvDir()).catch((): string[] => []);
     return {
@@ -68,7 +78,14 @@ export class FileHost implements Hypervisor {
       logicalProcessors: host.logicalProcessors,
       memoryBytes: host.memoryBytes,
       recoverySnapshots: host.recoverySnapshots,
-      ...(host.cluster ? { cluster: { name: host.cluster, sharedVolumes: volumes.sort().map((v) => this.layout.csvVolume(v)) } } : {}),
+      ...(host.cluster
+        ? {
+            cluster: {
+              name: host.cluster,
+              sharedVolumes: volumes.sort().map((v) => this.layout.csvVolume(v)),
+            },
+          }
+        : {}),
     };
   }
 
@@ -95,7 +112,10 @@ export class FileHost implements Hypervisor {
         throw new HypervisorError('Unsupported', `VM ${vm.name} has no virtual disk this host can snapshot`);
       }
       if (vm.faults.snapshotFailure) {
-        throw new HypervisorError('SnapshotFailed', `Failed to create VM recovery checkpoint for '${vm.name}' (error code 32768)`);
+        throw new HypervisorError(
+          'SnapshotFailed',
+          `Failed to create VM recovery checkpoint for '${vm.name}' (error code 32768)`,
+        );
       }
       const consistency = this.plannedConsistency(vm, request);
       const id = randomUUID();
@@ -134,7 +154,10 @@ export class FileHost implements Hypervisor {
     return changesSince(vm, checkpoint, since, tracking);
   }
 
-  async releaseSnapshot(handle: SnapshotHandle, options: { keepAsReference: boolean }): Promise<ReferencePoint | undefined> {
+  async releaseSnapshot(
+    handle: SnapshotHandle,
+    options: { keepAsReference: boolean },
+  ): Promise<ReferencePoint | undefined> {
     return this.mutate(handle.vmId, async (vm) => {
       const checkpoint = vm.checkpoints.find((c) => c.id === handle.snapshotId);
       if (!checkpoint) {
@@ -149,7 +172,10 @@ export class FileHost implements Hypervisor {
       const reference = {
         id: randomUUID(),
         createdAt: this.now().toISOString(),
-        disks: checkpoint.disks.map((d) => ({ diskId: d.diskId, trackingId: rctId(d.trackingId, d.sequence) })),
+        disks: checkpoint.disks.map((d) => ({
+          diskId: d.diskId,
+          trackingId: rctId(d.trackingId, d.sequence),
+        })),
       };
       vm.referencePoints.push(reference);
       return { vmId: vm.id, ...reference };
@@ -158,7 +184,13 @@ export class FileHost implements Hypervisor {
 
   async listRecoverySnapshots(): Promise<RecoverySnapshotInfo[]> {
     return (await this.ownedConfigs()).flatMap((vm) =>
-      vm.checkpoints.map((c) => ({ vmId: vm.id, vmName: vm.name, snapshotId: c.id, label: c.label, createdAt: new Date(c.createdAt) })),
+      vm.checkpoints.map((c) => ({
+        vmId: vm.id,
+        vmName: vm.name,
+        snapshotId: c.id,
+        label: c.label,
+        createdAt: new Date(c.createdAt),
+      })),
     );
   }
 
@@ -183,14 +215,20 @@ export class FileHost implements Hypervisor {
         continue; // pass-through and shared disks were never in the backup
       }
       if (!restored) {
-        throw new HypervisorError('InvalidState', `no restored file given for disk ${disk.id} (${disk.controllerType} ${disk.controllerNumber}:${disk.controllerLocation})`);
+        throw new HypervisorError(
+          'InvalidState',
+          `no restored file given for disk ${disk.id} (${disk.controllerType} ${disk.controllerNumber}:${disk.controllerLocation})`,
+        );
       }
       const place = this.layout.classify(restored.path);
       await stat(restored.path).catch(() => {
         throw new HypervisorError('NotFound', `restored disk ${restored.path} does not exist`);
       });
       if (place.node !== undefined && place.node !== this.node) {
-        throw new HypervisorError('InvalidState', `restored disk ${restored.path} is on another node's local storage`);
+        throw new HypervisorError(
+          'InvalidState',
+          `restored disk ${restored.path} is on another node's local storage`,
+        );
       }
       disks.push({ ...disk, path: resolve(restored.path), trackingId: randomUUID() });
     }
@@ -206,7 +244,10 @@ export class FileHost implements Hypervisor {
       state: 'Off',
       startedAt: this.now().toISOString(),
       owner: this.node,
-      clustered: source.clustered && host.cluster !== undefined && disks.every((d) => d.path !== undefined && this.layout.classify(d.path).kind !== 'Local'),
+      clustered:
+        source.clustered &&
+        host.cluster !== undefined &&
+        disks.every((d) => d.path !== undefined && this.layout.classify(d.path).kind !== 'Local'),
       snapshotLocation: dirname(first),
       disks,
       checkpoints: [],
@@ -221,10 +262,16 @@ export class FileHost implements Hypervisor {
     await withLock(this.layout.vmDir(vmId), `VM ${vmId}`, async () => {
       const vm = await this.ownedVm(vmId);
       if (vm.state !== 'Off') {
-        throw new HypervisorError('InvalidState', `VM ${vm.name} is ${vm.state}; turn it off before removing it`);
+        throw new HypervisorError(
+          'InvalidState',
+          `VM ${vm.name} is ${vm.state}; turn it off before removing it`,
+        );
       }
       if (vm.checkpoints.length > 0) {
-        throw new HypervisorError('InvalidState', `VM ${vm.name} still has ${vm.checkpoints.length} checkpoint(s); release them first`);
+        throw new HypervisorError(
+          'InvalidState',
+          `VM ${vm.name} still has ${vm.checkpoints.length} checkpoint(s); release them first`,
+        );
       }
       // Disk files stay where they are, as Remove-VM leaves them; the lock folder goes with the rest.
       await rm(this.layout.vmDir(vm.id), { recursive: true, force: true });
@@ -243,7 +290,10 @@ export class FileHost implements Hypervisor {
   async stopVm(vmId: string, options: { force?: boolean } = {}): Promise<void> {
     await this.mutate(vmId, async (vm, persist) => {
       if (!options.force && vm.state !== 'Off' && heartbeatOf(vm, this.now()) !== 'OkApplicationsHealthy') {
-        throw new HypervisorError('InvalidState', `the guest of ${vm.name} does not answer a shutdown request; stop it with force`);
+        throw new HypervisorError(
+          'InvalidState',
+          `the guest of ${vm.name} does not answer a shutdown request; stop it with force`,
+        );
       }
       await this.transition(vm, 'Off', persist);
     });
@@ -254,17 +304,27 @@ export class FileHost implements Hypervisor {
   }
 
   async liveMigrate(vmId: string, targetNode: string): Promise<void> {
-    const target = await readJson<SimHost>(this.layout.hostFile(checkNodeName(targetNode)), 'host').catch(() => {
-      throw new HypervisorError('NotFound', `no host ${targetNode} in the simulated cluster`);
-    });
+    const target = await readJson<SimHost>(this.layout.hostFile(checkNodeName(targetNode)), 'host').catch(
+      () => {
+        throw new HypervisorError('NotFound', `no host ${targetNode} in the simulated cluster`);
+      },
+    );
     const here = await this.getHost();
     await this.mutate(vmId, (vm) => {
       if (!vm.clustered || here.cluster === undefined || target.cluster !== here.cluster.name) {
-        throw new HypervisorError('InvalidState', `VM ${vm.name} is not a role of a cluster that ${targetNode} belongs to`);
+        throw new HypervisorError(
+          'InvalidState',
+          `VM ${vm.name} is not a role of a cluster that ${targetNode} belongs to`,
+        );
       }
-      const local = vm.disks.find((d) => d.path !== undefined && this.layout.classify(d.path).kind === 'Local');
+      const local = vm.disks.find(
+        (d) => d.path !== undefined && this.layout.classify(d.path).kind === 'Local',
+      );
       if (local) {
-        throw new HypervisorError('InvalidState', `disk ${local.path ?? ''} is on local storage; ${targetNode} cannot reach it`);
+        throw new HypervisorError(
+          'InvalidState',
+          `disk ${local.path ?? ''} is on local storage; ${targetNode} cannot reach it`,
+        );
       }
       vm.owner = target.name;
       return Promise.resolve();
@@ -279,7 +339,11 @@ export class FileHost implements Hypervisor {
     }
     await this.mutate(vmId, async (vm) => {
       if (vm.checkpoints.length > 0) {
-        throw new HypervisorError('Busy', `VM ${vm.name} has a checkpoint in use; move its storage after the backup`, true);
+        throw new HypervisorError(
+          'Busy',
+          `VM ${vm.name} has a checkpoint in use; move its storage after the backup`,
+          true,
+        );
       }
       await mkdir(destination, { recursive: true });
       for (const disk of vm.disks) {
@@ -300,7 +364,12 @@ export class FileHost implements Hypervisor {
   }
 
   /** Runs `work` with the VM saved (when `save`), and puts it back in its state afterwards, even on failure. */
-  private async whileSaved<T>(vm: SimVm, save: boolean, persist: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  private async whileSaved<T>(
+    vm: SimVm,
+    save: boolean,
+    persist: () => Promise<void>,
+    work: () => Promise<T>,
+  ): Promise<T> {
     const resumeTo = vm.state;
     if (save) {
       await this.transition(vm, 'Saved', persist);
@@ -343,7 +412,10 @@ export class FileHost implements Hypervisor {
       return 'SavedState';
     }
     if (vm.state !== 'Running') {
-      throw new HypervisorError('InvalidState', `VM ${vm.name} is ${vm.state}; an online snapshot needs it running`);
+      throw new HypervisorError(
+        'InvalidState',
+        `VM ${vm.name} is ${vm.state}; an online snapshot needs it running`,
+      );
     }
     const refusal = onlineRefusal(vm, this.now());
     if (!refusal) {
@@ -352,7 +424,11 @@ export class FileHost implements Hypervisor {
     if (request.allowCrashConsistent) {
       return 'CrashConsistent';
     }
-    throw new HypervisorError('GuestNotConsistent', `an application-consistent checkpoint of ${vm.name} is not possible: ${refusal.reason}`, refusal.transient);
+    throw new HypervisorError(
+      'GuestNotConsistent',
+      `an application-consistent checkpoint of ${vm.name} is not possible: ${refusal.reason}`,
+      refusal.transient,
+    );
   }
 
   private async saveConfigurationCopy(vm: SimVm, checkpointId: string): Promise<string> {
@@ -430,7 +506,10 @@ export class FileHost implements Hypervisor {
    * and writes the result back. `persist` writes intermediate states (a VM saved during a backup
    * shows as Saved to everyone while it is).
    */
-  private async mutate<T>(vmId: string, change: (vm: SimVm, persist: () => Promise<void>) => Promise<T>): Promise<T> {
+  private async mutate<T>(
+    vmId: string,
+    change: (vm: SimVm, persist: () => Promise<void>) => Promise<T>,
+  ): Promise<T> {
     const file = this.layout.vmFile(vmId);
     return withLock(this.layout.vmDir(vmId), `VM ${vmId}`, async () => {
       const vm = await this.ownedVm(vmId);
@@ -449,7 +528,10 @@ export async function registerVm(layout: Layout, vm: SimVm): Promise<void> {
     await mkdir(layout.vmDir(vm.id));
   } catch (err) {
     if (isCode(err, 'EEXIST')) {
-      throw new HypervisorError('InvalidState', `a VM with id ${vm.id} is registered already; unregister it first`);
+      throw new HypervisorError(
+        'InvalidState',
+        `a VM with id ${vm.id} is registered already; unregister it first`,
+      );
     }
     throw err;
   }

@@ -35,7 +35,11 @@ export function blockIndex(block: Buffer): number | undefined {
   return block.toString('ascii', 0, 4) === magic ? block.readUInt32LE(4) : undefined;
 }
 
-export async function runGuestWriter(sim: SimCluster, vmId: string, options: GuestWriterOptions = {}): Promise<number> {
+export async function runGuestWriter(
+  sim: SimCluster,
+  vmId: string,
+  options: GuestWriterOptions = {},
+): Promise<number> {
   const vm = await sim.vm(vmId);
   const size = vm.disks.find((d) => d.path !== undefined)?.virtualSize ?? 0;
   const blockSize = options.blockSize ?? 4096;

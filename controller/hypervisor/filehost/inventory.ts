@@ -68,10 +68,23 @@ function integrationServices(vm: SimVm, now: Date): IntegrationService[] {
 }
 
 export function diskInfo(disk: SimDisk, layout: Layout, node: string): VirtualDisk {
-  const slot = { id: disk.id, controllerType: disk.controllerType, controllerNumber: disk.controllerNumber, controllerLocation: disk.controllerLocation };
+  const slot = {
+    id: disk.id,
+    controllerType: disk.controllerType,
+    controllerNumber: disk.controllerNumber,
+    controllerLocation: disk.controllerLocation,
+  };
   if (disk.path === undefined) {
     const path = `PhysicalDisk${disk.passThroughDiskNumber ?? '?'}`;
-    return { ...slot, path, format: 'Physical', storage: 'PassThrough', volume: '', virtualSize: 0, visible: false };
+    return {
+      ...slot,
+      path,
+      format: 'Physical',
+      storage: 'PassThrough',
+      volume: '',
+      virtualSize: 0,
+      visible: false,
+    };
   }
   const place = layout.classify(disk.path);
   const visible = place.node === undefined || place.node === node;
@@ -89,8 +102,24 @@ export function diskInfo(disk: SimDisk, layout: Layout, node: string): VirtualDi
 const versionWithRct = 8;
 
 export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): VmInfo {
-  const { os, family, vssCapable, dynamicDisks, nonSnapshotFileSystem, shadowStorageElsewhere, integrationComponentsOutdated } = vm.guest;
-  const guest = { os, family, vssCapable, dynamicDisks, nonSnapshotFileSystem, shadowStorageElsewhere, integrationComponentsOutdated };
+  const {
+    os,
+    family,
+    vssCapable,
+    dynamicDisks,
+    nonSnapshotFileSystem,
+    shadowStorageElsewhere,
+    integrationComponentsOutdated,
+  } = vm.guest;
+  const guest = {
+    os,
+    family,
+    vssCapable,
+    dynamicDisks,
+    nonSnapshotFileSystem,
+    shadowStorageElsewhere,
+    integrationComponentsOutdated,
+  };
   const state: VmState = vm.state;
   return {
     id: vm.id,
@@ -108,10 +137,19 @@ export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): Vm
     configurationPath: layout.vmDir(vm.id),
     busy: vm.faults.mergeInProgress ? ['MergingDisks'] : [],
     ...(vm.clustered && host.cluster
-      ? { cluster: { clusterName: host.cluster.name, ownerNode: vm.owner, groupState: vm.state === 'Running' || vm.state === 'Paused' ? 'Online' : 'Offline' } }
+      ? {
+          cluster: {
+            clusterName: host.cluster.name,
+            ownerNode: vm.owner,
+            groupState: vm.state === 'Running' || vm.state === 'Paused' ? 'Online' : 'Offline',
+          },
+        }
       : {}),
     ownerNode: vm.owner,
-    changeTracking: vm.changeTracking && host.recoverySnapshots && Number.parseFloat(vm.configurationVersion) >= versionWithRct,
+    changeTracking:
+      vm.changeTracking &&
+      host.recoverySnapshots &&
+      Number.parseFloat(vm.configurationVersion) >= versionWithRct,
     userCheckpoints: vm.userCheckpoints,
   };
 }

@@ -20,14 +20,20 @@ const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function checkNodeName(name: string): string {
   if (!nodeName.test(name)) {
-    throw new HypervisorError('InvalidState', `host name ${JSON.stringify(name)} is not a valid node name (lower-case letters, digits, '-', '.')`);
+    throw new HypervisorError(
+      'InvalidState',
+      `host name ${JSON.stringify(name)} is not a valid node name (lower-case letters, digits, '-', '.')`,
+    );
   }
   return name;
 }
 
 export function checkSegment(name: string, what: string): string {
   if (!segment.test(name) || name === '..') {
-    throw new HypervisorError('InvalidState', `${what} ${JSON.stringify(name)} may use only letters, digits, '_', '-' and '.'`);
+    throw new HypervisorError(
+      'InvalidState',
+      `${what} ${JSON.stringify(name)} may use only letters, digits, '_', '-' and '.'`,
+    );
   }
   return name;
 }
@@ -106,6 +112,9 @@ export class Layout {
     if (area === 'hosts' && a !== undefined && b === 'local') {
       return { kind: 'Local', volume: this.localStorage(a), node: a };
     }
-    throw new HypervisorError('InvalidState', `${path} is not on simulated storage (hosts/<node>/local, csv/<volume> or smb/<server>/<share>)`);
+    throw new HypervisorError(
+      'InvalidState',
+      `${path} is not on simulated storage (hosts/<node>/local, csv/<volume> or smb/<server>/<share>)`,
+    );
   }
 }

@@ -18,7 +18,12 @@ interface Holder {
   host: string;
 }
 
-export async function withLock<T>(dir: string, what: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+export async function withLock<T>(
+  dir: string,
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const lock = `${dir}/.lock`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -64,7 +69,10 @@ async function abandoned(lock: string): Promise<boolean> {
     if (!isCode(err, 'ENOENT')) {
       throw err;
     }
-    const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    const age = await stat(lock).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
     return age > incompleteAfterMs;
   }
   const holder = JSON.parse(text) as Partial<Holder>;

@@ -22,13 +22,24 @@ export interface GuestFile {
   data: Buffer;
 }
 
-export async function createNtfsVhdx(path: string, sizeBytes: number, files: readonly GuestFile[], label = 'Data'): Promise<void> {
+export async function createNtfsVhdx(
+  path: string,
+  sizeBytes: number,
+  files: readonly GuestFile[],
+  label = 'Data',
+): Promise<void> {
   if (sizeBytes < 8 * mib || sizeBytes % mib !== 0) {
-    throw new HypervisorError('InvalidState', `disk size must be a whole number of MiB, at least 8 MiB (got ${sizeBytes})`);
+    throw new HypervisorError(
+      'InvalidState',
+      `disk size must be a whole number of MiB, at least 8 MiB (got ${sizeBytes})`,
+    );
   }
   for (const file of files) {
     if (!ntfsFileName.test(file.name)) {
-      throw new HypervisorError('InvalidState', `guest file name ${JSON.stringify(file.name)} is not allowed`);
+      throw new HypervisorError(
+        'InvalidState',
+        `guest file name ${JSON.stringify(file.name)} is not allowed`,
+      );
     }
   }
   const scratch = await mkdtemp(`${dirname(path)}/.build-`);
@@ -36,7 +47,22 @@ export async function createNtfsVhdx(path: string, sizeBytes: number, files: rea
     const partition = `${scratch}/partition.img`;
     const partitionBytes = sizeBytes - partitionStart - mib;
     await truncate(await touch(partition), partitionBytes);
-    await runTool('mkntfs', ['-F', '-Q', '-q', '-s', String(sector), '-p', String(partitionStart / sector), '-H', '255', '-S', '63', '-L', label, partition]);
+    await runTool('mkntfs', [
+      '-F',
+      '-Q',
+      '-q',
+      '-s',
+      String(sector),
+      '-p',
+      String(partitionStart / sector),
+      '-H',
+      '255',
+      '-S',
+      '63',
+      '-L',
+      label,
+      partition,
+    ]);
     for (const file of files) {
       const source = `${scratch}/file`;
       await writeFile(source, file.data);
@@ -46,7 +72,17 @@ export async function createNtfsVhdx(path: string, sizeBytes: number, files: rea
     await truncate(await touch(raw), sizeBytes);
     await writeMbr(raw, partitionStart / sector, partitionBytes / sector);
     await copyInto(partition, raw, partitionStart);
-    await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', '-o', 'subformat=dynamic,block_size=1M', raw, path]);
+    await runTool('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'vhdx',
+      '-o',
+      'subformat=dynamic,block_size=1M',
+      raw,
+      path,
+    ]);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -54,7 +90,16 @@ export async function createNtfsVhdx(path: string, sizeBytes: number, files: rea
 
 /** A blank dynamic VHDX (a new data disk, or a disk that gets its partitions later). */
 export async function createBlankVhdx(path: string, sizeBytes: number): Promise<void> {
-  await runTool('qemu-img', ['create', '-q', '-f', 'vhdx', '-o', 'subformat=dynamic,block_size=1M', path, String(sizeBytes)]);
+  await runTool('qemu-img', [
+    'create',
+    '-q',
+    '-f',
+    'vhdx',
+    '-o',
+    'subformat=dynamic,block_size=1M',
+    path,
+    String(sizeBytes),
+  ]);
 }
 
 /** One primary partition of type 0x07 (NTFS), addressed by LBA only (CHS fields set to "beyond 8 GB"). */

@@ -8,7 +8,15 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { HypervisorError, IntegrationServiceId, type CheckpointType } from '../types.js';
-import { readJson, writeJsonAtomic, type SimDisk, type SimFaults, type SimGuest, type SimHost, type SimVm } from './config.js';
+import {
+  readJson,
+  writeJsonAtomic,
+  type SimDisk,
+  type SimFaults,
+  type SimGuest,
+  type SimHost,
+  type SimVm,
+} from './config.js';
 import { registerVm } from './filehost.js';
 import { checkVmName } from '../names.js';
 import { Layout, checkNodeName, checkVmId } from './layout.js';
@@ -73,7 +81,11 @@ export class SimCluster {
     const host: SimHost = {
       schema: 1,
       name: checkNodeName(spec.name),
-      osVersion: spec.osVersion ?? (spec.recoverySnapshots === false ? 'Windows Server 2012 R2 Datacenter' : 'Windows Server 2022 Datacenter'),
+      osVersion:
+        spec.osVersion ??
+        (spec.recoverySnapshots === false
+          ? 'Windows Server 2012 R2 Datacenter'
+          : 'Windows Server 2022 Datacenter'),
       hypervVersion: spec.recoverySnapshots === false ? '6.3.9600' : '10.0.20348',
       logicalProcessors: 16,
       memoryBytes: 128 * 1024 ** 3,
@@ -94,9 +106,11 @@ export class SimCluster {
   }
 
   async createVm(spec: VmSpec): Promise<SimVm> {
-    const host = await readJson<SimHost>(this.layout.hostFile(checkNodeName(spec.owner)), 'host').catch(() => {
-      throw new HypervisorError('NotFound', `no simulated host ${spec.owner}; create it first`);
-    });
+    const host = await readJson<SimHost>(this.layout.hostFile(checkNodeName(spec.owner)), 'host').catch(
+      () => {
+        throw new HypervisorError('NotFound', `no simulated host ${spec.owner}; create it first`);
+      },
+    );
     const id = randomUUID();
     // Disk folders are named by VM id, never by the (free-text) VM name.
     const folder = `${resolve(spec.storage)}/${id}`;
@@ -107,7 +121,10 @@ export class SimCluster {
       disks.push(await this.createDisk(disk, `${folder}/disk${index}.vhdx`, index, spec.generation ?? 2));
     }
     const services = Object.fromEntries(
-      Object.entries(IntegrationServiceId).map(([key, serviceId]) => [serviceId, spec.integrationServices?.[key as IntegrationServiceKey] ?? key !== 'guestServices']),
+      Object.entries(IntegrationServiceId).map(([key, serviceId]) => [
+        serviceId,
+        spec.integrationServices?.[key as IntegrationServiceKey] ?? key !== 'guestServices',
+      ]),
     );
     const now = new Date().toISOString();
     const vm: SimVm = {
@@ -151,7 +168,12 @@ export class SimCluster {
     const vms = await Promise.all(ids.map((id) => this.vm(id).catch(() => undefined)));
     const named = vms.filter((vm): vm is SimVm => vm?.name === idOrName);
     if (named.length !== 1 || !named[0]) {
-      throw new HypervisorError('NotFound', named.length === 0 ? `no VM named ${JSON.stringify(idOrName)}` : `${named.length} VMs are named ${JSON.stringify(idOrName)}; use the id`);
+      throw new HypervisorError(
+        'NotFound',
+        named.length === 0
+          ? `no VM named ${JSON.stringify(idOrName)}`
+          : `${named.length} VMs are named ${JSON.stringify(idOrName)}; use the id`,
+      );
     }
     return named[0];
   }
@@ -183,14 +205,20 @@ export class SimCluster {
     await withLock(this.layout.vmDir(vmId), `VM ${vmId}`, async () => {
       const vm = await this.vm(vmId);
       if (vm.state !== 'Running') {
-        throw new HypervisorError('InvalidState', `VM ${vm.name} is ${vm.state}; only a running guest writes`);
+        throw new HypervisorError(
+          'InvalidState',
+          `VM ${vm.name} is ${vm.state}; only a running guest writes`,
+        );
       }
       const disk = vm.disks.find((d) => (diskId === undefined ? d.path !== undefined : d.id === diskId));
       if (disk?.path === undefined) {
         throw new HypervisorError('NotFound', `VM ${vm.name} has no virtual disk ${diskId ?? ''}`);
       }
       if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > disk.virtualSize) {
-        throw new HypervisorError('InvalidState', `write ${offset}+${data.length} lies outside the ${disk.virtualSize}-byte disk`);
+        throw new HypervisorError(
+          'InvalidState',
+          `write ${offset}+${data.length} lies outside the ${disk.virtualSize}-byte disk`,
+        );
       }
       await writeVhdx(disk.path, offset, data, `${tmpdir()}/shadowkeep-write-${randomUUID()}`);
       await recordChange(disk.path, { offset, length: data.length });
@@ -199,7 +227,13 @@ export class SimCluster {
 
   private async createDisk(spec: DiskSpec, path: string, index: number, generation: 1 | 2): Promise<SimDisk> {
     // Generation 1 boots from IDE; generation 2 has only SCSI.
-    const slot = { id: randomUUID(), controllerType: generation === 1 && index === 0 ? ('IDE' as const) : ('SCSI' as const), controllerNumber: 0, controllerLocation: index, trackingId: randomUUID() };
+    const slot = {
+      id: randomUUID(),
+      controllerType: generation === 1 && index === 0 ? ('IDE' as const) : ('SCSI' as const),
+      controllerNumber: 0,
+      controllerLocation: index,
+      trackingId: randomUUID(),
+    };
     if (spec.kind === 'PassThrough') {
       return { ...slot, passThroughDiskNumber: spec.diskNumber, shared: false, virtualSize: 0 };
     }

@@ -14,7 +14,10 @@ import { changeSequence, changesBetween, parseRctId } from './tracking.js';
 /** Why the guest cannot make an online snapshot application-consistent now, or undefined when it can. */
 export function onlineRefusal(vm: SimVm, now: Date): { reason: string; transient: boolean } | undefined {
   const refusals: [boolean | undefined, string][] = [
-    [vm.integrationServices[IntegrationServiceId.backup] !== true, 'the Backup integration service is disabled'],
+    [
+      vm.integrationServices[IntegrationServiceId.backup] !== true,
+      'the Backup integration service is disabled',
+    ],
     [!guestAnswers(vm, now), 'the guest does not answer its integration services'],
     [vm.guest.vssCapable === false, `the guest OS (${vm.guest.os}) has no volume shadow copy support`],
     [vm.guest.dynamicDisks, 'the guest uses dynamic disks'],
@@ -52,19 +55,37 @@ export async function freezeDisks(
     if (slowDiskMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, slowDiskMs));
     }
-    frozen.push({ diskId: disk.id, path, trackingId: disk.trackingId, sequence: await changeSequence(disk.path) });
+    frozen.push({
+      diskId: disk.id,
+      path,
+      trackingId: disk.trackingId,
+      sequence: await changeSequence(disk.path),
+    });
   }
   return frozen;
 }
 
 /** What changed on each disk of `checkpoint` since `since`, or why everything must be read. */
-export async function changesSince(vm: SimVm, checkpoint: SimCheckpoint, since: ReferencePoint | undefined, tracking: boolean): Promise<DiskChanges[]> {
+export async function changesSince(
+  vm: SimVm,
+  checkpoint: SimCheckpoint,
+  since: ReferencePoint | undefined,
+  tracking: boolean,
+): Promise<DiskChanges[]> {
   const liveDisks = new Map(vm.disks.map((d) => [d.id, d]));
   return Promise.all(
     checkpoint.disks.map(async (disk): Promise<DiskChanges> => {
-      const all = (reason: 'NoReference' | 'TrackingLost' | 'Unsupported', detail: string): DiskChanges => ({ kind: 'All', diskId: disk.diskId, reason, detail });
+      const all = (reason: 'NoReference' | 'TrackingLost' | 'Unsupported', detail: string): DiskChanges => ({
+        kind: 'All',
+        diskId: disk.diskId,
+        reason,
+        detail,
+      });
       if (!tracking) {
-        return all('Unsupported', 'change tracking is not available for this VM (host before 2016 or configuration version below 8.0)');
+        return all(
+          'Unsupported',
+          'change tracking is not available for this VM (host before 2016 or configuration version below 8.0)',
+        );
       }
       if (since?.vmId !== vm.id) {
         return all('NoReference', 'no earlier recovery point of this VM to compare with');
@@ -78,10 +99,22 @@ export async function changesSince(vm: SimVm, checkpoint: SimCheckpoint, since: 
       }
       const parsed = parseRctId(base.trackingId);
       const live = liveDisks.get(disk.diskId);
-      if (parsed?.trackingId !== disk.trackingId || live?.trackingId !== disk.trackingId || parsed.sequence > disk.sequence || live.path === undefined) {
-        return all('TrackingLost', 'the disk was moved or its change tracking was reset since the reference point');
+      if (
+        parsed?.trackingId !== disk.trackingId ||
+        live?.trackingId !== disk.trackingId ||
+        parsed.sequence > disk.sequence ||
+        live.path === undefined
+      ) {
+        return all(
+          'TrackingLost',
+          'the disk was moved or its change tracking was reset since the reference point',
+        );
       }
-      return { kind: 'Ranges', diskId: disk.diskId, ranges: await changesBetween(live.path, parsed.sequence, disk.sequence) };
+      return {
+        kind: 'Ranges',
+        diskId: disk.diskId,
+        ranges: await changesBetween(live.path, parsed.sequence, disk.sequence),
+      };
     }),
   );
 }

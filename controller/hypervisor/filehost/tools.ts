@@ -12,7 +12,10 @@ export async function runTool(command: string, args: readonly string[], timeoutM
   }
   if (result.exitCode !== 0) {
     const detail = (result.stderr || result.stdout).trim().split('\n').slice(-3).join(' ');
-    throw new HypervisorError('HostError', `${command} ${args[0] ?? ''} failed (exit ${result.exitCode ?? 'signal'}): ${detail}`);
+    throw new HypervisorError(
+      'HostError',
+      `${command} ${args[0] ?? ''} failed (exit ${result.exitCode ?? 'signal'}): ${detail}`,
+    );
   }
   return result.stdout;
 }

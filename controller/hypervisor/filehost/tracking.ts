@@ -53,7 +53,10 @@ export async function changesBetween(diskPath: string, from: number, to: number)
   }
   const ranges: ByteRange[] = [];
   for (let at = 0; at < buffer.length; at += recordSize) {
-    ranges.push({ offset: Number(buffer.readBigUInt64LE(at)), length: Number(buffer.readBigUInt64LE(at + 8)) });
+    ranges.push({
+      offset: Number(buffer.readBigUInt64LE(at)),
+      length: Number(buffer.readBigUInt64LE(at + 8)),
+    });
   }
   return mergeRanges(ranges);
 }

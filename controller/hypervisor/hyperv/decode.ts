@@ -10,7 +10,10 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export type JsonObject = Record<string, Json>;
 
 export function malformed(what: string, value: unknown): HypervisorError {
-  return new HypervisorError('HostError', `unexpected PowerShell output for ${what}: ${(JSON.stringify(value) as string | undefined)?.slice(0, 200) ?? 'nothing'}`);
+  return new HypervisorError(
+    'HostError',
+    `unexpected PowerShell output for ${what}: ${(JSON.stringify(value) as string | undefined)?.slice(0, 200) ?? 'nothing'}`,
+  );
 }
 
 export function isObject(value: unknown): value is JsonObject {
@@ -82,7 +85,13 @@ export function bool(object: JsonObject, key: string): boolean {
  * An enum sent as `<Key>` (the name, `"$($x.Key)"`) and `<Key>Value` (the number or null). Names
  * win: numbers above FastSaving differ between Windows versions (reference §3).
  */
-export function enumName<T extends string>(object: JsonObject, key: string, byNumber: Readonly<Record<number, T>>, names: readonly T[], fallback: T): T {
+export function enumName<T extends string>(
+  object: JsonObject,
+  key: string,
+  byNumber: Readonly<Record<number, T>>,
+  names: readonly T[],
+  fallback: T,
+): T {
   const name = object[key];
   if (typeof name === 'string' && (names as readonly string[]).includes(name)) {
     return name as T;

@@ -83,7 +83,9 @@ export class HyperVHost implements Hypervisor {
   async getVm(vmId: string): Promise<VmInfo | undefined> {
     const host = await this.getHost();
     const id = checkGuid(vmId, 'VM id');
-    const vm = vmsFromJson(await this.call('vms', { vmId: id }), { node: this.node, host }).find((v) => v.id === id);
+    const vm = vmsFromJson(await this.call('vms', { vmId: id }), { node: this.node, host }).find(
+      (v) => v.id === id,
+    );
     return vm?.ownerNode === this.node ? vm : undefined;
   }
 
@@ -91,22 +93,37 @@ export class HyperVHost implements Hypervisor {
     const vm = await this.ownedVm(vmId);
     const host = await this.getHost();
     if (request.mode === 'Online' && vm.state !== 'Running') {
-      throw new HypervisorError('InvalidState', `VM ${vm.name} is ${vm.state}; an online snapshot needs it running`);
+      throw new HypervisorError(
+        'InvalidState',
+        `VM ${vm.name} is ${vm.state}; an online snapshot needs it running`,
+      );
     }
     // Recovery snapshots need 2016+ and configuration version 8.0; older VMs use checkpoints.
     const method = vm.changeTracking ? 'Recovery' : 'Checkpoint';
     if (request.mode === 'Online' && !host.recoverySnapshots && !request.allowCrashConsistent) {
-      throw new HypervisorError('Unsupported', 'application-consistent backups on hosts before Windows Server 2016 need a VSS requester, which this agent does not have');
+      throw new HypervisorError(
+        'Unsupported',
+        'application-consistent backups on hosts before Windows Server 2016 need a VSS requester, which this agent does not have',
+      );
     }
     const attempt = (consistency: 'Application' | 'Crash'): Promise<Json> =>
-      this.call('snapshot', { vmId: vm.id, method, consistency, save: request.mode === 'SavedState', label: request.label }, this.longTimeoutMs);
+      this.call(
+        'snapshot',
+        { vmId: vm.id, method, consistency, save: request.mode === 'SavedState', label: request.label },
+        this.longTimeoutMs,
+      );
     const online = request.mode === 'Online' && host.recoverySnapshots;
     let json: Json;
     try {
       json = await attempt(online ? 'Application' : 'Crash');
     } catch (err) {
       // nxmBackup's fallback, only where the policy allows a weaker recovery point.
-      if (!(online && request.allowCrashConsistent && err instanceof HypervisorError && err.code === 'GuestNotConsistent')) {
+      if (!(
+        online &&
+        request.allowCrashConsistent &&
+        err instanceof HypervisorError &&
+        err.code === 'GuestNotConsistent'
+      )) {
         throw err;
       }
       json = await attempt('Crash');
@@ -119,19 +136,50 @@ export class HyperVHost implements Hypervisor {
   async getChanges(handle: SnapshotHandle, since: ReferencePoint | undefined): Promise<DiskChanges[]> {
     const snapshot = this.open.get(handle.snapshotId);
     if (!snapshot) {
-      throw new HypervisorError('NotFound', `snapshot ${handle.snapshotId} was not made by this agent process`);
+      throw new HypervisorError(
+        'NotFound',
+        `snapshot ${handle.snapshotId} was not made by this agent process`,
+      );
     }
     const vm = await this.ownedVm(handle.vmId);
-    const all = (diskId: string, reason: 'NoReference' | 'TrackingLost' | 'Unsupported', detail: string): DiskChanges => ({ kind: 'All', diskId, reason, detail });
+    const all = (
+      diskId: string,
+      reason: 'NoReference' | 'TrackingLost' | 'Unsupported',
+      detail: string,
+    ): DiskChanges => ({ kind: 'All', diskId, reason, detail });
     if (!vm.changeTracking) {
-      return snapshot.disks.map((d) => all(d.diskId, 'Unsupported', 'resilient change tracking needs Windows Server 2016 and configuration version 8.0'));
+      return snapshot.disks.map((d) =>
+        all(
+          d.diskId,
+          'Unsupported',
+          'resilient change tracking needs Windows Server 2016 and configuration version 8.0',
+        ),
+      );
     }
-    const paired = snapshot.disks.map((d) => ({ disk: d, base: since?.vmId === vm.id ? since.disks.find((b) => b.diskId === d.diskId) : undefined }));
+    const paired = snapshot.disks.map((d) => ({
+      disk: d,
+      base: since?.vmId === vm.id ? since.disks.find((b) => b.diskId === d.diskId) : undefined,
+    }));
     const queried = paired.filter((p) => p.base !== undefined);
-    const results = queried.length === 0 ? [] : asArray(await this.call('changes', { disks: queried.map((p) => ({ path: p.disk.snapshotPath, rctId: p.base?.trackingId ?? '' })) }, this.longTimeoutMs));
+    const results =
+      queried.length === 0
+        ? []
+        : asArray(
+            await this.call(
+              'changes',
+              { disks: queried.map((p) => ({ path: p.disk.snapshotPath, rctId: p.base?.trackingId ?? '' })) },
+              this.longTimeoutMs,
+            ),
+          );
     return paired.map(({ disk, base }) => {
       if (!base) {
-        return all(disk.diskId, 'NoReference', since ? 'the disk was added after the reference point' : 'no earlier recovery point of this VM to compare with');
+        return all(
+          disk.diskId,
+          'NoReference',
+          since
+            ? 'the disk was added after the reference point'
+            : 'no earlier recovery point of this VM to compare with',
+        );
       }
       const result = results[queried.findIndex((q) => q.disk === disk)];
       if (!isObject(result)) {
@@ -144,16 +192,31 @@ export class HyperVHost implements Hypervisor {
       }
       const offsets = asArray(result.ChangedByteOffsets);
       const lengths = asArray(result.ChangedByteLengths);
-      const ranges = offsets.map((offset, i) => ({ offset: Number(offset), length: Number(lengths[i] ?? 0) }));
+      const ranges = offsets.map((offset, i) => ({
+        offset: Number(offset),
+        length: Number(lengths[i] ?? 0),
+      }));
       return { kind: 'Ranges', diskId: disk.diskId, ranges: mergeRanges(ranges) };
     });
   }
 
-  async releaseSnapshot(handle: SnapshotHandle, options: { keepAsReference: boolean }): Promise<ReferencePoint | undefined> {
+  async releaseSnapshot(
+    handle: SnapshotHandle,
+    options: { keepAsReference: boolean },
+  ): Promise<ReferencePoint | undefined> {
     if (!snapshotIdPattern.test(handle.snapshotId)) {
       throw new HypervisorError('NotFound', `${JSON.stringify(handle.snapshotId)} is not a snapshot id`);
     }
-    const json = await this.call('release', { vmId: checkGuid(handle.vmId, 'VM id'), snapshotId: handle.snapshotId, keep: options.keepAsReference, mergeSeconds: mergeWaitSeconds }, this.longTimeoutMs);
+    const json = await this.call(
+      'release',
+      {
+        vmId: checkGuid(handle.vmId, 'VM id'),
+        snapshotId: handle.snapshotId,
+        keep: options.keepAsReference,
+        mergeSeconds: mergeWaitSeconds,
+      },
+      this.longTimeoutMs,
+    );
     this.open.delete(handle.snapshotId);
     if (!isObject(json)) {
       return undefined;
@@ -162,9 +225,15 @@ export class HyperVHost implements Hypervisor {
     return {
       id: str(json, 'InstanceID', 'reference point'),
       vmId: handle.vmId.toLowerCase(),
-      createdAt: json.CreationTime === undefined || json.CreationTime === null ? new Date().toISOString() : parseCimDate(json.CreationTime).toISOString(),
+      createdAt:
+        json.CreationTime === undefined || json.CreationTime === null
+          ? new Date().toISOString()
+          : parseCimDate(json.CreationTime).toISOString(),
       // Paired by identifier, never by position (nxmBackup's index pairing breaks when disks change).
-      disks: strings(json.VirtualDiskIdentifiers, 'reference point disks').map((id, i) => ({ diskId: normalizeDiskId(id), trackingId: rctIds[i] ?? '' })),
+      disks: strings(json.VirtualDiskIdentifiers, 'reference point disks').map((id, i) => ({
+        diskId: normalizeDiskId(id),
+        trackingId: rctIds[i] ?? '',
+      })),
     };
   }
 
@@ -173,12 +242,21 @@ export class HyperVHost implements Hypervisor {
       if (!isObject(item)) {
         throw malformed('recovery snapshot', item);
       }
-      return { vmId: str(item, 'VMId', 'recovery snapshot'), vmName: str(item, 'VMName', 'recovery snapshot'), snapshotId: str(item, 'SnapshotId', 'recovery snapshot'), label: optStr(item, 'Name') ?? '', createdAt: date(item.CreationTime, 'recovery snapshot') };
+      return {
+        vmId: str(item, 'VMId', 'recovery snapshot'),
+        vmName: str(item, 'VMName', 'recovery snapshot'),
+        snapshotId: str(item, 'SnapshotId', 'recovery snapshot'),
+        label: optStr(item, 'Name') ?? '',
+        createdAt: date(item.CreationTime, 'recovery snapshot'),
+      };
     });
   }
 
   async destroyReferencePoint(reference: ReferencePoint): Promise<void> {
-    await this.call('destroyReferencePoint', { vmId: checkGuid(reference.vmId, 'VM id'), referenceId: reference.id }).catch((err: unknown) => {
+    await this.call('destroyReferencePoint', {
+      vmId: checkGuid(reference.vmId, 'VM id'),
+      referenceId: reference.id,
+    }).catch((err: unknown) => {
       if (!(err instanceof HypervisorError && err.code === 'NotFound')) {
         throw err;
       }
@@ -187,14 +265,20 @@ export class HyperVHost implements Hypervisor {
 
   async importVm(request: ImportRequest): Promise<VmInfo> {
     if (!/\.vmcx$/i.test(request.configurationPath)) {
-      throw new HypervisorError('InvalidState', `${JSON.stringify(request.configurationPath)} is not a .vmcx configuration file`);
+      throw new HypervisorError(
+        'InvalidState',
+        `${JSON.stringify(request.configurationPath)} is not a .vmcx configuration file`,
+      );
     }
     const args = {
       configurationPath: checkWindowsPath(request.configurationPath, 'configuration'),
       vmPath: request.vmPath === undefined ? null : checkWindowsPath(request.vmPath, 'VM folder'),
       newId: request.identity === 'New',
       newName: request.newName === undefined ? null : checkVmName(request.newName),
-      disks: request.disks.map((d) => ({ slot: `${d.controllerType}:${d.controllerNumber}:${d.controllerLocation}`, path: checkWindowsPath(d.path, 'disk') })),
+      disks: request.disks.map((d) => ({
+        slot: `${d.controllerType}:${d.controllerNumber}:${d.controllerLocation}`,
+        path: checkWindowsPath(d.path, 'disk'),
+      })),
     };
     const id = await this.call('importVm', args, this.longTimeoutMs);
     if (typeof id !== 'string') {
@@ -212,7 +296,11 @@ export class HyperVHost implements Hypervisor {
   }
 
   async stopVm(vmId: string, options: { force?: boolean } = {}): Promise<void> {
-    await this.call('stop', { vmId: checkGuid(vmId, 'VM id'), force: options.force === true }, this.longTimeoutMs);
+    await this.call(
+      'stop',
+      { vmId: checkGuid(vmId, 'VM id'), force: options.force === true },
+      this.longTimeoutMs,
+    );
   }
 
   bootCheck(vmId: string, timeoutMs: number): Promise<BootCheckResult> {
@@ -227,7 +315,11 @@ export class HyperVHost implements Hypervisor {
   }
 
   async moveStorage(vmId: string, destinationPath: string): Promise<void> {
-    await this.call('moveStorage', { vmId: checkGuid(vmId, 'VM id'), path: checkWindowsPath(destinationPath, 'destination') }, this.longTimeoutMs);
+    await this.call(
+      'moveStorage',
+      { vmId: checkGuid(vmId, 'VM id'), path: checkWindowsPath(destinationPath, 'destination') },
+      this.longTimeoutMs,
+    );
   }
 
   private call(operation: Operation, args: Json, timeoutMs = this.timeoutMs): Promise<Json> {
@@ -247,7 +339,12 @@ export class HyperVHost implements Hypervisor {
       throw malformed('snapshot', json);
     }
     const level = num(json, 'ConsistencyLevel', 'snapshot');
-    const consistency: Consistency = request.mode === 'SavedState' ? 'SavedState' : level === 1 ? 'ApplicationConsistent' : 'CrashConsistent';
+    const consistency: Consistency =
+      request.mode === 'SavedState'
+        ? 'SavedState'
+        : level === 1
+          ? 'ApplicationConsistent'
+          : 'CrashConsistent';
     const frozen = asArray(json.Disks).filter((p): p is string => typeof p === 'string');
     return {
       vmId: vm.id,
@@ -262,7 +359,16 @@ export class HyperVHost implements Hypervisor {
         if (!live) {
           throw new HypervisorError('HostError', `snapshot disk ${path} matches none of the VM's disks`);
         }
-        return { diskId: live.id, controllerType: live.controllerType, controllerNumber: live.controllerNumber, controllerLocation: live.controllerLocation, sourcePath: live.path, snapshotPath: path, format: live.format, virtualSize: live.virtualSize };
+        return {
+          diskId: live.id,
+          controllerType: live.controllerType,
+          controllerNumber: live.controllerNumber,
+          controllerLocation: live.controllerLocation,
+          sourcePath: live.path,
+          snapshotPath: path,
+          format: live.format,
+          virtualSize: live.virtualSize,
+        };
       }),
       excludedDisks: excludedDisks(vm.disks),
       configurationPath: str(json, 'ConfigurationPath', 'snapshot'),
@@ -276,7 +382,10 @@ function parseCimDate(value: Json | undefined): Date {
     const cim = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\.(\d{3})\d{3}([+-]\d{3})$/.exec(value);
     if (cim) {
       const [, y, mo, d, h, mi, s, ms, offset] = cim;
-      return new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms)) - Number(offset) * 60_000);
+      return new Date(
+        Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(ms)) -
+          Number(offset) * 60_000,
+      );
     }
   }
   return date(value, 'CIM date');

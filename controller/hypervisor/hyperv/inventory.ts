@@ -2,25 +2,118 @@
  * Hyper-V inventory JSON (from the `host` and `vms` scripts) to domain types. Pure, so every shape
  * PowerShell prints is tested from recorded output. Enum numbers are from the reference §3.
  */
-import { type BusyOperation, type CheckpointType, type ClusterMembership, type DiskFormat, type HeartbeatStatus, type HostInfo, type IntegrationService, type IntegrationServiceStatus, type VirtualDisk, type VmInfo, type VmState } from '../types.js';
-import { asArray, bool, enumName, isObject, malformed, num, optNum, optStr, str, type Json, type JsonObject } from './decode.js';
+import {
+  type BusyOperation,
+  type CheckpointType,
+  type ClusterMembership,
+  type DiskFormat,
+  type HeartbeatStatus,
+  type HostInfo,
+  type IntegrationService,
+  type IntegrationServiceStatus,
+  type VirtualDisk,
+  type VmInfo,
+  type VmState,
+} from '../types.js';
+import {
+  asArray,
+  bool,
+  enumName,
+  isObject,
+  malformed,
+  num,
+  optNum,
+  optStr,
+  str,
+  type Json,
+  type JsonObject,
+} from './decode.js';
 import { normalizeDiskId, volumeOf } from './paths.js';
 
 /** Windows Server 2016 (build 14393) brought recovery snapshots and RCT. */
 const firstBuildWithRct = 14393;
 const firstVersionWithRct = 8;
 
-const vmStates: Record<number, string> = { 1: 'Other', 2: 'Running', 3: 'Off', 4: 'Stopping', 6: 'Saved', 9: 'Paused', 10: 'Starting', 11: 'Reset', 32773: 'Saving', 32776: 'Pausing', 32777: 'Resuming', 32779: 'FastSaved', 32780: 'FastSaving' };
-const stateNames: Record<string, VmState> = { Running: 'Running', Off: 'Off', Stopping: 'Stopping', Saved: 'Saved', FastSaved: 'Saved', Paused: 'Paused', Starting: 'Starting', Resuming: 'Starting', Reset: 'Starting', Saving: 'Saving', FastSaving: 'Saving', Pausing: 'Saving' };
+const vmStates: Record<number, string> = {
+  1: 'Other',
+  2: 'Running',
+  3: 'Off',
+  4: 'Stopping',
+  6: 'Saved',
+  9: 'Paused',
+  10: 'Starting',
+  11: 'Reset',
+  32773: 'Saving',
+  32776: 'Pausing',
+  32777: 'Resuming',
+  32779: 'FastSaved',
+  32780: 'FastSaving',
+};
+const stateNames: Record<string, VmState> = {
+  Running: 'Running',
+  Off: 'Off',
+  Stopping: 'Stopping',
+  Saved: 'Saved',
+  FastSaved: 'Saved',
+  Paused: 'Paused',
+  Starting: 'Starting',
+  Resuming: 'Starting',
+  Reset: 'Starting',
+  Saving: 'Saving',
+  FastSaving: 'Saving',
+  Pausing: 'Saving',
+};
 
-const heartbeats: Record<number, HeartbeatStatus> = { 0: 'Unknown', 1: 'Disabled', 2: 'NoContact', 3: 'Error', 4: 'LostCommunication', 5: 'OkApplicationsUnknown', 6: 'OkApplicationsHealthy', 7: 'OkApplicationsCritical', 8: 'Paused' };
-const checkpointTypes: Record<number, CheckpointType> = { 2: 'Disabled', 3: 'Production', 4: 'ProductionOnly', 5: 'Standard' };
-const serviceStatuses: Record<number, IntegrationServiceStatus> = { 2: 'Ok', 3: 'Degraded', 6: 'Error', 7: 'NonRecoverableError', 12: 'NoContact', 13: 'LostCommunication', 32775: 'ProtocolMismatch', 32896: 'Disabled' };
+const heartbeats: Record<number, HeartbeatStatus> = {
+  0: 'Unknown',
+  1: 'Disabled',
+  2: 'NoContact',
+  3: 'Error',
+  4: 'LostCommunication',
+  5: 'OkApplicationsUnknown',
+  6: 'OkApplicationsHealthy',
+  7: 'OkApplicationsCritical',
+  8: 'Paused',
+};
+const checkpointTypes: Record<number, CheckpointType> = {
+  2: 'Disabled',
+  3: 'Production',
+  4: 'ProductionOnly',
+  5: 'Standard',
+};
+const serviceStatuses: Record<number, IntegrationServiceStatus> = {
+  2: 'Ok',
+  3: 'Degraded',
+  6: 'Error',
+  7: 'NonRecoverableError',
+  12: 'NoContact',
+  13: 'LostCommunication',
+  32775: 'ProtocolMismatch',
+  32896: 'Disabled',
+};
 const controllerTypes: Record<number, VirtualDisk['controllerType']> = { 0: 'IDE', 1: 'SCSI', 2: 'PMEM' };
 const vhdFormats: Record<number, DiskFormat> = { 2: 'VHD', 3: 'VHDX', 4: 'VHDSet' };
-const busyByNumber: Record<number, BusyOperation> = { 32772: 'MergingDisks', 32774: 'Migrating', 32776: 'BackingUp', 32778: 'StorageMigration', 32779: 'StorageMigration' };
-const busyByName: Record<string, BusyOperation> = { MergingDisks: 'MergingDisks', MigratingVirtualMachine: 'Migrating', BackingUpVirtualMachine: 'BackingUp', StorageMigrationPhaseOne: 'StorageMigration', StorageMigrationPhaseTwo: 'StorageMigration' };
-const groupStates: readonly ClusterMembership['groupState'][] = ['Online', 'Offline', 'PartialOnline', 'Failed', 'Pending'];
+const busyByNumber: Record<number, BusyOperation> = {
+  32772: 'MergingDisks',
+  32774: 'Migrating',
+  32776: 'BackingUp',
+  32778: 'StorageMigration',
+  32779: 'StorageMigration',
+};
+const busyByName: Record<string, BusyOperation> = {
+  MergingDisks: 'MergingDisks',
+  MigratingVirtualMachine: 'Migrating',
+  BackingUpVirtualMachine: 'BackingUp',
+  StorageMigrationPhaseOne: 'StorageMigration',
+  StorageMigrationPhaseTwo: 'StorageMigration',
+};
+const groupStates: readonly ClusterMembership['groupState'][] = [
+  'Online',
+  'Offline',
+  'PartialOnline',
+  'Failed',
+  'Pending',
+];
 
 export function hostFromJson(json: Json, node: string): HostInfo {
   if (!isObject(json)) {
@@ -34,7 +127,14 @@ export function hostFromJson(json: Json, node: string): HostInfo {
     logicalProcessors: num(json, 'LogicalProcessors', 'host'),
     memoryBytes: num(json, 'MemoryBytes', 'host'),
     recoverySnapshots: num(json, 'BuildNumber', 'host') >= firstBuildWithRct,
-    ...(isObject(cluster) ? { cluster: { name: str(cluster, 'Name', 'cluster'), sharedVolumes: asArray(cluster.SharedVolumes).filter((v): v is string => typeof v === 'string') } } : {}),
+    ...(isObject(cluster)
+      ? {
+          cluster: {
+            name: str(cluster, 'Name', 'cluster'),
+            sharedVolumes: asArray(cluster.SharedVolumes).filter((v): v is string => typeof v === 'string'),
+          },
+        }
+      : {}),
   };
 }
 
@@ -70,16 +170,40 @@ function vmFromJson(json: JsonObject, { node, host }: InventoryContext): VmInfo 
     state: stateNames[stateName] ?? 'Other',
     generation: num(json, 'Generation', what) === 1 ? 1 : 2,
     configurationVersion: version,
-    guest: { os: os ?? 'unknown', family: os === undefined ? 'Unknown' : /windows/i.test(os) ? 'Windows' : /linux|ubuntu|debian|centos|red hat|suse|rocky|alma/i.test(os) ? 'Linux' : 'Unknown' },
+    guest: {
+      os: os ?? 'unknown',
+      family:
+        os === undefined
+          ? 'Unknown'
+          : /windows/i.test(os)
+            ? 'Windows'
+            : /linux|ubuntu|debian|centos|red hat|suse|rocky|alma/i.test(os)
+              ? 'Linux'
+              : 'Unknown',
+    },
     heartbeat: enumName(json, 'Heartbeat', heartbeats, Object.values(heartbeats), 'Unknown'),
     integrationServices: asArray(json.IntegrationServices).map(integrationService),
     disks: asArray(json.Disks).map((d) => disk(d, sharedVolumes)),
-    checkpointType: enumName(json, 'CheckpointType', checkpointTypes, Object.values(checkpointTypes), 'Production'),
+    checkpointType: enumName(
+      json,
+      'CheckpointType',
+      checkpointTypes,
+      Object.values(checkpointTypes),
+      'Production',
+    ),
     snapshotLocation,
     snapshotVolume: volumeOf(snapshotLocation, sharedVolumes).root,
     configurationPath: optStr(json, 'ConfigurationLocation') ?? '',
     busy: busy(json),
-    ...(clustered && clusterName !== undefined ? { cluster: { clusterName, ownerNode, groupState: groupStates.find((g) => g === optStr(json, 'ClusterGroupState')) ?? 'Unknown' } } : {}),
+    ...(clustered && clusterName !== undefined
+      ? {
+          cluster: {
+            clusterName,
+            ownerNode,
+            groupState: groupStates.find((g) => g === optStr(json, 'ClusterGroupState')) ?? 'Unknown',
+          },
+        }
+      : {}),
     ownerNode,
     changeTracking: host.recoverySnapshots && Number.parseFloat(version) >= firstVersionWithRct,
     userCheckpoints: optNum(json, 'UserCheckpoints') ?? 0,
@@ -96,7 +220,13 @@ function integrationService(json: Json): IntegrationService {
     id: (id.split('\\').at(-1) ?? id).toUpperCase(),
     name: optStr(json, 'Name') ?? '',
     enabled: bool(json, 'Enabled'),
-    status: enumName(json, 'PrimaryOperationalStatus', serviceStatuses, Object.values(serviceStatuses), 'Unknown'),
+    status: enumName(
+      json,
+      'PrimaryOperationalStatus',
+      serviceStatuses,
+      Object.values(serviceStatuses),
+      'Unknown',
+    ),
   };
 }
 
@@ -113,12 +243,30 @@ function disk(json: Json, sharedVolumes: readonly string[]): VirtualDisk {
   const diskNumber = optNum(json, 'DiskNumber');
   const identifier = optStr(json, 'DiskIdentifier');
   // Without a readable VHD there is no identifier; the slot is the next most stable name.
-  const id = identifier === undefined ? `${slot.controllerType}:${slot.controllerNumber}:${slot.controllerLocation}` : normalizeDiskId(identifier);
+  const id =
+    identifier === undefined
+      ? `${slot.controllerType}:${slot.controllerNumber}:${slot.controllerLocation}`
+      : normalizeDiskId(identifier);
   if (diskNumber !== undefined && !/\.(a?vhdx?|vhds)$/i.test(path)) {
-    return { ...slot, id, path: path || `PhysicalDisk${diskNumber}`, format: 'Physical', storage: 'PassThrough', volume: '', virtualSize: 0, visible: false };
+    return {
+      ...slot,
+      id,
+      path: path || `PhysicalDisk${diskNumber}`,
+      format: 'Physical',
+      storage: 'PassThrough',
+      volume: '',
+      virtualSize: 0,
+      visible: false,
+    };
   }
   const volume = volumeOf(path, sharedVolumes);
-  const format = enumName(json, 'VhdFormat', vhdFormats, Object.values(vhdFormats), /\.vhds$/i.test(path) ? 'VHDSet' : /\.vhd$/i.test(path) ? 'VHD' : 'VHDX');
+  const format = enumName(
+    json,
+    'VhdFormat',
+    vhdFormats,
+    Object.values(vhdFormats),
+    /\.vhds$/i.test(path) ? 'VHDSet' : /\.vhd$/i.test(path) ? 'VHD' : 'VHDX',
+  );
   return {
     ...slot,
     id,

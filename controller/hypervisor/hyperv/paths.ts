@@ -48,8 +48,16 @@ const absolute = /^(?:[A-Za-z]:\\|\\\\[^\\/:*?"<>|]+\\[^\\/:*?"<>|]+)/;
  */
 export function checkWindowsPath(path: string, what: string): string {
   // eslint-disable-next-line no-control-regex
-  if (!absolute.test(path) || /[\u0000-\u001f]/.test(path) || path.split('\\').includes('..') || path.length > 32_000) {
-    throw new HypervisorError('InvalidState', `${what} ${JSON.stringify(path)} is not an absolute Windows path`);
+  if (
+    !absolute.test(path) ||
+    /[\u0000-\u001f]/.test(path) ||
+    path.split('\\').includes('..') ||
+    path.length > 32_000
+  ) {
+    throw new HypervisorError(
+      'InvalidState',
+      `${what} ${JSON.stringify(path)} is not an absolute Windows path`,
+    );
   }
   return path;
 }

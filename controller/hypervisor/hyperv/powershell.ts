@@ -41,15 +41,32 @@ export function encodeCommand(script: string): string {
  */
 export function execaRunner(executable = 'powershell.exe'): PowerShellRunner {
   return async (invocation) => {
-    const result = await execa(executable, ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-EncodedCommand', encodeCommand(invocation.script)], {
-      env: invocation.environment,
-      timeout: invocation.timeoutMs,
-      forceKillAfterDelay: 5_000,
-      reject: false,
-      stdin: 'ignore',
-      windowsHide: true,
-    });
-    return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode, timedOut: result.timedOut };
+    const result = await execa(
+      executable,
+      [
+        '-NoLogo',
+        '-NoProfile',
+        '-NonInteractive',
+        '-ExecutionPolicy',
+        'Bypass',
+        '-EncodedCommand',
+        encodeCommand(invocation.script),
+      ],
+      {
+        env: invocation.environment,
+        timeout: invocation.timeoutMs,
+        forceKillAfterDelay: 5_000,
+        reject: false,
+        stdin: 'ignore',
+        windowsHide: true,
+      },
+    );
+    return {
+      stdout: result.stdout,
+      stderr: result.stderr,
+      exitCode: result.exitCode,
+      timedOut: result.timedOut,
+    };
   };
 }
 
@@ -99,7 +116,13 @@ export function wrapScript(body: string): string {
   return `${prelude}${body}${epilogue}`;
 }
 
-export async function invokePowerShell(runner: PowerShellRunner, operation: string, body: string, args: Json, timeoutMs: number): Promise<Json> {
+export async function invokePowerShell(
+  runner: PowerShellRunner,
+  operation: string,
+  body: string,
+  args: Json,
+  timeoutMs: number,
+): Promise<Json> {
   const output = await runner({
     operation,
     script: wrapScript(body),
@@ -107,12 +130,20 @@ export async function invokePowerShell(runner: PowerShellRunner, operation: stri
     timeoutMs,
   });
   if (output.timedOut) {
-    throw new HypervisorError('Timeout', `PowerShell (${operation}) did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`, true);
+    throw new HypervisorError(
+      'Timeout',
+      `PowerShell (${operation}) did not finish within ${Math.round(timeoutMs / 1000)} s and was killed`,
+      true,
+    );
   }
   const envelope = parseEnvelope(output.stdout);
   if (!envelope) {
-    const detail = output.stderr.trim() || output.stdout.trim() || `exit code ${output.exitCode ?? 'unknown'}`;
-    throw new HypervisorError('HostError', `PowerShell (${operation}) produced no result: ${detail.slice(0, 500)}`);
+    const detail =
+      output.stderr.trim() || output.stdout.trim() || `exit code ${output.exitCode ?? 'unknown'}`;
+    throw new HypervisorError(
+      'HostError',
+      `PowerShell (${operation}) produced no result: ${detail.slice(0, 500)}`,
+    );
   }
   if (envelope.ok === true) {
     return envelope.result ?? null;

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { place, type PlacementHost, type PlacementPoint } from '../../../controller/recoverypoint/placement.js';
+import {
+  place,
+  type PlacementHost,
+  type PlacementPoint,
+} from '../../../controller/recoverypoint/placement.js';
 
 const now = new Date('2026-11-21T09:00:00Z');
 const alive: PlacementHost = { heartbeat: new Date('2026-11-21T08:59:30Z'), unschedulable: false };
@@ -12,18 +16,30 @@ const hosts = new Map([
 const limits = { perHost: 2, perVolume: 1 };
 
 function aPoint(extra: Partial<PlacementPoint> = {}): PlacementPoint {
-  return { key: 'ops/sql01-20261121-0800', vmId: 'vm-1', phase: 'Pending', createdAt: new Date('2026-11-21T08:58:00Z'), ...extra };
+  return {
+    key: 'ops/sql01-20261121-0800',
+    vmId: 'vm-1',
+    phase: 'Pending',
+    waitingSince: new Date('2026-11-21T08:58:00Z'),
+    ...extra,
+  };
 }
 const onNode1 = { host: 'hv-node-1', volumes: ['C:\\ClusterStorage\\Volume1'] };
 
 describe('recovery point placement', () => {
   it('assigns a new recovery point to the node that owns the VM now', () => {
-    expect(place(aPoint(), onNode1, hosts, [], limits, now)).to.deep.equal({ action: 'assign', node: 'hv-node-1' });
+    expect(place(aPoint(), onNode1, hosts, [], limits, now)).to.deep.equal({
+      action: 'assign',
+      node: 'hv-node-1',
+    });
   });
 
   it('follows a VM that live-migrated before its backup started', () => {
     const moved = { host: 'hv-node-2', volumes: onNode1.volumes };
-    expect(place(aPoint({ node: 'hv-node-1' }), moved, hosts, [], limits, now)).to.deep.equal({ action: 'assign', node: 'hv-node-2' });
+    expect(place(aPoint({ node: 'hv-node-1' }), moved, hosts, [], limits, now)).to.deep.equal({
+      action: 'assign',
+      node: 'hv-node-2',
+    });
   });
 
   it('holds the point Pending while the host has as many backups running as allowed', () => {
@@ -37,14 +53,23 @@ describe('recovery point placement', () => {
 
   it('holds the point Pending while its shared volume is busy with another host’s backup', () => {
     const active = [{ key: 'a', node: 'hv-node-2', volumes: ['C:\\ClusterStorage\\Volume1'] }];
-    expect(place(aPoint(), onNode1, hosts, active, limits, now)).to.include({ action: 'wait', reason: 'WaitingForVolumeSlot' });
+    expect(place(aPoint(), onNode1, hosts, active, limits, now)).to.include({
+      action: 'wait',
+      reason: 'WaitingForVolumeSlot',
+    });
   });
 
   it('waits for a silent agent, then fails the point after half an hour so the policy can retry', () => {
     const onNode3 = { host: 'hv-node-3', volumes: [] };
-    expect(place(aPoint(), onNode3, hosts, [], limits, now)).to.include({ action: 'wait', reason: 'AgentUnavailable' });
-    const old = aPoint({ createdAt: new Date('2026-11-21T08:20:00Z') });
-    expect(place(old, onNode3, hosts, [], limits, now)).to.include({ action: 'fail', reason: 'AgentUnavailable' });
+    expect(place(aPoint(), onNode3, hosts, [], limits, now)).to.include({
+      action: 'wait',
+      reason: 'AgentUnavailable',
+    });
+    const old = aPoint({ waitingSince: new Date('2026-11-21T08:20:00Z') });
+    expect(place(old, onNode3, hosts, [], limits, now)).to.include({
+      action: 'fail',
+      reason: 'AgentUnavailable',
+    });
   });
 
   it('fails a running backup whose agent stopped reporting', () => {
@@ -55,6 +80,8 @@ describe('recovery point placement', () => {
 
   it('leaves a running backup alone while its agent reports', () => {
     const running = aPoint({ node: 'hv-node-1', phase: 'Snapshotting' });
-    expect(place(running, { host: 'hv-node-2', volumes: [] }, hosts, [], limits, now)).to.deep.equal({ action: 'none' });
+    expect(place(running, { host: 'hv-node-2', volumes: [] }, hosts, [], limits, now)).to.deep.equal({
+      action: 'none',
+    });
   });
 });
