@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { link, mkdir, mkdtemp, open, truncate, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,8 +31,8 @@ export const ADS = {
 /**
  * The source tree every ILR test checks against: deep directories, a directory of thousands of files
  * (multi-block $I30), Unicode and 240-character names, a large file, a sparse and an empty file, hard
- * links with long names (their $FILE_NAMEs overflow one record, forcing an $ATTRIBUTE_LIST), and two
- * files the image builder interleaves into many runs.
+ * links with long names (their $FILE_NAMEs overflow one record, forcing an $ATTRIBUTE_LIST), symbolic
+ * links to a file and a directory, and two files the image builder interleaves into many runs.
  */
 async function writeSourceTree(root: string): Promise<void> {
   const put = async (path: string, data: Buffer | string) => {
@@ -58,6 +58,10 @@ async function writeSourceTree(root: string): Promise<void> {
   for (let i = 0; i < HARD_LINKS; i++) {
     await link(join(root, 'links/original.dat'), join(root, `links/${'hard link '.repeat(24)}${i}.dat`));
   }
+  // wimapply stores these as NTFS symbolic-link reparse points.
+  await mkdir(join(root, 'symlinks'));
+  await symlink('../links/original.dat', join(root, 'symlinks/to-file'));
+  await symlink('../unicode', join(root, 'symlinks/to-directory'));
   const sparse = await open(join(root, 'sparse.bin'), 'w');
   await sparse.write(Buffer.from('data after a hole'), 0, 17, 5 * 1024 * 1024);
   await sparse.close();

@@ -175,6 +175,18 @@ describe('NTFS volume', () => {
     }
   });
 
+  it('describes symbolic links without following them', async () => {
+    const toFile = await volume.resolve('/symlinks/to-file');
+    expect(toFile.reparsePoint?.target).to.equal('..\\links\\original.dat');
+    expect(() => volume.openStream(toFile)).to.throw(
+      UnsupportedError,
+      /is a symbolic link to "..\\links\\original.dat"/,
+    );
+    const toDirectory = await volume.resolve('/symlinks/to-directory');
+    expect(toDirectory.isDirectory).to.be.true;
+    expect(toDirectory.reparsePoint?.target).to.equal('..\\unicode');
+  });
+
   it('names a missing path', async () => {
     const err = await volume.resolve('/many/nope.txt').catch((e: unknown) => e);
     expect(err).to.be.instanceOf(FileNotFoundError);
