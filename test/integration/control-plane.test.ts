@@ -18,7 +18,9 @@ describe('the local control plane', () => {
 
   it('serves a CRD: objects are created, watched, status-patched and shown by kubectl get', async () => {
     const crd = await readFile(path.join(repoRoot, 'crds/shadowkeep.io_recoverypoints.yaml'), 'utf8');
-    await apply(crd);
+    // As the field manager kubectl uses (like the root hook), so a later `kubectl apply
+    // --server-side -f crds/` of an edited CRD does not conflict with this test's apply.
+    await apply(crd, { fieldManager: 'kubectl' });
     await apply(
       {
         apiVersion: 'shadowkeep.io/v1alpha1',
