@@ -3,6 +3,7 @@
  * drive), and validation of paths a request hands to PowerShell. Comparisons are case-insensitive,
  * as NTFS and SMB are.
  */
+import { controlCharacters } from '../names.js';
 import { HypervisorError, type StorageKind } from '../types.js';
 
 export interface WindowsVolume {
@@ -47,10 +48,9 @@ const absolute = /^(?:[A-Za-z]:\\|\\\\[^\\/:*?"<>|]+\\[^\\/:*?"<>|]+)/;
  * relative path or one that climbs with `..` is still refused: it would land somewhere unintended.
  */
 export function checkWindowsPath(path: string, what: string): string {
-  // eslint-disable-next-line no-control-regex
   if (
     !absolute.test(path) ||
-    /[\u0000-\u001f]/.test(path) ||
+    controlCharacters.test(path) ||
     path.split('\\').includes('..') ||
     path.length > 32_000
   ) {
