@@ -233,7 +233,11 @@ $null
  */
 const importVm = String.raw`
 $params = @{ Path = [string]$A.configurationPath }
-if ($A.newId) { $params.Copy = $true; $params.GenerateNewId = $true; if ($A.vmPath) { $params.VirtualMachinePath = [string]$A.vmPath } } else { $params.Register = $true }
+# A new id needs -Copy (Import-VM allows -GenerateNewId only with it): the disks are copied to vmPath.
+if ($A.newId) {
+  $params.Copy = $true; $params.GenerateNewId = $true
+  if ($A.vmPath) { $params.VirtualMachinePath = [string]$A.vmPath; $params.VhdDestinationPath = [string]$A.vmPath }
+} else { $params.Register = $true }
 $report = Compare-VM @params
 foreach ($drive in @(Get-VMHardDiskDrive -VM $report.VM)) {
   $slot = [string]$drive.ControllerType + ':' + [int]$drive.ControllerNumber + ':' + [int]$drive.ControllerLocation
