@@ -10,7 +10,7 @@ import { RepositoryError } from '../repository/errors.js';
 import type { ChangeDetection, Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupWriter } from '../repository/writer.js';
-import { CHUNKS_PER_TASK, ChunkPool, type ChunkOutcome, type ChunkResult } from './chunk-pool.js';
+import { chunksPerTask, ChunkPool, type ChunkOutcome, type ChunkResult } from './chunk-pool.js';
 import { planChunks, readRuns } from './plan.js';
 
 export interface BackupOptions {
@@ -123,7 +123,7 @@ export async function backupDisk(
         progress(length);
       }
     }
-    for (const run of readRuns(plans, chunkSize, virtualSize, CHUNKS_PER_TASK)) {
+    for (const run of readRuns(plans, chunkSize, virtualSize, chunksPerTask(chunkSize))) {
       const before = plans
         .slice(run.first, run.first + run.count)
         .map((p) => (p.kind === 'read' ? p.previous : undefined));

@@ -33,8 +33,12 @@ export interface ChunkResult {
 
 export type WorkerReply = ChunkResult | { seq: number; error: string };
 
-/** Chunks per task: 4 MiB reads at the default chunk size, where sequential reads reach full speed. */
-export const CHUNKS_PER_TASK = 4;
+/** Bytes per task: 4 MiB reads, where sequential reads from the image reach full speed. */
+export const TASK_BYTES = 4 * 1024 * 1024;
+
+export function chunksPerTask(chunkSize: number): number {
+  return Math.max(1, Math.floor(TASK_BYTES / chunkSize));
+}
 
 /** Tasks each worker holds at once: one being read while another is hashed and sealed. */
 const PER_WORKER = 2;

@@ -9,7 +9,7 @@ import { openVirtualDisk } from '../disk/open.js';
 import { encodeChunk } from '../repository/codec.js';
 import { chunkId } from '../repository/crypto.js';
 import {
-  CHUNKS_PER_TASK,
+  chunksPerTask,
   type ChunkOutcome,
   type ChunkResult,
   type ChunkTask,
@@ -52,7 +52,7 @@ function processChunk(
 }
 
 async function processTask(task: ChunkTask): Promise<{ result: ChunkResult; transfer: ArrayBuffer[] }> {
-  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(setup.chunkSize * CHUNKS_PER_TASK);
+  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(setup.chunkSize * chunksPerTask(setup.chunkSize));
   try {
     await disk.readInto(task.offset, buffer.subarray(0, task.length));
     const transfer: ArrayBuffer[] = [];

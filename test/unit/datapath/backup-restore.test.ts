@@ -28,7 +28,7 @@ describe('backing up and restoring a VHDX', function () {
 
   before(async () => {
     dir = await tempDir();
-    ({ repo } = await makeRepository(dir.file('repo')));
+    ({ repo } = await makeRepository(dir.file('repo'), { chunkSize: MiB }));
     await makeRawImage(dir.file('disk.raw'), size, [
       { offset: 0, length: 2 * MiB },
       { offset: 20 * MiB + 4096, length: 5 * MiB },
