@@ -41,20 +41,7 @@ export function preferredNames(all: FileName[]): FileName[] {
   return full.length > 0 ? full : sorted.slice(0, 1);
 }
 
-/** The extension records a base record's $ATTRIBUTE_LIST points to (never the base itself). */
-export function extensionRecordNumbers(base: MftRecord): number[] {
-  const list = base.attributes.find((a) => a.type === AttributeType.attributeList);
-  if (!list) {
-    return [];
-  }
-  if (!list.resident) {
-    throw new CorruptVolumeError(
-      `MFT record ${base.number}: non-resident attribute list must be read through a stream first`,
-    );
-  }
-  return listedRecords(list.value, base.number);
-}
-
+/** The extension records an $ATTRIBUTE_LIST value points to (never the base itself). */
 export function listedRecords(listValue: Buffer, baseNumber: number): number[] {
   return [...new Set(parseAttributeList(listValue).map((e) => e.reference.record))].filter(
     (n) => n !== baseNumber,

@@ -3,19 +3,14 @@ import { openAttributeStream } from './attribute-stream.js';
 import { parseBootSector, type NtfsGeometry } from './boot-sector.js';
 import { DirectoryIndex, parseIndexBlock, parseIndexRoot } from './directory-index.js';
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from './errors.js';
-import {
-  buildFile,
-  extensionRecordNumbers,
-  listedRecords,
-  mergeAttributes,
-  type NtfsFile,
-} from './file-record.js';
+import { buildFile, listedRecords, mergeAttributes, type NtfsFile } from './file-record.js';
 import { FileAttribute, Namespace, type FileName } from './file-name.js';
 import { MftReader } from './mft-reader.js';
 import {
   AttributeFlags,
   AttributeType,
   parseMftRecord,
+  type Attribute,
   type FileReference,
   type MftRecord,
 } from './mft-record.js';
@@ -75,24 +70,22 @@ export class NtfsVolume {
     if (!bootstrap) {
       throw new CorruptVolumeError('$MFT has no $DATA attribute');
     }
-    let mft = new MftReader(
+    const bootstrapMft = new MftReader(
       openAttributeStream(source, cs, bootstrap),
       geometry.mftRecordSize,
       geometry.totalClusters,
     );
-    const extensions = await NtfsVolume.extensionRecords(record0, mft, source, cs);
-    if (extensions.length > 0) {
-      const data = mergeAttributes([...record0.attributes, ...extensions.flatMap((r) => r.attributes)]).find(
-        (a) => a.type === AttributeType.data && a.name === '',
-      );
-      if (data) {
-        mft = new MftReader(
-          openAttributeStream(source, cs, data),
-          geometry.mftRecordSize,
-          geometry.totalClusters,
-        );
-      }
-    }
+    // A fragmented MFT continues its runlist in extension records, which its first run holds.
+    const extensions = await NtfsVolume.extensionRecords(record0, bootstrapMft, source, cs);
+    const data = mergeAttributes([...record0.attributes, ...extensions.flatMap((r) => r.attributes)]).find(
+      (a) => a.type === AttributeType.data && a.name === '',
+    );
+    const mft = new MftReader(
+      openAttributeStream(source, cs, data ?? bootstrap),
+      geometry.mftRecordSize,
+      geometry.totalClusters,
+    );
+    // $UpCase is an ordinary file: read it through a volume that needs no name comparisons yet.
     const partial = new NtfsVolume(source, geometry, mft, UpcaseTable.fromBuffer(Buffer.alloc(0)));
     const upcaseFile = await partial.readFile(Records.upcase);
     const upcaseStream = partial.openStream(upcaseFile);
@@ -110,8 +103,7 @@ export class NtfsVolume {
     if (!list) {
       return [];
     }
-    const value = list.resident ? list.value : await readAll(openAttributeStream(source, clusterSize, list));
-    const numbers = listedRecords(value, base.number);
+    const numbers = listedRecords(await attributeValue(source, clusterSize, list), base.number);
     const records = await Promise.all(numbers.map((n) => NtfsVolume.readRecord(mft, n)));
     for (const record of records) {
       if (record.baseRecord?.record !== base.number) {
@@ -160,15 +152,13 @@ export class NtfsVolume {
   }
 
   private async assemble(base: MftRecord): Promise<NtfsFile> {
-    if (!base.attributes.some((a) => a.type === AttributeType.attributeList)) {
-      return buildFile(base, base.attributes);
-    }
-    const hasResidentList = base.attributes.some((a) => a.type === AttributeType.attributeList && a.resident);
-    const extensions = hasResidentList
-      ? await Promise.all(extensionRecordNumbers(base).map((n) => NtfsVolume.readRecord(this.mft, n)))
-      : await NtfsVolume.extensionRecords(base, this.mft, this.source, this.geometry.clusterSize);
-    const own = extensions.filter((r) => r.baseRecord?.record === base.number);
-    return buildFile(base, mergeAttributes([...base.attributes, ...own.flatMap((r) => r.attributes)]));
+    const extensions = await NtfsVolume.extensionRecords(
+      base,
+      this.mft,
+      this.source,
+      this.geometry.clusterSize,
+    );
+    return buildFile(base, mergeAttributes([...base.attributes, ...extensions.flatMap((r) => r.attributes)]));
   }
 
   streams(file: NtfsFile): StreamInfo[] {
@@ -267,6 +257,11 @@ export function describe(file: NtfsFile): string {
   return name ? `"${name.name}" (record ${file.reference.record})` : `record ${file.reference.record}`;
 }
 
-async function readAll(stream: ByteSource): Promise<Buffer> {
+/** A whole attribute value, resident or not (attribute lists outgrow their record on busy files). */
+async function attributeValue(source: ByteSource, clusterSize: number, attr: Attribute): Promise<Buffer> {
+  if (attr.resident) {
+    return attr.value;
+  }
+  const stream = openAttributeStream(source, clusterSize, attr);
   return stream.read(0, stream.size);
 }
