@@ -122,19 +122,35 @@ export class Agent {
    */
   private async recoverFromRestart(): Promise<void> {
     const { items } = await this.points.list(undefined, { labelSelector: `${labels.node}=${this.node}` });
-    for (const rp of items.filter((p) => p.status?.phase === 'Snapshotting' || p.status?.phase === 'Transferring')) {
+    for (const rp of items.filter(
+      (p) => p.status?.phase === 'Snapshotting' || p.status?.phase === 'Transferring',
+    )) {
       const message = `the agent on ${this.node} restarted during this backup; the repository keeps every earlier recovery point, and a new attempt will follow`;
-      await this.points.applyStatus(rp.metadata.name, rp.metadata.namespace, {
-        phase: 'Failed',
-        completionTime: this.now().toISOString(),
-        failure: { reason: 'AgentRestarted', message },
-        conditions: [
-          { type: 'Ready', status: 'False', reason: 'AgentRestarted', message, lastTransitionTime: this.now().toISOString() },
-        ],
-      }, agentFieldManager);
+      await this.points.applyStatus(
+        rp.metadata.name,
+        rp.metadata.namespace,
+        {
+          phase: 'Failed',
+          completionTime: this.now().toISOString(),
+          failure: { reason: 'AgentRestarted', message },
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'False',
+              reason: 'AgentRestarted',
+              message,
+              lastTransitionTime: this.now().toISOString(),
+            },
+          ],
+        },
+        agentFieldManager,
+      );
     }
     for (const stale of await this.opts.hypervisor.listRecoverySnapshots()) {
-      this.opts.logger.info('releasing a snapshot left by an interrupted backup', { vm: stale.vmName, label: stale.label });
+      this.opts.logger.info('releasing a snapshot left by an interrupted backup', {
+        vm: stale.vmName,
+        label: stale.label,
+      });
       await this.opts.hypervisor.releaseSnapshot(stale, { keepAsReference: false }).catch((err: unknown) => {
         this.opts.logger.warn('could not release a stale snapshot', { vm: stale.vmName, error: String(err) });
       });
@@ -160,11 +176,18 @@ export class Agent {
       now: () => this.now(),
     })
       .then(() => {
-        this.opts.logger.info('recovery point completed', { namespace: rp.metadata.namespace, name: rp.metadata.name });
+        this.opts.logger.info('recovery point completed', {
+          namespace: rp.metadata.namespace,
+          name: rp.metadata.name,
+        });
       })
       .catch((err: unknown) => {
         const level = err instanceof BackupFailure ? 'warn' : 'error';
-        this.opts.logger[level]('recovery point failed', { namespace: rp.metadata.namespace, name: rp.metadata.name, error: String(err) });
+        this.opts.logger[level]('recovery point failed', {
+          namespace: rp.metadata.namespace,
+          name: rp.metadata.name,
+          error: String(err),
+        });
       })
       .finally(() => {
         this.running.delete(key);
@@ -201,14 +224,25 @@ export class Agent {
     }
   }
 
-  private async publishHost(host: Awaited<ReturnType<Hypervisor['getHost']>>, vmCount: number, now: Date): Promise<void> {
+  private async publishHost(
+    host: Awaited<ReturnType<Hypervisor['getHost']>>,
+    vmCount: number,
+    now: Date,
+  ): Promise<void> {
     const existing = await this.hosts.get(this.node);
     if (!existing) {
-      await this.hosts.create({ apiVersion: 'shadowkeep.io/v1alpha1', kind: 'HyperVHost', metadata: { name: this.node }, spec: {} }).catch((err: unknown) => {
-        if (!isConflict(err)) {
-          throw err;
-        }
-      });
+      await this.hosts
+        .create({
+          apiVersion: 'shadowkeep.io/v1alpha1',
+          kind: 'HyperVHost',
+          metadata: { name: this.node },
+          spec: {},
+        })
+        .catch((err: unknown) => {
+          if (!isConflict(err)) {
+            throw err;
+          }
+        });
     }
     const jobs = [...this.running.keys()].map((key) => {
       const [namespace = '', name = ''] = key.split('/');
@@ -230,7 +264,11 @@ export class Agent {
     );
   }
 
-  private async publishVm(vm: VmInfo, host: Awaited<ReturnType<Hypervisor['getHost']>>, mine: readonly HyperVVirtualMachine[]): Promise<void> {
+  private async publishVm(
+    vm: VmInfo,
+    host: Awaited<ReturnType<Hypervisor['getHost']>>,
+    mine: readonly HyperVVirtualMachine[],
+  ): Promise<void> {
     const name = hyperVVirtualMachineName(vm.id);
     let object = mine.find((o) => o.metadata.name === name) ?? (await this.vms.get(name));
     if (!object) {
@@ -242,14 +280,17 @@ export class Agent {
           spec: { id: name },
         })
         .catch(async (err: unknown) => {
-          if (isConflict(err)) {
-            return (await this.vms.get(name))!;
+          const existing = isConflict(err) ? await this.vms.get(name) : undefined;
+          if (existing) {
+            return existing;
           }
           throw err;
         });
     } else if (object.metadata.labels?.[labels.node] !== this.node) {
       // The VM live-migrated here: take it over, keeping the labels people put on it.
-      object = await this.vms.mergePatch(name, undefined, { metadata: { labels: { [labels.node]: this.node } } });
+      object = await this.vms.mergePatch(name, undefined, {
+        metadata: { labels: { [labels.node]: this.node } },
+      });
     }
     const status = vmStatus(vm, host);
     const current = { ...object.status };

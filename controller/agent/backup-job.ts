@@ -1,5 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { labels, vmIdOf, type BackupRepository, type RecoveryPoint, type RecoveryPointDisk, type RecoveryPointStatus } from '../api/index.js';
+import {
+  labels,
+  vmIdOf,
+  type BackupRepository,
+  type RecoveryPoint,
+  type RecoveryPointDisk,
+  type RecoveryPointStatus,
+} from '../api/index.js';
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
 import { parseDuration } from '../common/duration.js';
@@ -45,7 +52,10 @@ export function chooseMode(
   blockers: string[],
 ): 'Online' | 'SavedState' {
   if (allowed === 'Unprotectable') {
-    throw new BackupFailure('Unprotectable', `the VM cannot be backed up from the host: ${blockers.join('; ')}`);
+    throw new BackupFailure(
+      'Unprotectable',
+      `the VM cannot be backed up from the host: ${blockers.join('; ')}`,
+    );
   }
   if (requested === 'SavedState') {
     return 'SavedState';
@@ -63,7 +73,10 @@ export function chooseMode(
 }
 
 /** The newest completed recovery point of the same VM in the same repository: the incremental's base. */
-async function findParent(points: ResourceClient<RecoveryPoint>, rp: RecoveryPoint): Promise<RecoveryPoint | undefined> {
+async function findParent(
+  points: ResourceClient<RecoveryPoint>,
+  rp: RecoveryPoint,
+): Promise<RecoveryPoint | undefined> {
   const vmId = vmIdOf(rp) ?? '';
   const { items } = await points.list(rp.metadata.namespace, { labelSelector: `${labels.vmId}=${vmId}` });
   return items
@@ -100,17 +113,28 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
   const name = rp.metadata.name;
   const namespace = rp.metadata.namespace;
   const vmId = vmIdOf(rp) ?? '';
-  const status = new StatusWriter<RecoveryPointStatus>((st) => points.applyStatus(name, namespace, st, deps.fieldManager));
+  const status = new StatusWriter<RecoveryPointStatus>((st) =>
+    points.applyStatus(name, namespace, st, deps.fieldManager),
+  );
   const writeStatus = (part: RecoveryPointStatus): Promise<void> => status.write(part);
   const startTime = now().toISOString();
-  await writeStatus({ phase: 'Snapshotting', nodeName: hypervisor.node, vmId, startTime, repository: rp.spec.repository ?? '' });
+  await writeStatus({
+    phase: 'Snapshotting',
+    nodeName: hypervisor.node,
+    vmId,
+    startTime,
+    repository: rp.spec.repository ?? '',
+  });
 
   let snapshot: Snapshot | undefined;
   let keepReference = false;
   try {
     const [vm, host] = await Promise.all([hypervisor.getVm(vmId), hypervisor.getHost()]);
     if (!vm) {
-      throw new BackupFailure('VMNotOnThisNode', `VM ${vmId} is not on ${hypervisor.node} (it may have migrated); a new attempt will follow it`);
+      throw new BackupFailure(
+        'VMNotOnThisNode',
+        `VM ${vmId} is not on ${hypervisor.node} (it may have migrated); a new attempt will follow it`,
+      );
     }
     const decision = decideBackupMode(vm, host);
     const mode = chooseMode(
@@ -121,14 +145,21 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     const repoName = rp.spec.repository ?? '';
     const repoObject = await deps.repositories.get(repoName, namespace);
     if (!repoObject) {
-      throw new BackupFailure('RepositoryNotFound', `BackupRepository ${namespace ?? ''}/${repoName} does not exist`);
+      throw new BackupFailure(
+        'RepositoryNotFound',
+        `BackupRepository ${namespace ?? ''}/${repoName} does not exist`,
+      );
     }
     const repo = await deps.openRepository(repoObject);
     const parent = await findParent(points, rp);
 
     snapshot = await hypervisor.createSnapshot(vmId, { mode, label: name });
     if (rp.spec.maxDowntime && snapshot.downtimeMs > parseDuration(rp.spec.maxDowntime)) {
-      logger.warn('saved-state downtime exceeded maxDowntime', { name, downtimeMs: snapshot.downtimeMs, maxDowntime: rp.spec.maxDowntime });
+      logger.warn('saved-state downtime exceeded maxDowntime', {
+        name,
+        downtimeMs: snapshot.downtimeMs,
+        maxDowntime: rp.spec.maxDowntime,
+      });
     }
     const changes = await hypervisor.getChanges(snapshot, referenceOf(parent));
     const parentDisks = new Map((parent?.status?.disks ?? []).map((d) => [d.controllerLocation, d.manifest]));
@@ -150,7 +181,13 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
         name: `${vmId}-${disk.diskId}`,
         ...(parentId ? { parentId } : { full: true }),
         ...(parentId && change?.kind === 'Ranges' ? { changedRanges: change.ranges } : {}),
-        source: { vm: rp.spec.vm.name ?? '', vmId, recoveryPoint: name, consistency: snapshot.consistency, controllerLocation: location },
+        source: {
+          vm: rp.spec.vm.name ?? '',
+          vmId,
+          recoveryPoint: name,
+          consistency: snapshot.consistency,
+          controllerLocation: location,
+        },
         onProgress: (bytes) => {
           const t = Date.now();
           if (t - lastProgress >= (deps.progressIntervalMs ?? 2000)) {
@@ -173,13 +210,19 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
       });
     }
     if (disks[0]?.manifest) {
-      await repo.putCatalog(disks[0].manifest, vmConfigurationCatalog, await readFile(snapshot.configurationPath));
+      await repo.putCatalog(
+        disks[0].manifest,
+        vmConfigurationCatalog,
+        await readFile(snapshot.configurationPath),
+      );
     }
 
     const reference = await hypervisor.releaseSnapshot(snapshot, { keepAsReference: true });
     keepReference = true;
     if (reference) {
-      await points.mergePatch(name, namespace, { metadata: { annotations: { [referencePointAnnotation]: JSON.stringify(reference) } } });
+      await points.mergePatch(name, namespace, {
+        metadata: { annotations: { [referencePointAnnotation]: JSON.stringify(reference) } },
+      });
     }
     const uploaded = disks.reduce((s, d) => s + (d.uploadedBytes ?? 0), 0);
     const stored = disks.reduce((s, d) => s + (d.allocatedBytes ?? 0), 0);
@@ -194,14 +237,17 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
       size: formatBytes(stored),
       uploaded: formatBytes(uploaded),
       disks,
-      notCovered: snapshot.excludedDisks.map((d) => ({ reason: 'DiskNotCovered', message: `disk ${d.diskId}: ${d.reason}` })),
+      notCovered: snapshot.excludedDisks.map((d) => ({
+        reason: 'DiskNotCovered',
+        message: `disk ${d.diskId}: ${d.reason}`,
+      })),
       progress: { bytesDone: total, bytesTotal: total, percent: 100 },
       conditions: [
         {
           type: 'Ready',
           status: 'True',
           reason: 'Completed',
-          message: `${snapshot.consistency} ${method?.toLowerCase() ?? ''} backup: ${formatBytes(uploaded)} uploaded`,
+          message: `${snapshot.consistency} ${method.toLowerCase()} backup: ${formatBytes(uploaded)} uploaded`,
           lastTransitionTime: now().toISOString(),
           observedGeneration: rp.metadata.generation ?? 1,
         },
@@ -209,20 +255,45 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     });
   } catch (err) {
     if (snapshot && !keepReference) {
-      await hypervisor.releaseSnapshot(snapshot, { keepAsReference: false }).catch((cleanupError: unknown) => {
-        logger.error('could not release the snapshot after a failed backup', { name, error: String(cleanupError) });
-      });
+      await hypervisor
+        .releaseSnapshot(snapshot, { keepAsReference: false })
+        .catch((cleanupError: unknown) => {
+          logger.error('could not release the snapshot after a failed backup', {
+            name,
+            error: String(cleanupError),
+          });
+        });
     }
     const reason =
-      err instanceof BackupFailure ? err.reason : err instanceof HypervisorError ? err.code : err instanceof Error ? err.name : 'Error';
+      err instanceof BackupFailure
+        ? err.reason
+        : err instanceof HypervisorError
+          ? err.code
+          : err instanceof Error
+            ? err.name
+            : 'Error';
     const message = err instanceof Error ? err.message : String(err);
     await writeStatus({
       phase: 'Failed',
       completionTime: now().toISOString(),
       failure: { reason, message },
       conditions: [
-        { type: 'Ready', status: 'False', reason, message, lastTransitionTime: now().toISOString(), observedGeneration: rp.metadata.generation ?? 1 },
-        { type: 'Stalled', status: 'True', reason, message, lastTransitionTime: now().toISOString(), observedGeneration: rp.metadata.generation ?? 1 },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason,
+          message,
+          lastTransitionTime: now().toISOString(),
+          observedGeneration: rp.metadata.generation ?? 1,
+        },
+        {
+          type: 'Stalled',
+          status: 'True',
+          reason,
+          message,
+          lastTransitionTime: now().toISOString(),
+          observedGeneration: rp.metadata.generation ?? 1,
+        },
       ],
     });
     throw err;

@@ -34,19 +34,18 @@ export class ResourceClient<T extends KubeObject> {
   async list(namespace?: string, selector: Selector = {}): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
-      const page = await this.rest.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
-        'GET',
-        resourcePath(this.type, namespace),
-        { query: { ...selector, limit: 500, continue: cont } },
-      );
+      const page = await this.rest.request<{
+        items: T[];
+        metadata: { resourceVersion: string; continue?: string };
+      }>('GET', resourcePath(this.type, namespace), { query: { ...selector, limit: 500, continue: cont } });
       for (const item of page.items) {
         items.push({ ...item, apiVersion: apiVersionOf(this.type), kind: this.type.kind });
       }
       resourceVersion = page.metadata.resourceVersion;
-      cont = page.metadata.continue || undefined;
-    } while (cont);
+      cont = page.metadata.continue;
+    } while (cont); // an empty continue token ends the list too
     return { items, resourceVersion };
   }
 
@@ -59,9 +58,13 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Replaces the object; fails with Conflict when its resourceVersion is stale (optimistic locking). */
   replace(object: T): Promise<T> {
-    return this.rest.request<T>('PUT', resourcePath(this.type, object.metadata.namespace, object.metadata.name), {
-      body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
-    });
+    return this.rest.request<T>(
+      'PUT',
+      resourcePath(this.type, object.metadata.namespace, object.metadata.name),
+      {
+        body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
+      },
+    );
   }
 
   /** A JSON merge patch of metadata or spec (never status: that goes through applyStatus). */
@@ -76,7 +79,12 @@ export class ResourceClient<T extends KubeObject> {
    * Server-side apply of the status fields this field manager owns, through the status
    * subresource; force takes ownership so one reconciler never fights another's stale claim.
    */
-  applyStatus(name: string, namespace: string | undefined, status: unknown, fieldManager: string): Promise<T> {
+  applyStatus(
+    name: string,
+    namespace: string | undefined,
+    status: unknown,
+    fieldManager: string,
+  ): Promise<T> {
     return this.rest.request<T>('PATCH', resourcePath(this.type, namespace, name, 'status'), {
       body: {
         apiVersion: apiVersionOf(this.type),
@@ -91,11 +99,15 @@ export class ResourceClient<T extends KubeObject> {
 
   /** Server-side apply of a whole object (spec and metadata) by a field manager. */
   apply(object: T, fieldManager: string, opts: { dryRun?: boolean } = {}): Promise<T> {
-    return this.rest.request<T>('PATCH', resourcePath(this.type, object.metadata.namespace, object.metadata.name), {
-      body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
-      contentType: ContentType.apply,
-      query: { fieldManager, force: true, dryRun: opts.dryRun ? 'All' : undefined },
-    });
+    return this.rest.request<T>(
+      'PATCH',
+      resourcePath(this.type, object.metadata.namespace, object.metadata.name),
+      {
+        body: { ...object, apiVersion: apiVersionOf(this.type), kind: this.type.kind },
+        contentType: ContentType.apply,
+        query: { fieldManager, force: true, dryRun: opts.dryRun ? 'All' : undefined },
+      },
+    );
   }
 
   /** Deletes the object; true if it existed. */

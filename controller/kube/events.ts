@@ -10,7 +10,10 @@ export type EventType = 'Normal' | 'Warning';
  * Failing to record an event never fails a reconcile: it is logged and dropped.
  */
 export class EventRecorder {
-  private readonly recent = new Map<string, { name: string; namespace: string; count: number; first: string; at: number }>();
+  private readonly recent = new Map<
+    string,
+    { name: string; namespace: string; count: number; first: string; at: number }
+  >();
 
   constructor(
     private readonly rest: KubeRest,
@@ -60,10 +63,17 @@ export class EventRecorder {
       });
       this.recent.set(id, { name, namespace, count: 1, first: now.toISOString(), at: now.getTime() });
       if (this.recent.size > 5000) {
-        this.recent.delete(this.recent.keys().next().value!);
+        const oldest = this.recent.keys().next().value;
+        if (oldest !== undefined) {
+          this.recent.delete(oldest);
+        }
       }
     } catch (err) {
-      this.logger.warn('could not record an event', { reason, object: object.metadata.name, error: String(err) });
+      this.logger.warn('could not record an event', {
+        reason,
+        object: object.metadata.name,
+        error: String(err),
+      });
     }
   }
 }

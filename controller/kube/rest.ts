@@ -1,5 +1,5 @@
 import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import { fetch } from 'undici';
 
 /** An error answered by the API server, with its HTTP code and Status reason (NotFound, Conflict, ...). */
 export class KubeApiError extends Error {
@@ -69,7 +69,7 @@ export class KubeRest {
 
   async request<T>(method: keyof typeof HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const ctx = await this.prepare(HttpMethod[method], path, opts);
-    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
+    const dispatcher = ctx.getDispatcher();
     const response = await fetch(ctx.getUrl(), {
       method,
       headers: ctx.getHeaders(),
@@ -98,7 +98,7 @@ export class KubeRest {
     signal: AbortSignal,
   ): Promise<void> {
     const ctx = await this.prepare(HttpMethod.GET, path, { query: { ...query, watch: true } });
-    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
+    const dispatcher = ctx.getDispatcher();
     const response = await fetch(ctx.getUrl(), {
       headers: ctx.getHeaders(),
       signal,
@@ -108,9 +108,11 @@ export class KubeRest {
       const text = await response.text();
       throw new KubeApiError(response.status, response.statusText, `watch ${path}: ${text}`);
     }
+    // undici types the body as ReadableStream<any>; a fetch body streams bytes.
+    const body: AsyncIterable<Uint8Array> = response.body;
     const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of response.body) {
+    for await (const chunk of body) {
       buffered += decoder.decode(chunk, { stream: true });
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {

@@ -21,6 +21,7 @@ export function parseSchedule(schedule: Schedule): Cron {
     throw new Error(
       `schedule '${schedule.cron}'${schedule.timeZone ? ` in ${schedule.timeZone}` : ''} is not valid (${why}); ` +
         "write five fields 'minute hour day-of-month month day-of-week', e.g. '0 */4 * * *', and an IANA time zone such as Europe/Berlin",
+      { cause: err },
     );
   }
 }

@@ -29,7 +29,10 @@ export interface VMSelector {
 
 /** Glob over Hyper-V VM names, which Hyper-V compares without regard to case: `*` and `?`. */
 export function globMatches(pattern: string, name: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${source}$`, 'i').test(name);
 }
 
@@ -38,16 +41,16 @@ function labelsMatch(selector: VMSelector, labels: Record<string, string>): bool
   return (
     exact &&
     (selector.matchExpressions ?? []).every((req) => {
-      const has = Object.hasOwn(labels, req.key);
+      const value = Object.hasOwn(labels, req.key) ? labels[req.key] : undefined;
       switch (req.operator) {
         case 'Exists':
-          return has;
+          return value !== undefined;
         case 'DoesNotExist':
-          return !has;
+          return value === undefined;
         case 'In':
-          return has && (req.values ?? []).includes(labels[req.key]!);
+          return value !== undefined && (req.values ?? []).includes(value);
         case 'NotIn':
-          return !has || !(req.values ?? []).includes(labels[req.key]!);
+          return value === undefined || !(req.values ?? []).includes(value);
       }
     })
   );
@@ -66,7 +69,8 @@ export function selects(selector: VMSelector, vm: InventoryVM): boolean {
   if (byName.length > 0 && !byName.some((p) => globMatches(p, vm.name))) {
     return false;
   }
-  const hasLabelRules = Object.keys(selector.matchLabels ?? {}).length > 0 || (selector.matchExpressions ?? []).length > 0;
+  const hasLabelRules =
+    Object.keys(selector.matchLabels ?? {}).length > 0 || (selector.matchExpressions ?? []).length > 0;
   if (hasLabelRules && !labelsMatch(selector, vm.labels)) {
     return false;
   }
@@ -76,12 +80,25 @@ export function selects(selector: VMSelector, vm: InventoryVM): boolean {
   if (selector.clusters?.length && !(vm.cluster && selector.clusters.includes(vm.cluster))) {
     return false;
   }
-  return byName.length > 0 || hasLabelRules || Boolean(selector.hosts?.length) || Boolean(selector.clusters?.length);
+  return (
+    byName.length > 0 ||
+    hasLabelRules ||
+    Boolean(selector.hosts?.length) ||
+    Boolean(selector.clusters?.length)
+  );
 }
 
 /** Whether a policy in `namespace` may protect the VM: the controller's namespace always may. */
-export function namespaceMayProtect(namespace: string, vm: InventoryVM, controllerNamespace: string): boolean {
-  return namespace === controllerNamespace || vm.allowedNamespaces.includes(namespace) || vm.allowedNamespaces.includes('*');
+export function namespaceMayProtect(
+  namespace: string,
+  vm: InventoryVM,
+  controllerNamespace: string,
+): boolean {
+  return (
+    namespace === controllerNamespace ||
+    vm.allowedNamespaces.includes(namespace) ||
+    vm.allowedNamespaces.includes('*')
+  );
 }
 
 export interface PolicyRef {

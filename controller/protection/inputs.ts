@@ -7,7 +7,7 @@ import {
   type VirtualMachineProtection,
   type VirtualMachineRestore,
 } from '../api/index.js';
-import { namespaceMayProtect, owningPolicy, selects, type InventoryVM, type VMSelector } from '../policy/selection.js';
+import { namespaceMayProtect, owningPolicy, selects, type InventoryVM } from '../policy/selection.js';
 import type { PointInput, VMInput } from './plan.js';
 
 /** A HyperVVirtualMachine as selection sees it. */
@@ -28,7 +28,7 @@ const policyRef = (p: VirtualMachineProtection): string => `${p.metadata.namespa
 /** Whether a policy takes this VM: selected, allowed for its namespace, and not guest-protected unless asked. */
 function eligible(policy: VirtualMachineProtection, vm: InventoryVM, controllerNamespace: string): boolean {
   return (
-    selects(policy.spec.selector as VMSelector, vm) &&
+    selects(policy.spec.selector, vm) &&
     namespaceMayProtect(policy.metadata.namespace ?? '', vm, controllerNamespace) &&
     (!vm.guestProtected || policy.spec.includeGuestProtected === true)
   );
@@ -49,7 +49,7 @@ export function selectedVMs(
   const result: VMInput[] = [];
   for (const object of inventory) {
     const vm = inventoryVM(object);
-    if (!selects(policy.spec.selector as VMSelector, vm)) {
+    if (!selects(policy.spec.selector, vm)) {
       continue;
     }
     const input: VMInput = {
@@ -83,12 +83,20 @@ export function selectedVMs(
     ) {
       input.mode = 'Unprotectable';
       input.blockers = [
-        { reason: 'AutoProtectOff', message: 'matched the selector after the policy was created and spec.autoProtect is false; add it to spec.selector.names' },
+        {
+          reason: 'AutoProtectOff',
+          message:
+            'matched the selector after the policy was created and spec.autoProtect is false; add it to spec.selector.names',
+        },
       ];
     } else {
       const claimants = allPolicies
         .filter((p) => eligible(p, vm, controllerNamespace))
-        .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name, createdAt: p.metadata.creationTimestamp ?? '' }));
+        .map((p) => ({
+          namespace: p.metadata.namespace ?? '',
+          name: p.metadata.name,
+          createdAt: p.metadata.creationTimestamp ?? '',
+        }));
       const owner = owningPolicy(claimants);
       if (owner && `${owner.namespace}/${owner.name}` !== policyRef(policy)) {
         input.claimedBy = `${owner.namespace}/${owner.name}`;
@@ -109,10 +117,16 @@ export function pointInputs(
 ): PointInput[] {
   return points.map((rp) => {
     const restore = restores.find(
-      (r) => r.metadata.namespace === rp.metadata.namespace && r.spec.recoveryPoint === rp.metadata.name && !['Completed', 'Failed'].includes(r.status?.phase ?? ''),
+      (r) =>
+        r.metadata.namespace === rp.metadata.namespace &&
+        r.spec.recoveryPoint === rp.metadata.name &&
+        !['Completed', 'Failed'].includes(r.status?.phase ?? ''),
     );
     const child = allPoints.find(
-      (p) => p.metadata.namespace === rp.metadata.namespace && p.status?.parent === rp.metadata.name && activePhases.has(p.status.phase),
+      (p) =>
+        p.metadata.namespace === rp.metadata.namespace &&
+        p.status?.parent === rp.metadata.name &&
+        activePhases.has(p.status.phase),
     );
     const copying = rp.status?.copies?.find((c) => c.phase === 'Copying');
     const inUseBy = restore

@@ -95,7 +95,12 @@ function retentionState(p: PointInput): RetainedPoint['state'] {
  * delete by retention, and the status to show. Safe to run any number of times: recovery point
  * names are deterministic, so a repeated plan creates nothing twice.
  */
-export function planProtection(policy: PolicyInput, vms: readonly VMInput[], points: readonly PointInput[], now: Date): ProtectionPlan {
+export function planProtection(
+  policy: PolicyInput,
+  vms: readonly VMInput[],
+  points: readonly PointInput[],
+  now: Date,
+): ProtectionPlan {
   const create: PointToCreate[] = [];
   const toDelete: { name: string; why: string }[] = [];
   const rows: VMRow[] = [];
@@ -119,7 +124,7 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
   }
   const allowedAgeMs = policy.rpo
     ? parseDuration(policy.rpo)
-    : (scheduleError ? undefined : slotInterval(policy.schedule, now)) ?? 86_400_000;
+    : ((scheduleError ? undefined : slotInterval(policy.schedule, now)) ?? 86_400_000);
   const rpoAllowanceMs = policy.rpo ? allowedAgeMs : allowedAgeMs + Math.min(allowedAgeMs / 2, 3_600_000);
 
   const rpoMisses: string[] = [];
@@ -129,10 +134,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
   for (const vm of vms) {
     const mine = points.filter((p) => p.vmId === vm.id);
     const completed = mine
-      .filter((p) => p.phase === 'Completed' && p.pointInTime)
-      .sort((a, b) => b.pointInTime!.getTime() - a.pointInTime!.getTime());
+      .filter(
+        (p): p is PointInput & { pointInTime: Date } =>
+          p.phase === 'Completed' && p.pointInTime !== undefined,
+      )
+      .sort((a, b) => b.pointInTime.getTime() - a.pointInTime.getTime());
     const newest = completed[0];
-    if (newest?.pointInTime && (!lastPointTime || newest.pointInTime > lastPointTime)) {
+    if (newest && (!lastPointTime || newest.pointInTime > lastPointTime)) {
       lastPointTime = newest.pointInTime;
     }
     const row: VMRow = {
@@ -141,7 +149,9 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
       ...(vm.host ? { host: vm.host } : {}),
       mode: vm.mode ?? 'Unprotectable',
       blockers: [...vm.blockers],
-      ...(newest ? { lastRecoveryPoint: newest.name, lastSuccessTime: newest.pointInTime!.toISOString() } : {}),
+      ...(newest
+        ? { lastRecoveryPoint: newest.name, lastSuccessTime: newest.pointInTime.toISOString() }
+        : {}),
     };
     rows.push(row);
 
@@ -162,7 +172,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
     }
 
     // Recovery points for the current slot, with retries after failures.
-    if (slot && !policy.suspend && vm.mode !== 'Unprotectable' && slot >= policy.createdAt && policy.repositoryFound) {
+    if (
+      slot &&
+      !policy.suspend &&
+      vm.mode !== 'Unprotectable' &&
+      slot >= policy.createdAt &&
+      policy.repositoryFound
+    ) {
       if (next) {
         row.nextRunTime = next.toISOString();
       }
@@ -172,13 +188,23 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
         .map((a) => ({ ...a, point: mine.find((p) => p.name === a.name) }));
       const lastTried = [...attempts].reverse().find((a) => a.point);
       if (!lastTried) {
-        create.push({ name: attempts[0]!.name, vm: { id: vm.id, name: vm.name }, scheduledTime: slot, attempt: 0 });
+        create.push({
+          name: scheduledPointName(vm.name, slot, 0),
+          vm: { id: vm.id, name: vm.name },
+          scheduledTime: slot,
+          attempt: 0,
+        });
       } else if (lastTried.point?.phase === 'Failed' && lastTried.attempt + 1 < maxAttemptsPerSlot) {
         const failedAt = (lastTried.point.completionTime ?? now).getTime();
         const retryAt = failedAt + retryDelayMs(lastTried.attempt);
         if (now.getTime() >= retryAt) {
           const attempt = lastTried.attempt + 1;
-          create.push({ name: attempts[attempt]!.name, vm: { id: vm.id, name: vm.name }, scheduledTime: slot, attempt });
+          create.push({
+            name: scheduledPointName(vm.name, slot, attempt),
+            vm: { id: vm.id, name: vm.name },
+            scheduledTime: slot,
+            attempt,
+          });
         } else {
           wakeAt(retryAt);
         }
@@ -188,11 +214,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
     // RPO: the newest completed point must be younger than the schedule allows.
     const sinceSelectable = now.getTime() - policy.createdAt.getTime();
     if (vm.mode !== 'Unprotectable') {
-      const ageMs = newest?.pointInTime ? now.getTime() - newest.pointInTime.getTime() : undefined;
+      const ageMs = newest ? now.getTime() - newest.pointInTime.getTime() : undefined;
       if (ageMs === undefined ? sinceSelectable > rpoAllowanceMs : ageMs > rpoAllowanceMs) {
-        rpoMisses.push(`${vm.name} (${ageMs === undefined ? 'no recovery point yet' : `newest is ${formatDuration(ageMs)} old`})`);
+        rpoMisses.push(
+          `${vm.name} (${ageMs === undefined ? 'no recovery point yet' : `newest is ${formatDuration(ageMs)} old`})`,
+        );
       } else {
-        wakeAt((newest?.pointInTime?.getTime() ?? policy.createdAt.getTime()) + rpoAllowanceMs + 1000);
+        wakeAt((newest?.pointInTime.getTime() ?? policy.createdAt.getTime()) + rpoAllowanceMs + 1000);
       }
     }
 
@@ -200,7 +228,9 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
     if (policy.offsiteRepositories.length > 0) {
       const copied = completed.find((p) => policy.offsiteRepositories.every((r) => p.copiedTo.includes(r)));
       if (newest && copied !== newest) {
-        const lagMs = copied?.pointInTime ? newest.pointInTime!.getTime() - copied.pointInTime.getTime() : now.getTime() - newest.pointInTime!.getTime();
+        const lagMs = copied
+          ? newest.pointInTime.getTime() - copied.pointInTime.getTime()
+          : now.getTime() - newest.pointInTime.getTime();
         row.offsiteLag = formatDuration(lagMs);
         offsiteLagging.push(vm.name);
       } else if (newest) {
@@ -210,13 +240,15 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
 
     // Retention per VM, in the schedule's time zone.
     const decision = planRetention(
-      mine.filter((p) => p.phase !== 'Deleting').map((p) => ({
-        name: p.name,
-        time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
-        state: retentionState(p),
-        ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
-        ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
-      })),
+      mine
+        .filter((p) => p.phase !== 'Deleting')
+        .map((p) => ({
+          name: p.name,
+          time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
+          state: retentionState(p),
+          ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
+          ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
+        })),
       policy.retention,
       now,
       policy.schedule.timeZone ?? 'UTC',
@@ -224,7 +256,10 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
     for (const name of decision.delete) {
       const point = mine.find((p) => p.name === name);
       if (point && isTerminal(point)) {
-        toDelete.push({ name, why: point.phase === 'Failed' ? 'older failures are not kept' : 'expired by the retention rules' });
+        toDelete.push({
+          name,
+          why: point.phase === 'Failed' ? 'older failures are not kept' : 'expired by the retention rules',
+        });
       }
     }
   }
@@ -233,7 +268,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
   const conditions: ConditionInput[] = [];
   const g = policy.generation;
   if (scheduleError) {
-    conditions.push({ type: 'Ready', status: 'False', reason: 'InvalidSchedule', message: scheduleError, observedGeneration: g });
+    conditions.push({
+      type: 'Ready',
+      status: 'False',
+      reason: 'InvalidSchedule',
+      message: scheduleError,
+      observedGeneration: g,
+    });
   } else if (!policy.repositoryFound) {
     conditions.push({
       type: 'Ready',
@@ -247,11 +288,18 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
       type: 'Ready',
       status: 'False',
       reason: 'NoVMsSelected',
-      message: 'no HyperVVirtualMachine matches spec.selector (or this namespace may not protect them); compare with `kubectl get hvvm`',
+      message:
+        'no HyperVVirtualMachine matches spec.selector (or this namespace may not protect them); compare with `kubectl get hvvm`',
       observedGeneration: g,
     });
   } else if (policy.suspend) {
-    conditions.push({ type: 'Ready', status: 'True', reason: 'Suspended', message: 'spec.suspend is true: no new recovery points are made', observedGeneration: g });
+    conditions.push({
+      type: 'Ready',
+      status: 'True',
+      reason: 'Suspended',
+      message: 'spec.suspend is true: no new recovery points are made',
+      observedGeneration: g,
+    });
   } else {
     const unprotectable = rows.filter((r) => r.mode === 'Unprotectable').map((r) => r.name);
     conditions.push({
@@ -260,7 +308,9 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
       reason: 'Protecting',
       message:
         `${protectable.length} of ${rows.length} selected VMs protected` +
-        (unprotectable.length ? `; cannot protect ${unprotectable.join(', ')} (see status.vms[].blockers)` : ''),
+        (unprotectable.length
+          ? `; cannot protect ${unprotectable.join(', ')} (see status.vms[].blockers)`
+          : ''),
       observedGeneration: g,
     });
   }
@@ -283,7 +333,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
   );
   conditions.push(
     policy.offsiteRepositories.length === 0
-      ? { type: 'OffsiteInSync', status: 'True', reason: 'NoOffsiteCopies', message: 'spec.offsite is empty', observedGeneration: g }
+      ? {
+          type: 'OffsiteInSync',
+          status: 'True',
+          reason: 'NoOffsiteCopies',
+          message: 'spec.offsite is empty',
+          observedGeneration: g,
+        }
       : offsiteLagging.length
         ? {
             type: 'OffsiteInSync',
@@ -292,7 +348,13 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
             message: `the newest recovery point is not yet in every offsite repository for: ${offsiteLagging.join(', ')}`,
             observedGeneration: g,
           }
-        : { type: 'OffsiteInSync', status: 'True', reason: 'CopiesCurrent', message: 'newest recovery points are copied offsite', observedGeneration: g },
+        : {
+            type: 'OffsiteInSync',
+            status: 'True',
+            reason: 'CopiesCurrent',
+            message: 'newest recovery points are copied offsite',
+            observedGeneration: g,
+          },
   );
 
   conditions.push(
@@ -301,10 +363,17 @@ export function planProtection(policy: PolicyInput, vms: readonly VMInput[], poi
           type: 'Verified',
           status: 'Unknown',
           reason: 'VerificationNotAvailable',
-          message: 'scheduled test restores (spec.verification) are not available in this release yet; no recovery point has been verified',
+          message:
+            'scheduled test restores (spec.verification) are not available in this release yet; no recovery point has been verified',
           observedGeneration: g,
         }
-      : { type: 'Verified', status: 'Unknown', reason: 'NotConfigured', message: 'spec.verification is not set: recovery points are not test-restored', observedGeneration: g },
+      : {
+          type: 'Verified',
+          status: 'Unknown',
+          reason: 'NotConfigured',
+          message: 'spec.verification is not set: recovery points are not test-restored',
+          observedGeneration: g,
+        },
   );
 
   return {

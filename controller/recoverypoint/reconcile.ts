@@ -1,4 +1,11 @@
-import { finalizers, labels, toLabelValue, vmIdOf, type RecoveryPoint, type RecoveryPointStatus } from '../api/index.js';
+import {
+  finalizers,
+  labels,
+  toLabelValue,
+  vmIdOf,
+  type RecoveryPoint,
+  type RecoveryPointStatus,
+} from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import type { EventRecorder } from '../kube/events.js';
 import { keyOf } from '../kube/objects.js';
@@ -45,7 +52,7 @@ export class RecoveryPointReconciler implements Reconciler {
       return undefined;
     }
     if (rp.metadata.deletionTimestamp) {
-      return this.reconcileDelete(rp);
+      return this.reconcileDelete(rp, rp.metadata.deletionTimestamp);
     }
     if (await this.ensureLabels(rp)) {
       return undefined;
@@ -62,7 +69,9 @@ export class RecoveryPointReconciler implements Reconciler {
     const byName = rp.spec.vm.name?.toLowerCase();
     const resolvedId =
       vmIdOf(rp) ??
-      this.deps.informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === byName).map((vm) => vm.spec.id.toLowerCase())[0];
+      this.deps.informers.vms
+        .list((vm) => vm.status?.vmName?.toLowerCase() === byName)
+        .map((vm) => vm.spec.id.toLowerCase())[0];
     const wanted: Record<string, string> = {
       ...(resolvedId ? { [labels.vmId]: resolvedId } : {}),
       ...(rp.spec.vm.name ? { [labels.vm]: toLabelValue(rp.spec.vm.name) } : {}),
@@ -77,7 +86,10 @@ export class RecoveryPointReconciler implements Reconciler {
       metadata: {
         labels: Object.fromEntries(missing),
         ...(finalizerMissing
-          ? { resourceVersion: rp.metadata.resourceVersion, finalizers: [...(rp.metadata.finalizers ?? []), finalizers.recoveryPointData] }
+          ? {
+              resourceVersion: rp.metadata.resourceVersion,
+              finalizers: [...(rp.metadata.finalizers ?? []), finalizers.recoveryPointData],
+            }
           : {}),
       },
     });
@@ -90,9 +102,10 @@ export class RecoveryPointReconciler implements Reconciler {
       const vm = informers.vms.get(vmId.toLowerCase());
       return [...new Set((vm?.status?.disks ?? []).map((d) => volumeOf(d.path ?? '')))];
     };
-    const seen = informers.recoveryPoints
-      .list((p) => inFlight(p) && Boolean(p.metadata.labels?.[labels.node]))
-      .map((p) => ({ key: keyOf(p.metadata), node: p.metadata.labels![labels.node]!, volumes: volumesOf(vmIdOf(p) ?? '') }));
+    const seen = informers.recoveryPoints.list(inFlight).flatMap((p) => {
+      const node = p.metadata.labels?.[labels.node];
+      return node ? [{ key: keyOf(p.metadata), node, volumes: volumesOf(vmIdOf(p) ?? '') }] : [];
+    });
     for (const active of seen) {
       this.recentlyAssigned.delete(active.key);
     }
@@ -105,7 +118,10 @@ export class RecoveryPointReconciler implements Reconciler {
     const vmId = vmIdOf(rp);
     const vmObject = vmId ? informers.vms.get(vmId) : undefined;
     const vm: PlacementVM | undefined = vmObject?.status?.host
-      ? { host: vmObject.status.host, volumes: [...new Set((vmObject.status.disks ?? []).map((d) => volumeOf(d.path ?? '')))] }
+      ? {
+          host: vmObject.status.host,
+          volumes: [...new Set((vmObject.status.disks ?? []).map((d) => volumeOf(d.path ?? '')))],
+        }
       : undefined;
     const hosts = new Map<string, PlacementHost>(
       informers.hosts.list().map((h) => [
@@ -116,7 +132,9 @@ export class RecoveryPointReconciler implements Reconciler {
         },
       ]),
     );
-    const policy = rp.spec.protection ? informers.protections.get(`${rp.metadata.namespace ?? ''}/${rp.spec.protection}`) : undefined;
+    const policy = rp.spec.protection
+      ? informers.protections.get(`${rp.metadata.namespace ?? ''}/${rp.spec.protection}`)
+      : undefined;
     const limits = { ...defaultLimits, ...policy?.spec.concurrency };
     const decision = place(
       {
@@ -144,17 +162,37 @@ export class RecoveryPointReconciler implements Reconciler {
         await this.writeStatus(rp, {
           phase: 'Pending',
           nodeName: decision.node,
-          conditions: mergeConditions(rp.status?.conditions, [
-            { type: 'Ready', status: 'False', reason: 'Scheduled', message: `assigned to the agent on ${decision.node}`, observedGeneration: rp.metadata.generation ?? 1 },
-          ], now),
+          conditions: mergeConditions(
+            rp.status?.conditions,
+            [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: 'Scheduled',
+                message: `assigned to the agent on ${decision.node}`,
+                observedGeneration: rp.metadata.generation ?? 1,
+              },
+            ],
+            now,
+          ),
         });
         return undefined;
       case 'wait':
         await this.writeStatus(rp, {
           phase: 'Pending',
-          conditions: mergeConditions(rp.status?.conditions, [
-            { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
-          ], now),
+          conditions: mergeConditions(
+            rp.status?.conditions,
+            [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: decision.reason,
+                message: decision.message,
+                observedGeneration: rp.metadata.generation ?? 1,
+              },
+            ],
+            now,
+          ),
         });
         return { requeueAfterMs: decision.retryAfterMs };
       case 'fail':
@@ -162,10 +200,26 @@ export class RecoveryPointReconciler implements Reconciler {
           phase: 'Failed',
           completionTime: now.toISOString(),
           failure: { reason: decision.reason, message: decision.message },
-          conditions: mergeConditions(rp.status?.conditions, [
-            { type: 'Ready', status: 'False', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
-            { type: 'Stalled', status: 'True', reason: decision.reason, message: decision.message, observedGeneration: rp.metadata.generation ?? 1 },
-          ], now),
+          conditions: mergeConditions(
+            rp.status?.conditions,
+            [
+              {
+                type: 'Ready',
+                status: 'False',
+                reason: decision.reason,
+                message: decision.message,
+                observedGeneration: rp.metadata.generation ?? 1,
+              },
+              {
+                type: 'Stalled',
+                status: 'True',
+                reason: decision.reason,
+                message: decision.message,
+                observedGeneration: rp.metadata.generation ?? 1,
+              },
+            ],
+            now,
+          ),
         });
         await this.deps.events.record(rp, 'Warning', decision.reason, decision.message);
         return undefined;
@@ -179,18 +233,23 @@ export class RecoveryPointReconciler implements Reconciler {
       (k) => JSON.stringify(current[k]) !== JSON.stringify(part[k]),
     );
     if (changed) {
-      await this.deps.clients.recoveryPoints.applyStatus(rp.metadata.name, rp.metadata.namespace, part, fieldManager);
+      await this.deps.clients.recoveryPoints.applyStatus(
+        rp.metadata.name,
+        rp.metadata.namespace,
+        part,
+        fieldManager,
+      );
     }
   }
 
-  private async reconcileDelete(rp: RecoveryPoint): Promise<ReconcileResult> {
+  private async reconcileDelete(rp: RecoveryPoint, deletionTimestamp: string): Promise<ReconcileResult> {
     if (!(rp.metadata.finalizers ?? []).includes(finalizers.recoveryPointData)) {
       return undefined;
     }
     const { clients, clock, events, logger } = this.deps;
     if (inFlight(rp) && rp.metadata.labels?.[labels.node]) {
       // The agent stops the backup when it sees the deletion; its data is removed afterwards.
-      const age = clock.now().getTime() - new Date(rp.metadata.deletionTimestamp!).getTime();
+      const age = clock.now().getTime() - new Date(deletionTimestamp).getTime();
       if (age < 300_000) {
         return { requeueAfterMs: 5000 };
       }
@@ -198,7 +257,7 @@ export class RecoveryPointReconciler implements Reconciler {
     try {
       await this.deps.data.remove(rp);
     } catch (err) {
-      const waited = clock.now().getTime() - new Date(rp.metadata.deletionTimestamp!).getTime();
+      const waited = clock.now().getTime() - new Date(deletionTimestamp).getTime();
       if (waited < dataCleanupGiveUpMs) {
         throw err;
       }
@@ -208,7 +267,11 @@ export class RecoveryPointReconciler implements Reconciler {
         'DataLeftBehind',
         `could not remove this recovery point's data for ${Math.round(waited / 60_000)} minutes (${String(err)}); removing the object anyway; run 'shadowkeep repo gc' on its repository later`,
       );
-      logger.warn('gave up removing recovery point data', { namespace: rp.metadata.namespace, name: rp.metadata.name, error: String(err) });
+      logger.warn('gave up removing recovery point data', {
+        namespace: rp.metadata.namespace,
+        name: rp.metadata.name,
+        error: String(err),
+      });
     }
     await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
       metadata: {
@@ -231,19 +294,18 @@ function waitingSince(rp: RecoveryPoint, now: Date): Date {
 
 /** The volume a disk lives on: a CSV, an SMB share, or a drive (per-volume limits count by this). */
 export function volumeOf(path: string): string {
-  const csv = /^([a-z]:\\ClusterStorage\\[^\\]+)/i.exec(path);
+  const csv = /^([a-z]:\\ClusterStorage\\[^\\]+)/i.exec(path)?.[1];
   if (csv) {
-    return csv[1]!.toLowerCase();
+    return csv.toLowerCase();
   }
-  const share = /^(\\\\[^\\]+\\[^\\]+)/.exec(path);
+  const share = /^(\\\\[^\\]+\\[^\\]+)/.exec(path)?.[1];
   if (share) {
-    return share[1]!.toLowerCase();
+    return share.toLowerCase();
   }
-  const drive = /^([a-z]:)/i.exec(path);
+  const drive = /^([a-z]:)/i.exec(path)?.[1];
   if (drive) {
-    return drive[1]!.toLowerCase();
+    return drive.toLowerCase();
   }
   // Linux paths (the filehost simulator): the first two segments stand for the volume.
   return path.split('/').slice(0, 3).join('/');
 }
-

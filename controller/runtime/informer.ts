@@ -105,6 +105,11 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** A call, not the property: TypeScript would keep `aborted` narrowed across awaits, though stop() can set it any time. */
+  private stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
   private async run(): Promise<void> {
     const { relistMs = 300_000, watchdogMs = 150_000, logger, metrics } = this.opts;
     let resourceVersion: string | undefined;
@@ -112,7 +117,7 @@ export class Informer<T extends KubeObject> {
     let failures = 0;
     const heard = (): void => metrics?.informerLastEvent.set({ resource: this.resource }, Date.now() / 1000);
 
-    while (!this.stopping.signal.aborted) {
+    while (!this.stopped()) {
       try {
         if (resourceVersion === undefined || Date.now() - listedAt >= relistMs) {
           const listed = await this.client.list(this.opts.namespace, this.opts.selector);
@@ -151,13 +156,13 @@ export class Informer<T extends KubeObject> {
           clearTimeout(silence);
           this.stopping.signal.removeEventListener('abort', stop);
         }
-        if (watch.signal.aborted && !this.stopping.signal.aborted) {
+        if (watch.signal.aborted && !this.stopped()) {
           metrics?.informerRestarts.inc({ resource: this.resource, cause: 'watchdog' });
           logger.warn('watch was silent too long; restarting it', { resource: this.resource, silent });
         }
         failures = 0;
       } catch (err) {
-        if (this.stopping.signal.aborted) {
+        if (this.stopped()) {
           break;
         }
         if (isGone(err)) {
@@ -167,7 +172,11 @@ export class Informer<T extends KubeObject> {
         }
         metrics?.informerRestarts.inc({ resource: this.resource, cause: 'error' });
         const delay = backoffDelay(failures++, { baseMs: 200, maxMs: 30_000, jitter: 0.5 });
-        logger.warn('watch failed; restarting', { resource: this.resource, error: String(err), retryInMs: delay });
+        logger.warn('watch failed; restarting', {
+          resource: this.resource,
+          error: String(err),
+          retryInMs: delay,
+        });
         await sleep(delay, this.stopping.signal);
       }
     }
