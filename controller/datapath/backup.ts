@@ -87,19 +87,19 @@ export async function backupDisk(
   // Results are stored one at a time, in arrival order, so pack writes never interleave.
   let storing: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
-  const handle = (i: number, outcome: ChunkOutcome): Promise<void> | undefined => {
+  const handle = (i: number, outcome: ChunkOutcome): Promise<void> => {
     const length = Math.min(chunkSize, virtualSize - i * chunkSize);
     const before = previous?.[i];
     stats.bytesRead += length;
     if (outcome.kind === 'zero') {
       stats.bytesChanged += before ? length : 0;
       progress(length);
-      return undefined;
+      return Promise.resolve();
     }
     chunks[i] = outcome.id;
     if (outcome.kind === 'same') {
       progress(length);
-      return undefined;
+      return Promise.resolve();
     }
     stats.bytesChanged += length;
     const { id, blob } = outcome;
