@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BackupRepository } from '../api/index.js';
 import type { KubeRest } from '../kube/rest.js';
@@ -22,6 +23,14 @@ export class RepositoryAccessError extends Error {
 export function storageUrlOf(repo: BackupRepository): string {
   const { spec } = repo;
   if (spec.type === 'Filesystem' && spec.filesystem) {
+    // A share path as Windows agents write it means nothing to a Linux process (it would become a
+    // relative folder): each process needs a path that is absolute where it runs.
+    if (!isAbsolute(spec.filesystem.path)) {
+      throw new RepositoryAccessError(
+        'StorageUnavailable',
+        `path ${spec.filesystem.path} is not an absolute path on this ${process.platform} host; mount the share here and use that path`,
+      );
+    }
     return pathToFileURL(spec.filesystem.path).href;
   }
   throw new RepositoryAccessError(
