@@ -199,7 +199,7 @@ export class SimCluster {
   /**
    * The guest writes `data` at `offset` of one of its disks. Serialized with checkpoints by the VM
    * lock, and recorded in the disk's change log in the same step, so a checkpoint sees a write
-   * either entirely (and its log record) or not at all.
+   * either entirely (with its log record) or not at all.
    */
   async guestWrite(vmId: string, offset: number, data: Buffer, diskId?: string): Promise<void> {
     await withLock(this.layout.vmDir(vmId), `VM ${vmId}`, async () => {
@@ -220,8 +220,10 @@ export class SimCluster {
           `write ${offset}+${data.length} lies outside the ${disk.virtualSize}-byte disk`,
         );
       }
-      await writeVhdx(disk.path, offset, data, `${tmpdir()}/shadowkeep-write-${randomUUID()}`);
+      // The range is logged before the data lands: a write cut short (a killed writer) then shows
+      // as changed although it may not be, never the reverse, so no incremental can miss it.
       await recordChange(disk.path, { offset, length: data.length });
+      await writeVhdx(disk.path, offset, data, `${tmpdir()}/shadowkeep-write-${randomUUID()}`);
     });
   }
 
