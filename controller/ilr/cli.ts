@@ -31,8 +31,11 @@ Subcommands:
                                                versions of matching files across recovery points,
                                                answered from catalogs (no disk is read)
 
-SOURCE is --manifest ID --repo URL --key-file PATH (a recovery point; SHADOWKEEP_REPO and
-SHADOWKEEP_KEY_FILE work too), or --disk FILE (a VHDX, VHD or raw image).
+SOURCE is one of
+  --manifest ID --repo URL --key-file PATH   a stored disk (SHADOWKEEP_REPO, SHADOWKEEP_KEY_FILE work too)
+  --recovery-point NAME [--namespace NS] [--vm-disk LOCATION|FILE]
+                                             a RecoveryPoint, found through the cluster (kubeconfig)
+  --disk FILE                                a VHDX, VHD or raw image
 Partitions are numbered from 1 as in the partition table; the default is the largest NTFS one.
 PATTERN is a case-insensitive glob: 'report*.docx' matches names anywhere, '/Users/**/*.pst' whole
 paths. Names the host cannot hold are renamed and reported; nothing is written outside --out.
@@ -41,6 +44,9 @@ paths. Names the host cannot hold are renamed and reported; nothing is written o
 const OPTIONS = {
   disk: { type: 'string' },
   manifest: { type: 'string' },
+  'recovery-point': { type: 'string' },
+  namespace: { type: 'string' },
+  'vm-disk': { type: 'string' },
   repo: { type: 'string' },
   'key-file': { type: 'string' },
   partition: { type: 'string' },
@@ -76,17 +82,28 @@ interface OpenedSource {
 }
 
 async function openSource(values: Values): Promise<OpenedSource> {
-  if ((values.disk === undefined) === (values.manifest === undefined)) {
-    throw new UserError(
-      'give either --manifest ID (with --repo and --key-file) or --disk FILE',
-      ExitCode.usage,
-    );
+  const given = [values.disk, values.manifest, values['recovery-point']].filter((v) => v !== undefined);
+  if (given.length !== 1) {
+    throw new UserError('give one of --manifest ID, --recovery-point NAME or --disk FILE', ExitCode.usage);
   }
   if (values.disk !== undefined) {
     const disk = await openVirtualDisk(values.disk);
     return { disk, fetched: () => null, close: () => disk.close() };
   }
-  const disk = await openStoredDisk(await openRepository(values), required(values.manifest, '--manifest'));
+  let repo: Repository;
+  let manifestId: string;
+  if (values['recovery-point'] !== undefined) {
+    // Loaded on demand: only this path needs the Kubernetes client.
+    const { resolveRecoveryPoint } = await import('./recovery-point-source.js');
+    ({ repo, manifestId } = await resolveRecoveryPoint(values['recovery-point'], {
+      ...(values.namespace === undefined ? {} : { namespace: values.namespace }),
+      ...(values['vm-disk'] === undefined ? {} : { disk: values['vm-disk'] }),
+    }));
+  } else {
+    repo = await openRepository(values);
+    manifestId = required(values.manifest, '--manifest');
+  }
+  const disk = await openStoredDisk(repo, manifestId);
   return { disk, fetched: () => disk.bytesFetched, close: () => Promise.resolve() };
 }
 
@@ -206,8 +223,14 @@ async function findCommand(values: Values, pattern: string | undefined): Promise
   }
 }
 
+/** Errors of modules loaded on demand, recognised by name so that they stay unloaded otherwise. */
+const LAZY_USER_ERRORS = new Set(['RecoveryPointLookupError', 'RepositoryAccessError']);
+
 /** Errors about the data, not the program, are shown without a stack trace. */
 function asUserError(err: unknown): never {
+  if (err instanceof Error && LAZY_USER_ERRORS.has(err.name)) {
+    throw new UserError(err.message);
+  }
   if (
     err instanceof FileNotFoundError ||
     err instanceof VolumeSelectionError ||
