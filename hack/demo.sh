@@ -49,7 +49,8 @@ spec: {protection: estate, vm: {name: $vm}, repository: primary, requestedMode: 
 YAML
 }
 
-step "Starting the local control plane (etcd, kube-apiserver, kube-controller-manager)"
+step "Starting a fresh local control plane (etcd, kube-apiserver, kube-controller-manager)"
+hack/control-plane down >/dev/null 2>&1 || true
 KUBECONFIG=$(hack/control-plane up)
 export KUBECONFIG
 echo "KUBECONFIG=$KUBECONFIG"
@@ -62,8 +63,6 @@ show kubectl get crds -o custom-columns=NAME:.metadata.name,SHORT:.spec.names.sh
 step "Building a simulated Hyper-V estate: cluster hvclu01 (hv-node-1, hv-node-2) and standalone hv-node-3"
 rm -rf "$demo"
 mkdir -p "$logs" "$demo/repository" "$demo/guest-files"
-kubectl delete hvvm,hvhost --all --wait=false >/dev/null 2>&1 || true
-kubectl delete rp --all -n $ns --wait=false >/dev/null 2>&1 || true
 head -c 2097152 /dev/urandom >"$demo/guest-files/quarterly-report.xlsx"
 cp README.md "$demo/guest-files/web.config"
 $sk sim host create hv-node-1 --cluster hvclu01
@@ -122,6 +121,7 @@ kubectl get secret primary-repository-key -n $ns -o jsonpath='{.data.password}' 
 manifest=$(kubectl get rp sql01-after-migration -n $ns -o jsonpath='{.status.disks[0].manifest}')
 repo_args=(--manifest "$manifest" --repo "file://$demo/repository" --key-file "$demo/repository.key")
 show $sk files ls "${repo_args[@]}" /
+mkdir -p "$demo/restored"
 show $sk files get "${repo_args[@]}" /quarterly-report.xlsx --out "$demo/restored"
 if cmp -s "$demo/guest-files/quarterly-report.xlsx" "$demo/restored/quarterly-report.xlsx"; then
   echo "restored quarterly-report.xlsx is identical to the file written into the guest"
