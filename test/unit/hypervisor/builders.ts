@@ -1,5 +1,10 @@
 /** Builders for inventory facts: `aVm(running(), withBackupService(false))` reads as the situation it sets up. */
-import { IntegrationServiceId, type IntegrationService, type VirtualDisk, type VmInfo } from '../../../controller/hypervisor/types.js';
+import {
+  IntegrationServiceId,
+  type IntegrationService,
+  type VirtualDisk,
+  type VmInfo,
+} from '../../../controller/hypervisor/types.js';
 
 type Change = (vm: VmInfo) => void;
 
@@ -33,9 +38,20 @@ export function aVm(...changes: Change[]): VmInfo {
     state: 'Running',
     generation: 2,
     configurationVersion: '9.0',
-    guest: { os: 'Windows Server 2022', family: 'Windows', vssCapable: true, dynamicDisks: false, nonSnapshotFileSystem: false, shadowStorageElsewhere: false, integrationComponentsOutdated: false },
+    guest: {
+      os: 'Windows Server 2022',
+      family: 'Windows',
+      vssCapable: true,
+      dynamicDisks: false,
+      nonSnapshotFileSystem: false,
+      shadowStorageElsewhere: false,
+      integrationComponentsOutdated: false,
+    },
     heartbeat: 'OkApplicationsHealthy',
-    integrationServices: [service(IntegrationServiceId.backup, 'VSS'), service(IntegrationServiceId.heartbeat, 'Takt')],
+    integrationServices: [
+      service(IntegrationServiceId.backup, 'VSS'),
+      service(IntegrationServiceId.heartbeat, 'Takt'),
+    ],
     disks: [aDisk()],
     checkpointType: 'Production',
     snapshotLocation: `${volume}\\sql01`,
@@ -53,40 +69,60 @@ export function aVm(...changes: Change[]): VmInfo {
   return vm;
 }
 
-export const inState = (state: VmInfo['state']): Change => (vm) => {
-  vm.state = state;
-  vm.heartbeat = 'Unknown';
-  if (vm.cluster) {
-    vm.cluster.groupState = 'Offline';
-  }
-};
-export const backupService = (enabled: boolean, status: IntegrationService['status'] = enabled ? 'Ok' : 'Disabled'): Change => (vm) => {
-  vm.integrationServices = vm.integrationServices.map((s) => (s.id === IntegrationServiceId.backup ? { ...s, enabled, status } : s));
-};
+export const inState =
+  (state: VmInfo['state']): Change =>
+  (vm) => {
+    vm.state = state;
+    vm.heartbeat = 'Unknown';
+    if (vm.cluster) {
+      vm.cluster.groupState = 'Offline';
+    }
+  };
+export const backupService =
+  (enabled: boolean, status: IntegrationService['status'] = enabled ? 'Ok' : 'Disabled'): Change =>
+  (vm) => {
+    vm.integrationServices = vm.integrationServices.map((s) =>
+      s.id === IntegrationServiceId.backup ? { ...s, enabled, status } : s,
+    );
+  };
 export const withoutBackupService = (): Change => (vm) => {
   vm.integrationServices = vm.integrationServices.filter((s) => s.id !== IntegrationServiceId.backup);
 };
-export const withGuest = (guest: Partial<VmInfo['guest']>): Change => (vm) => {
-  vm.guest = { ...vm.guest, ...guest };
-};
-export const withDisks = (...disks: VirtualDisk[]): Change => (vm) => {
-  vm.disks = disks;
-};
-export const withHeartbeat = (heartbeat: VmInfo['heartbeat']): Change => (vm) => {
-  vm.heartbeat = heartbeat;
-};
-export const busyWith = (...ops: VmInfo['busy']): Change => (vm) => {
-  vm.busy = ops;
-};
-export const snapshotsOn = (location: string, volumeRoot: string): Change => (vm) => {
-  vm.snapshotLocation = location;
-  vm.snapshotVolume = volumeRoot;
-};
-export const withCheckpointType = (type: VmInfo['checkpointType']): Change => (vm) => {
-  vm.checkpointType = type;
-};
-export const withGroupState = (state: NonNullable<VmInfo['cluster']>['groupState']): Change => (vm) => {
-  if (vm.cluster) {
-    vm.cluster.groupState = state;
-  }
-};
+export const withGuest =
+  (guest: Partial<VmInfo['guest']>): Change =>
+  (vm) => {
+    vm.guest = { ...vm.guest, ...guest };
+  };
+export const withDisks =
+  (...disks: VirtualDisk[]): Change =>
+  (vm) => {
+    vm.disks = disks;
+  };
+export const withHeartbeat =
+  (heartbeat: VmInfo['heartbeat']): Change =>
+  (vm) => {
+    vm.heartbeat = heartbeat;
+  };
+export const busyWith =
+  (...ops: VmInfo['busy']): Change =>
+  (vm) => {
+    vm.busy = ops;
+  };
+export const snapshotsOn =
+  (location: string, volumeRoot: string): Change =>
+  (vm) => {
+    vm.snapshotLocation = location;
+    vm.snapshotVolume = volumeRoot;
+  };
+export const withCheckpointType =
+  (type: VmInfo['checkpointType']): Change =>
+  (vm) => {
+    vm.checkpointType = type;
+  };
+export const withGroupState =
+  (state: NonNullable<VmInfo['cluster']>['groupState']): Change =>
+  (vm) => {
+    if (vm.cluster) {
+      vm.cluster.groupState = state;
+    }
+  };

@@ -1,9 +1,17 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { copyFile, mkdir, stat } from 'node:fs/promises';
-import { blockIndex, guestBlock, runGuestWriter } from '../../../controller/hypervisor/filehost/guest-writer.js';
+import {
+  blockIndex,
+  guestBlock,
+  runGuestWriter,
+} from '../../../controller/hypervisor/filehost/guest-writer.js';
 import { FileHost } from '../../../controller/hypervisor/filehost/filehost.js';
-import { HypervisorError, IntegrationServiceId, type DiskChanges } from '../../../controller/hypervisor/types.js';
+import {
+  HypervisorError,
+  IntegrationServiceId,
+  type DiskChanges,
+} from '../../../controller/hypervisor/types.js';
 import { decideBackupMode } from '../../../controller/hypervisor/decision.js';
 import { aCluster, mib, type TestCluster } from './sim-fixture.js';
 
@@ -16,7 +24,11 @@ async function failure(promise: Promise<unknown>): Promise<HypervisorError> {
   return err as HypervisorError;
 }
 
-const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 describe('filehost backend', function () {
   this.timeout(30_000);
@@ -33,32 +45,73 @@ describe('filehost backend', function () {
       const id = await c.createVm({ generation: 1, guest: { os: 'Ubuntu 24.04', family: 'Linux' } });
       const [vm] = await c.node1.listVms();
       expect(await c.node2.listVms()).to.deep.equal([]);
-      expect(vm).to.deep.include({ id, name: 'sql01', state: 'Running', generation: 1, ownerNode: 'hv-node-1', heartbeat: 'OkApplicationsHealthy', changeTracking: true });
+      expect(vm).to.deep.include({
+        id,
+        name: 'sql01',
+        state: 'Running',
+        generation: 1,
+        ownerNode: 'hv-node-1',
+        heartbeat: 'OkApplicationsHealthy',
+        changeTracking: true,
+      });
       expect(vm?.guest).to.include({ os: 'Ubuntu 24.04', family: 'Linux' });
-      expect(vm?.cluster).to.deep.equal({ clusterName: 'hvclu01', ownerNode: 'hv-node-1', groupState: 'Online' });
-      expect(vm?.integrationServices.find((s) => s.id === IntegrationServiceId.backup)).to.include({ enabled: true, status: 'Ok' });
-      expect(vm?.disks[0]).to.include({ controllerType: 'IDE', storage: 'CSV', format: 'VHDX', virtualSize: 16 * mib, visible: true });
+      expect(vm?.cluster).to.deep.equal({
+        clusterName: 'hvclu01',
+        ownerNode: 'hv-node-1',
+        groupState: 'Online',
+      });
+      expect(vm?.integrationServices.find((s) => s.id === IntegrationServiceId.backup)).to.include({
+        enabled: true,
+        status: 'Ok',
+      });
+      expect(vm?.disks[0]).to.include({
+        controllerType: 'IDE',
+        storage: 'CSV',
+        format: 'VHDX',
+        virtualSize: 16 * mib,
+        visible: true,
+      });
       expect(vm?.disks[0]?.volume).to.equal(`${c.root}/csv/Volume1`);
     });
 
     it('tells local, SMB, pass-through and shared disks apart, and which ones this node can see', async () => {
-      const local = await c.createVm({ name: 'local', storage: `${c.root}/hosts/hv-node-2/local`, owner: 'hv-node-1', disks: [{ kind: 'Blank', sizeBytes: 8 * mib }] });
+      const local = await c.createVm({
+        name: 'local',
+        storage: `${c.root}/hosts/hv-node-2/local`,
+        owner: 'hv-node-1',
+        disks: [{ kind: 'Blank', sizeBytes: 8 * mib }],
+      });
       await c.createVm({
         name: 'mixed',
         storage: `${c.root}/smb/fs01/vms`,
-        disks: [{ kind: 'Blank', sizeBytes: 8 * mib }, { kind: 'PassThrough', diskNumber: 3 }, { kind: 'Blank', sizeBytes: 8 * mib, shared: true }],
+        disks: [
+          { kind: 'Blank', sizeBytes: 8 * mib },
+          { kind: 'PassThrough', diskNumber: 3 },
+          { kind: 'Blank', sizeBytes: 8 * mib, shared: true },
+        ],
       });
       const vms = await c.node1.listVms();
       const mixed = vms.find((v) => v.name === 'mixed');
-      expect(mixed?.disks.map((d) => [d.storage, d.visible])).to.deep.equal([['SMB', true], ['PassThrough', false], ['Shared', true]]);
+      expect(mixed?.disks.map((d) => [d.storage, d.visible])).to.deep.equal([
+        ['SMB', true],
+        ['PassThrough', false],
+        ['Shared', true],
+      ]);
       expect(mixed?.disks[0]?.volume).to.equal(`${c.root}/smb/fs01/vms`);
-      const decision = decideBackupMode(vms.find((v) => v.id === local)!, await c.node1.getHost());
+      const decision = decideBackupMode(
+        vms.find((v) => v.id === local)!,
+        await c.node1.getHost(),
+      );
       expect(decision.mode).to.equal('Unprotectable');
       expect(decision.notCovered.map((d) => d.code)).to.deep.equal(['STORAGE_NOT_VISIBLE']);
     });
 
     it('reports the host with its cluster and shared volumes', async () => {
-      expect(await c.node1.getHost()).to.deep.include({ name: 'hv-node-1', recoverySnapshots: true, cluster: { name: 'hvclu01', sharedVolumes: [`${c.root}/csv/Volume1`] } });
+      expect(await c.node1.getHost()).to.deep.include({
+        name: 'hv-node-1',
+        recoverySnapshots: true,
+        cluster: { name: 'hvclu01', sharedVolumes: [`${c.root}/csv/Volume1`] },
+      });
       expect((await c.standalone.getHost()).cluster).to.equal(undefined);
     });
   });
@@ -92,7 +145,11 @@ describe('filehost backend', function () {
       expect(err.code).to.equal('GuestNotConsistent');
       expect(err.message).to.contain('Backup integration service is disabled');
       expect(await c.node1.listRecoverySnapshots()).to.deep.equal([]);
-      const crash = await c.node1.createSnapshot(id, { mode: 'Online', allowCrashConsistent: true, label: 'rp-1' });
+      const crash = await c.node1.createSnapshot(id, {
+        mode: 'Online',
+        allowCrashConsistent: true,
+        label: 'rp-1',
+      });
       expect(crash.consistency).to.equal('CrashConsistent');
     });
 
@@ -104,48 +161,69 @@ describe('filehost backend', function () {
     });
 
     it('leaves pass-through and shared disks out of the snapshot and says so', async () => {
-      const id = await c.createVm({ disks: [{ kind: 'Blank', sizeBytes: 8 * mib }, { kind: 'PassThrough', diskNumber: 2 }] });
+      const id = await c.createVm({
+        disks: [
+          { kind: 'Blank', sizeBytes: 8 * mib },
+          { kind: 'PassThrough', diskNumber: 2 },
+        ],
+      });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp-1' });
       expect(snapshot.disks).to.have.length(1);
       expect(snapshot.excludedDisks).to.have.length(1);
       expect(snapshot.excludedDisks[0]?.reason).to.match(/pass-through disk PhysicalDisk2/);
     });
 
-    it('freezes the disk at one point in time while a guest keeps writing', async () => {
-      const id = await c.createVm();
-      await c.sim.setFaults(id, { slowDiskMs: 150 });
-      const stop = new AbortController();
-      let written = 0;
-      const writer = runGuestWriter(c.sim, id, { signal: stop.signal, onWrite: () => (written += 1), startOffset: 12 * mib, areaBytes: 2 * mib });
-      while (written < 5) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp-1' });
-      const atFreeze = written;
-      while (written < atFreeze + 5) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      stop.abort();
-      await writer;
-      const raw = await c.readDisk(snapshot.disks[0]!.snapshotPath);
-      const held: (number | undefined)[] = [];
-      for (let offset = 12 * mib; offset < 14 * mib; offset += 4096) {
-        held.push(blockIndex(raw.subarray(offset, offset + 4096)));
-      }
-      const count = held.filter((i) => i !== undefined).length;
-      // Exactly the first `count` writes, each complete, and nothing written after the freeze.
-      expect(held.slice(0, count)).to.deep.equal([...Array(count).keys()]);
-      expect(held.slice(count).every((i) => i === undefined)).to.be.true;
-      for (let i = 0; i < count; i += 1) {
-        expect(raw.subarray(12 * mib + i * 4096, 12 * mib + (i + 1) * 4096).equals(guestBlock(i, 4096))).to.be.true;
-      }
-      expect(count).to.be.at.least(5).and.at.most(atFreeze);
-      expect(written).to.be.greaterThan(count);
-    });
+    for (const mode of ['Online', 'SavedState'] as const) {
+      it(`freezes the disk at one point in time while a guest keeps writing (${mode})`, async () => {
+        const id = await c.createVm();
+        await c.sim.setFaults(id, { slowDiskMs: 150 });
+        const stop = new AbortController();
+        let written = 0;
+        const writer = runGuestWriter(c.sim, id, {
+          signal: stop.signal,
+          onWrite: () => (written += 1),
+          startOffset: 12 * mib,
+          areaBytes: 2 * mib,
+        });
+        while (written < 5) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const snapshot = await c.node1.createSnapshot(id, { mode, label: 'rp-1' });
+        const atFreeze = written;
+        // The guest goes on writing after the snapshot (after the resume, in saved-state mode).
+        while (written < atFreeze + 5) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        stop.abort();
+        await writer;
+        const raw = await c.readDisk(snapshot.disks[0]!.snapshotPath);
+        const held: (number | undefined)[] = [];
+        for (let offset = 12 * mib; offset < 14 * mib; offset += 4096) {
+          held.push(blockIndex(raw.subarray(offset, offset + 4096)));
+        }
+        const count = held.filter((i) => i !== undefined).length;
+        // Exactly the first `count` writes, each complete, and nothing written after the freeze.
+        expect(held.slice(0, count)).to.deep.equal([...Array(count).keys()]);
+        expect(held.slice(count).every((i) => i === undefined)).to.be.true;
+        for (let i = 0; i < count; i += 1) {
+          const block = raw.subarray(12 * mib + i * 4096, 12 * mib + (i + 1) * 4096);
+          expect(block.equals(guestBlock(i, 4096))).to.be.true;
+        }
+        expect(count).to.be.at.least(5).and.at.most(atFreeze);
+        expect(written).to.be.greaterThan(count);
+      });
+    }
   });
 
   describe('change tracking', () => {
-    async function backup(host: FileHost, id: string, since?: Parameters<FileHost['getChanges']>[1]): Promise<{ changes: DiskChanges[]; reference: NonNullable<Awaited<ReturnType<FileHost['releaseSnapshot']>>> }> {
+    async function backup(
+      host: FileHost,
+      id: string,
+      since?: Parameters<FileHost['getChanges']>[1],
+    ): Promise<{
+      changes: DiskChanges[];
+      reference: NonNullable<Awaited<ReturnType<FileHost['releaseSnapshot']>>>;
+    }> {
       const snapshot = await host.createSnapshot(id, { mode: 'Online', label: 'rp' });
       const changes = await host.getChanges(snapshot, since);
       const reference = await host.releaseSnapshot(snapshot, { keepAsReference: true });
@@ -160,7 +238,16 @@ describe('filehost backend', function () {
       await c.sim.guestWrite(id, 4 * mib + 8192, Buffer.alloc(4096, 2));
       await c.sim.guestWrite(id, 10 * mib, Buffer.alloc(512, 3));
       const second = await backup(c.node1, id, first.reference);
-      expect(second.changes).to.deep.equal([{ kind: 'Ranges', diskId: first.reference.disks[0]!.diskId, ranges: [{ offset: 4 * mib, length: 12288 }, { offset: 10 * mib, length: 512 }] }]);
+      expect(second.changes).to.deep.equal([
+        {
+          kind: 'Ranges',
+          diskId: first.reference.disks[0]!.diskId,
+          ranges: [
+            { offset: 4 * mib, length: 12288 },
+            { offset: 10 * mib, length: 512 },
+          ],
+        },
+      ]);
       const third = await backup(c.node1, id, second.reference);
       expect(third.changes[0]).to.deep.include({ kind: 'Ranges', ranges: [] });
     });
@@ -173,7 +260,10 @@ describe('filehost backend', function () {
       expect((await c.node2.getVm(id))?.state).to.equal('Running');
       await c.sim.guestWrite(id, 2 * mib, Buffer.alloc(4096, 7));
       const second = await backup(c.node2, id, first.reference);
-      expect(second.changes[0]).to.deep.include({ kind: 'Ranges', ranges: [{ offset: 2 * mib, length: 4096 }] });
+      expect(second.changes[0]).to.deep.include({
+        kind: 'Ranges',
+        ranges: [{ offset: 2 * mib, length: 4096 }],
+      });
     });
 
     it('loses the baseline after a storage migration, so the next backup reads everything', async () => {
@@ -209,11 +299,16 @@ describe('filehost backend', function () {
     it('lets only one of two concurrent migrations win', async () => {
       await c.sim.createHost({ name: 'hv-node-3', cluster: 'hvclu01' });
       const id = await c.createVm();
-      const results = await Promise.allSettled([c.node1.liveMigrate(id, 'hv-node-2'), c.node1.liveMigrate(id, 'hv-node-3')]);
+      const results = await Promise.allSettled([
+        c.node1.liveMigrate(id, 'hv-node-2'),
+        c.node1.liveMigrate(id, 'hv-node-3'),
+      ]);
       expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
       const lost = results.find((r) => r.status === 'rejected');
       expect((lost?.reason as HypervisorError).code).to.equal('NotOwner');
-      const owners = await Promise.all(['hv-node-2', 'hv-node-3'].map((n) => new FileHost({ root: c.root, node: n }).getVm(id)));
+      const owners = await Promise.all(
+        ['hv-node-2', 'hv-node-3'].map((n) => new FileHost({ root: c.root, node: n }).getVm(id)),
+      );
       expect(owners.filter((o) => o !== undefined)).to.have.length(1);
     });
 
@@ -222,7 +317,18 @@ describe('filehost backend', function () {
       const id = await c.createVm();
       const module = new URL('../../../controller/hypervisor/filehost/filehost.js', import.meta.url).href;
       const migrate = (target: string) =>
-        execa(process.execPath, ['--input-type=module', '-e', `const { FileHost } = await import(${JSON.stringify(module)}); await new FileHost({ root: process.argv[1], node: 'hv-node-1' }).liveMigrate(process.argv[2], process.argv[3]);`, c.root, id, target], { reject: false });
+        execa(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const { FileHost } = await import(${JSON.stringify(module)}); await new FileHost({ root: process.argv[1], node: 'hv-node-1' }).liveMigrate(process.argv[2], process.argv[3]);`,
+            c.root,
+            id,
+            target,
+          ],
+          { reject: false },
+        );
       const results = await Promise.all([migrate('hv-node-2'), migrate('hv-node-3')]);
       expect(results.map((r) => r.exitCode).sort()).to.deep.equal([0, 1]);
       expect(results.find((r) => r.exitCode === 1)?.stderr).to.contain('runs on hv-node-');
@@ -230,7 +336,9 @@ describe('filehost backend', function () {
 
     it('refuses to act on a VM another node owns', async () => {
       const id = await c.createVm();
-      expect((await failure(c.node2.createSnapshot(id, { mode: 'Online', label: 'x' }))).code).to.equal('NotOwner');
+      expect((await failure(c.node2.createSnapshot(id, { mode: 'Online', label: 'x' }))).code).to.equal(
+        'NotOwner',
+      );
       expect((await failure(c.node2.startVm(id))).code).to.equal('NotOwner');
     });
 
@@ -254,13 +362,18 @@ describe('filehost backend', function () {
       const id = await c.createVm();
       await c.sim.setFaults(id, { mergeInProgress: true });
       expect((await c.node1.getVm(id))?.busy).to.deep.equal(['MergingDisks']);
-      expect(await failure(c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' }))).to.include({ code: 'Busy', transient: true });
+      expect(await failure(c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' }))).to.include({
+        code: 'Busy',
+        transient: true,
+      });
     });
 
     it('leaves no checkpoint behind when the host fails to create one', async () => {
       const id = await c.createVm();
       await c.sim.setFaults(id, { snapshotFailure: true });
-      expect((await failure(c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' }))).code).to.equal('SnapshotFailed');
+      expect((await failure(c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' }))).code).to.equal(
+        'SnapshotFailed',
+      );
       expect(await c.node1.listRecoverySnapshots()).to.deep.equal([]);
       expect((await c.node1.getVm(id))?.state).to.equal('Running');
     });
@@ -272,7 +385,9 @@ describe('filehost backend', function () {
       const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp-crashed' });
       const restarted = new FileHost({ root: c.root, node: 'hv-node-1' });
       const stale = await restarted.listRecoverySnapshots();
-      expect(stale.map((s) => [s.vmName, s.label, s.snapshotId])).to.deep.equal([['sql01', 'rp-crashed', snapshot.snapshotId]]);
+      expect(stale.map((s) => [s.vmName, s.label, s.snapshotId])).to.deep.equal([
+        ['sql01', 'rp-crashed', snapshot.snapshotId],
+      ]);
       expect(await restarted.releaseSnapshot(stale[0]!, { keepAsReference: false })).to.equal(undefined);
       expect(await restarted.listRecoverySnapshots()).to.deep.equal([]);
       expect(await exists(snapshot.disks[0]!.snapshotPath)).to.be.false;
@@ -298,7 +413,10 @@ describe('filehost backend', function () {
       expect(restored.id).to.not.equal(id);
       expect(restored).to.include({ name: 'sql01 (restored "test"; $(x))', state: 'Off' });
       await c.node1.startVm(restored.id);
-      expect(await c.node1.bootCheck(restored.id, 2_000)).to.include({ booted: true, heartbeat: 'OkApplicationsHealthy' });
+      expect(await c.node1.bootCheck(restored.id, 2_000)).to.include({
+        booted: true,
+        heartbeat: 'OkApplicationsHealthy',
+      });
       const raw = await c.readDisk(`${restoreDir}/disk0.vhdx`);
       expect(raw.subarray(5 * mib, 5 * mib + 4096).equals(Buffer.alloc(4096, 9))).to.be.true;
     });
@@ -311,7 +429,11 @@ describe('filehost backend', function () {
     it('imports with the same id only after the original is unregistered', async () => {
       const id = await c.createVm({ running: false });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' });
-      const request = { configurationPath: snapshot.configurationPath, disks: [{ ...snapshot.disks[0]!, path: snapshot.disks[0]!.snapshotPath }], identity: 'Same' as const };
+      const request = {
+        configurationPath: snapshot.configurationPath,
+        disks: [{ ...snapshot.disks[0]!, path: snapshot.disks[0]!.snapshotPath }],
+        identity: 'Same' as const,
+      };
       expect((await failure(c.node1.importVm(request))).code).to.equal('InvalidState');
       const keep = `${c.root}/csv/Volume1/keep.vhdx`;
       await copyFile(snapshot.disks[0]!.snapshotPath, keep);
@@ -319,7 +441,11 @@ describe('filehost backend', function () {
       await copyFile(snapshot.configurationPath, config);
       await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       await c.node1.unregisterVm(id);
-      const restored = await c.node1.importVm({ ...request, configurationPath: config, disks: [{ ...snapshot.disks[0]!, path: keep }] });
+      const restored = await c.node1.importVm({
+        ...request,
+        configurationPath: config,
+        disks: [{ ...snapshot.disks[0]!, path: keep }],
+      });
       expect(restored.id).to.equal(id);
     });
 

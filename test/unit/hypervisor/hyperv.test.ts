@@ -1,15 +1,27 @@
 import { expect } from 'chai';
 import { decideBackupMode } from '../../../controller/hypervisor/decision.js';
 import { HyperVHost } from '../../../controller/hypervisor/hyperv/hyperv.js';
-import { encodeCommand, execaRunner, invokePowerShell, wrapScript } from '../../../controller/hypervisor/hyperv/powershell.js';
+import {
+  encodeCommand,
+  execaRunner,
+  invokePowerShell,
+  wrapScript,
+} from '../../../controller/hypervisor/hyperv/powershell.js';
 import { scripts } from '../../../controller/hypervisor/hyperv/scripts.js';
-import { HypervisorError, IntegrationServiceId, type Snapshot } from '../../../controller/hypervisor/types.js';
+import {
+  HypervisorError,
+  IntegrationServiceId,
+  type Snapshot,
+} from '../../../controller/hypervisor/types.js';
 import { fixtures, replay } from './powershell-replay.js';
 
 const sql01 = '1a2b3c4d-0000-4000-8000-000000000001';
 const legacy = '3c4d5e6f-0000-4000-8000-000000000003';
 
-function hostWith(recordings: Record<string, string | string[]>): { host: HyperVHost; log: ReturnType<typeof replay> } {
+function hostWith(recordings: Record<string, string | string[]>): {
+  host: HyperVHost;
+  log: ReturnType<typeof replay>;
+} {
   const log = replay({ host: 'ps51/host', ...recordings });
   return { host: new HyperVHost({ node: 'hv-node-1', runner: log.runner }), log };
 }
@@ -30,24 +42,49 @@ describe('hyperv backend (recorded PowerShell)', () => {
       const vms = await host.listVms();
       expect(vms.map((v) => v.name)).to.deep.equal(['sql01', 'Büro-Server "alt"; $(x)']);
       const [sql, old] = vms;
-      expect(sql).to.deep.include({ id: sql01, state: 'Running', generation: 2, heartbeat: 'OkApplicationsHealthy', ownerNode: 'hv-node-1', changeTracking: true, snapshotVolume: 'C:\\ClusterStorage\\Volume10' });
-      expect(sql?.cluster).to.deep.equal({ clusterName: 'hvclu01', ownerNode: 'hv-node-1', groupState: 'Online' });
+      expect(sql).to.deep.include({
+        id: sql01,
+        state: 'Running',
+        generation: 2,
+        heartbeat: 'OkApplicationsHealthy',
+        ownerNode: 'hv-node-1',
+        changeTracking: true,
+        snapshotVolume: 'C:\\ClusterStorage\\Volume10',
+      });
+      expect(sql?.cluster).to.deep.equal({
+        clusterName: 'hvclu01',
+        ownerNode: 'hv-node-1',
+        groupState: 'Online',
+      });
       expect(sql?.disks.map((d) => [d.storage, d.volume, d.format])).to.deep.equal([
         ['CSV', 'C:\\ClusterStorage\\Volume10', 'VHDX'],
         ['SMB', '\\\\fs01\\vms', 'VHDX'],
         ['PassThrough', '', 'Physical'],
         ['Shared', 'C:\\ClusterStorage\\Volume1', 'VHDX'],
       ]);
-      expect(old).to.deep.include({ state: 'Off', generation: 1, checkpointType: 'Standard', changeTracking: false, busy: ['MergingDisks'], userCheckpoints: 2 });
+      expect(old).to.deep.include({
+        state: 'Off',
+        generation: 1,
+        checkpointType: 'Standard',
+        changeTracking: false,
+        busy: ['MergingDisks'],
+        userCheckpoints: 2,
+      });
       expect(old?.cluster).to.equal(undefined);
     });
 
     it('matches integration services by id, whatever language the host speaks', async () => {
       const { host } = hostWith({ vms: 'ps51/vms' });
       const [sql] = await host.listVms();
-      expect(sql?.integrationServices.find((s) => s.id === IntegrationServiceId.heartbeat)).to.include({ name: 'Takt', enabled: true, status: 'Ok' });
+      expect(sql?.integrationServices.find((s) => s.id === IntegrationServiceId.heartbeat)).to.include({
+        name: 'Takt',
+        enabled: true,
+        status: 'Ok',
+      });
       // The Backup service is found (no IC_VSS_* blocker); the SMB data disk is what rules out online.
-      expect(decideBackupMode(sql!, await host.getHost()).blockers.map((b) => b.code)).to.deep.equal(['SNAPSHOT_LOCATION']);
+      expect(decideBackupMode(sql!, await host.getHost()).blockers.map((b) => b.code)).to.deep.equal([
+        'SNAPSHOT_LOCATION',
+      ]);
     });
 
     it('reads the same inventory from PowerShell 7, with or without implicit remoting', async () => {
@@ -69,7 +106,10 @@ describe('hyperv backend (recorded PowerShell)', () => {
         logicalProcessors: 32,
         memoryBytes: 274877906944,
         recoverySnapshots: true,
-        cluster: { name: 'hvclu01', sharedVolumes: ['C:\\ClusterStorage\\Volume1', 'C:\\ClusterStorage\\Volume10'] },
+        cluster: {
+          name: 'hvclu01',
+          sharedVolumes: ['C:\\ClusterStorage\\Volume1', 'C:\\ClusterStorage\\Volume10'],
+        },
       });
     });
   });
@@ -78,7 +118,22 @@ describe('hyperv backend (recorded PowerShell)', () => {
     it('passes a VM name with quotes, semicolons, $() and backticks to PowerShell as data', async () => {
       const { host, log } = hostWith({ importVm: 'failures/vm-gone/start' });
       const name = 'web "01"; Remove-Item C:\\ -Recurse; $(Stop-Computer) `whoami` — Zürich 日本';
-      await failure(host.importVm({ configurationPath: 'D:\\Restore\\sql01\\Virtual Machines\\1A2B.vmcx', identity: 'New', newName: name, disks: [{ diskId: 'x', controllerType: 'SCSI', controllerNumber: 0, controllerLocation: 0, path: 'D:\\Restore\\sql01\\os.vhdx' }] }));
+      await failure(
+        host.importVm({
+          configurationPath: 'D:\\Restore\\sql01\\Virtual Machines\\1A2B.vmcx',
+          identity: 'New',
+          newName: name,
+          disks: [
+            {
+              diskId: 'x',
+              controllerType: 'SCSI',
+              controllerNumber: 0,
+              controllerLocation: 0,
+              path: 'D:\\Restore\\sql01\\os.vhdx',
+            },
+          ],
+        }),
+      );
       const call = log.invocations.find((i) => i.operation === 'importVm')!;
       expect(call.script).to.equal(wrapScript(scripts.importVm));
       expect(call.script).to.not.contain('Zürich').and.not.contain('whoami').and.not.contain('web "01"');
@@ -87,18 +142,31 @@ describe('hyperv backend (recorded PowerShell)', () => {
 
     it('sends every operation as its fixed script, whatever the labels, names and paths', async () => {
       const nasty = `it's "x"; $(Stop-Computer) \`whoami\` @{a=1} | Out-File C:\\pwned — ü`;
-      const { host, log } = hostWith({ vms: 'ps51/vm-sql01', snapshot: 'ps51/snapshot', release: 'ps51/release-deleted', moveStorage: 'ps51/done', liveMigrate: 'ps51/done', importVm: 'failures/vm-gone/start' });
+      const { host, log } = hostWith({
+        vms: 'ps51/vm-sql01',
+        snapshot: 'ps51/snapshot',
+        release: 'ps51/release-deleted',
+        moveStorage: 'ps51/done',
+        liveMigrate: 'ps51/done',
+        importVm: 'failures/vm-gone/start',
+      });
       const snapshot = await host.createSnapshot(sql01, { mode: 'Online', label: nasty });
       await host.releaseSnapshot(snapshot, { keepAsReference: false });
       await host.moveStorage(sql01, `D:\\VMs\\${nasty.replace(/[\\|]/g, '')}`);
       await host.liveMigrate(sql01, 'HV-NODE-2');
-      await failure(host.importVm({ configurationPath: 'D:\\R\\a.vmcx', identity: 'New', newName: nasty, disks: [] }));
+      await failure(
+        host.importVm({ configurationPath: 'D:\\R\\a.vmcx', identity: 'New', newName: nasty, disks: [] }),
+      );
       expect(log.invocations.length).to.be.greaterThan(6);
       for (const call of log.invocations) {
-        expect(call.script, call.operation).to.equal(wrapScript(scripts[call.operation as keyof typeof scripts]));
+        expect(call.script, call.operation).to.equal(
+          wrapScript(scripts[call.operation as keyof typeof scripts]),
+        );
         expect(call.script).to.not.contain('Stop-Computer').and.not.contain('whoami');
       }
-      const labels = log.invocations.filter((i) => i.operation === 'snapshot').map((i) => (log.argumentsOf(i) as { label: string }).label);
+      const labels = log.invocations
+        .filter((i) => i.operation === 'snapshot')
+        .map((i) => (log.argumentsOf(i) as { label: string }).label);
       expect(labels).to.deep.equal([nasty]);
     });
 
@@ -131,19 +199,31 @@ describe('hyperv backend (recorded PowerShell)', () => {
     it('takes an application-consistent recovery snapshot and pairs its frozen disks with the VM', async () => {
       const { host, log } = hostWith({ ...sqlOnly, snapshot: 'ps51/snapshot' });
       const snapshot = await host.createSnapshot(sql01, { mode: 'Online', label: 'rp-sql01-1' });
-      expect(snapshot).to.deep.include({ snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30', consistency: 'ApplicationConsistent', downtimeMs: 0 });
+      expect(snapshot).to.deep.include({
+        snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30',
+        consistency: 'ApplicationConsistent',
+        downtimeMs: 0,
+      });
       expect(snapshot.pointInTime.toISOString()).to.equal('2025-11-21T23:00:00.000Z');
       expect(snapshot.disks.map((d) => [d.diskId, d.controllerLocation])).to.deep.equal([
         ['7D4C2B1A-1111-4E0F-9A61-0C3B5D1E2F01', 0],
         ['7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02', 1],
       ]);
       expect(snapshot.excludedDisks.map((d) => d.reason)).to.have.length(2);
-      expect(log.argumentsOf(log.invocations.find((i) => i.operation === 'snapshot')!)).to.deep.equal({ vmId: sql01, method: 'Recovery', consistency: 'Application', save: false, label: 'rp-sql01-1' });
+      expect(log.argumentsOf(log.invocations.find((i) => i.operation === 'snapshot')!)).to.deep.equal({
+        vmId: sql01,
+        method: 'Recovery',
+        consistency: 'Application',
+        save: false,
+        label: 'rp-sql01-1',
+      });
     });
 
     it('reads the point in time as PowerShell 7 prints it', async () => {
       const { host } = hostWith({ ...sqlOnly, snapshot: 'ps7/snapshot' });
-      expect((await host.createSnapshot(sql01, { mode: 'Online', label: 'rp' })).pointInTime.toISOString()).to.equal('2025-11-21T23:00:00.000Z');
+      expect(
+        (await host.createSnapshot(sql01, { mode: 'Online', label: 'rp' })).pointInTime.toISOString(),
+      ).to.equal('2025-11-21T23:00:00.000Z');
     });
 
     it('fails rather than degrade when a VSS writer times out and the policy requires application consistency', async () => {
@@ -154,10 +234,19 @@ describe('hyperv backend (recorded PowerShell)', () => {
     });
 
     it('retries crash-consistent after a VSS failure when the policy allows it, and says so', async () => {
-      const { host, log } = hostWith({ ...sqlOnly, snapshot: ['failures/vss-writer-timeout/snapshot', 'ps51/snapshot-crash'] });
-      const snapshot = await host.createSnapshot(sql01, { mode: 'Online', allowCrashConsistent: true, label: 'rp' });
+      const { host, log } = hostWith({
+        ...sqlOnly,
+        snapshot: ['failures/vss-writer-timeout/snapshot', 'ps51/snapshot-crash'],
+      });
+      const snapshot = await host.createSnapshot(sql01, {
+        mode: 'Online',
+        allowCrashConsistent: true,
+        label: 'rp',
+      });
       expect(snapshot.consistency).to.equal('CrashConsistent');
-      const levels = log.invocations.filter((i) => i.operation === 'snapshot').map((i) => (log.argumentsOf(i) as { consistency: string }).consistency);
+      const levels = log.invocations
+        .filter((i) => i.operation === 'snapshot')
+        .map((i) => (log.argumentsOf(i) as { consistency: string }).consistency);
       expect(levels).to.deep.equal(['Application', 'Crash']);
     });
 
@@ -170,7 +259,9 @@ describe('hyperv backend (recorded PowerShell)', () => {
 
     it('refuses an online snapshot of a VM that is off, without running anything', async () => {
       const { host, log } = hostWith({ vms: 'ps51/vms' });
-      expect((await failure(host.createSnapshot(legacy, { mode: 'Online', label: 'rp' }))).code).to.equal('InvalidState');
+      expect((await failure(host.createSnapshot(legacy, { mode: 'Online', label: 'rp' }))).code).to.equal(
+        'InvalidState',
+      );
       expect(log.invocations.some((i) => i.operation === 'snapshot')).to.be.false;
     });
   });
@@ -181,15 +272,44 @@ describe('hyperv backend (recorded PowerShell)', () => {
     }
 
     it('reports changed ranges from RCT, and a lost baseline as a full read', async () => {
-      const { host, log } = hostWith({ vms: 'ps51/vm-sql01', snapshot: 'ps51/snapshot', changes: 'ps51/changes' });
+      const { host, log } = hostWith({
+        vms: 'ps51/vm-sql01',
+        snapshot: 'ps51/snapshot',
+        changes: 'ps51/changes',
+      });
       const snapshot = await aSnapshot(host);
-      const since = { id: 'Microsoft:OLD', vmId: sql01, createdAt: '2026-11-20T00:00:00Z', disks: [{ diskId: '7D4C2B1A-1111-4E0F-9A61-0C3B5D1E2F01', trackingId: 'rctX:1' }, { diskId: '7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02', trackingId: 'rctX:2' }] };
+      const since = {
+        id: 'Microsoft:OLD',
+        vmId: sql01,
+        createdAt: '2026-11-20T00:00:00Z',
+        disks: [
+          { diskId: '7D4C2B1A-1111-4E0F-9A61-0C3B5D1E2F01', trackingId: 'rctX:1' },
+          { diskId: '7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02', trackingId: 'rctX:2' },
+        ],
+      };
       const changes = await host.getChanges(snapshot, since);
       expect(changes).to.deep.equal([
-        { kind: 'Ranges', diskId: '7D4C2B1A-1111-4E0F-9A61-0C3B5D1E2F01', ranges: [{ offset: 1048576, length: 8192 }, { offset: 4194304, length: 65536 }] },
-        { kind: 'All', diskId: '7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02', reason: 'TrackingLost', detail: 'GetVirtualDiskChanges returned 32779' },
+        {
+          kind: 'Ranges',
+          diskId: '7D4C2B1A-1111-4E0F-9A61-0C3B5D1E2F01',
+          ranges: [
+            { offset: 1048576, length: 8192 },
+            { offset: 4194304, length: 65536 },
+          ],
+        },
+        {
+          kind: 'All',
+          diskId: '7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02',
+          reason: 'TrackingLost',
+          detail: 'GetVirtualDiskChanges returned 32779',
+        },
       ]);
-      expect(log.argumentsOf(log.invocations.find((i) => i.operation === 'changes')!)).to.deep.equal({ disks: [{ path: 'C:\\ClusterStorage\\Volume10\\sql01\\os.vhdx', rctId: 'rctX:1' }, { path: '\\\\fs01\\vms\\sql01\\data.vhdx', rctId: 'rctX:2' }] });
+      expect(log.argumentsOf(log.invocations.find((i) => i.operation === 'changes')!)).to.deep.equal({
+        disks: [
+          { path: 'C:\\ClusterStorage\\Volume10\\sql01\\os.vhdx', rctId: 'rctX:1' },
+          { path: '\\\\fs01\\vms\\sql01\\data.vhdx', rctId: 'rctX:2' },
+        ],
+      });
     });
 
     it('reads everything without a reference point, and asks the host nothing', async () => {
@@ -215,19 +335,35 @@ describe('hyperv backend (recorded PowerShell)', () => {
 
     it('reports a merge that does not finish as busy, to be retried', async () => {
       const { host } = hostWith({ release: 'failures/merge-in-progress/release' });
-      expect(await failure(host.releaseSnapshot({ vmId: sql01, snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30' }, { keepAsReference: false }))).to.include({ code: 'Busy', transient: true });
+      expect(
+        await failure(
+          host.releaseSnapshot(
+            { vmId: sql01, snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30' },
+            { keepAsReference: false },
+          ),
+        ),
+      ).to.include({ code: 'Busy', transient: true });
     });
 
     it("explains a reference point conversion blocked by group policy ('Log on as a service')", async () => {
       const { host } = hostWith({ release: 'failures/logon-as-service/release' });
-      const err = await failure(host.releaseSnapshot({ vmId: sql01, snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30' }, { keepAsReference: true }));
+      const err = await failure(
+        host.releaseSnapshot(
+          { vmId: sql01, snapshotId: 'Microsoft:5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30' },
+          { keepAsReference: true },
+        ),
+      );
       expect(err.message).to.contain('KB 2779204');
     });
 
     it('finds recovery snapshots a crashed agent left, in both output shapes', async () => {
       for (const recording of ['ps51/recoverySnapshots', 'ps7/recoverySnapshots']) {
         const [stale] = await hostWith({ recoverySnapshots: recording }).host.listRecoverySnapshots();
-        expect(stale).to.deep.include({ vmId: sql01, vmName: 'sql01', snapshotId: 'Microsoft:0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9' });
+        expect(stale).to.deep.include({
+          vmId: sql01,
+          vmName: 'sql01',
+          snapshotId: 'Microsoft:0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9',
+        });
         expect(stale?.createdAt.toISOString()).to.equal('2025-11-21T03:00:12.000Z');
       }
     });
@@ -246,7 +382,9 @@ describe('hyperv backend (recorded PowerShell)', () => {
     });
 
     it('maps a VM that vanished to NotFound', async () => {
-      expect((await failure(hostWith({ start: 'failures/vm-gone/start' }).host.startVm(sql01))).code).to.equal('NotFound');
+      expect(
+        (await failure(hostWith({ start: 'failures/vm-gone/start' }).host.startVm(sql01))).code,
+      ).to.equal('NotFound');
     });
   });
 

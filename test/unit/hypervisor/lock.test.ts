@@ -22,7 +22,9 @@ describe('filehost VM lock', () => {
         events.push(`${name} out`);
       });
     await Promise.all([section('a')(), section('b')()]);
-    expect(events).to.satisfy((e: string[]) => e.join() === 'a in,a out,b in,b out' || e.join() === 'b in,b out,a in,a out');
+    expect(events).to.satisfy(
+      (e: string[]) => e.join() === 'a in,a out,b in,b out' || e.join() === 'b in,b out,a in,a out',
+    );
   });
 
   it('takes over a lock whose holder died', async () => {
@@ -36,6 +38,10 @@ describe('filehost VM lock', () => {
     await mkdir(`${dir}/.lock`);
     await writeFile(`${dir}/.lock/holder`, JSON.stringify({ pid: process.pid, host: hostname() }));
     const err = await withLock(dir, 'VM sql01', () => Promise.resolve(), 100).catch((e: unknown) => e);
-    expect(err).to.include({ code: 'Busy', transient: true, message: 'VM sql01 is locked by another operation' });
+    expect(err).to.include({
+      code: 'Busy',
+      transient: true,
+      message: 'VM sql01 is locked by another operation',
+    });
   });
 });

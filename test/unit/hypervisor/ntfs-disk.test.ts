@@ -41,7 +41,19 @@ describe('simulated guest disks', function () {
   it('holds a real NTFS volume with the given files, which a guest writer leaves intact', async () => {
     const sim = new SimCluster(root);
     await sim.createHost({ name: 'hv-1' });
-    const vm = await sim.createVm({ name: 'files', owner: 'hv-1', storage: `${root}/hosts/hv-1/local`, running: true, disks: [{ kind: 'Ntfs', sizeBytes: 16 * 1024 * 1024, files: [{ name: 'web.config', data: Buffer.from('<configuration/>\n') }] }] });
+    const vm = await sim.createVm({
+      name: 'files',
+      owner: 'hv-1',
+      storage: `${root}/hosts/hv-1/local`,
+      running: true,
+      disks: [
+        {
+          kind: 'Ntfs',
+          sizeBytes: 16 * 1024 * 1024,
+          files: [{ name: 'web.config', data: Buffer.from('<configuration/>\n') }],
+        },
+      ],
+    });
     // 64 KiB blocks: 40 writes cover the writer's whole area and wrap around.
     await runGuestWriter(sim, vm.id, { count: 40, blockSize: 64 * 1024 });
     const raw = `${root}/disk.raw`;

@@ -1,7 +1,11 @@
 /** A PowerShell runner that replays recorded outputs by operation and keeps every invocation it saw. */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { PowerShellInvocation, PowerShellOutput, PowerShellRunner } from '../../../controller/hypervisor/hyperv/powershell.js';
+import type {
+  PowerShellInvocation,
+  PowerShellOutput,
+  PowerShellRunner,
+} from '../../../controller/hypervisor/hyperv/powershell.js';
 
 export const fixtures = fileURLToPath(new URL('../../../../test/fixtures/powershell/', import.meta.url));
 
@@ -21,7 +25,10 @@ export function replay(recordings: Record<string, string | string[]>): Replay {
   const used = new Map<string, number>();
   return {
     invocations,
-    argumentsOf: (invocation) => JSON.parse(Buffer.from(invocation.environment.SHADOWKEEP_ARGS ?? '', 'base64').toString('utf8')) as unknown,
+    argumentsOf: (invocation) =>
+      JSON.parse(
+        Buffer.from(invocation.environment.SHADOWKEEP_ARGS ?? '', 'base64').toString('utf8'),
+      ) as unknown,
     async runner(invocation): Promise<PowerShellOutput> {
       invocations.push(invocation);
       const entry = recordings[invocation.operation];

@@ -10,7 +10,9 @@ const main = fileURLToPath(new URL('../../../controller/cli/main.js', import.met
 describe('shadowkeep sim', function () {
   this.timeout(30_000);
   let root: string;
-  const sim = async (...args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number | undefined }> => {
+  const sim = async (
+    ...args: string[]
+  ): Promise<{ stdout: string; stderr: string; exitCode: number | undefined }> => {
     const r = await execa(process.execPath, [main, 'sim', '--root', root, ...args], { reject: false });
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   };
@@ -24,7 +26,18 @@ describe('shadowkeep sim', function () {
   it('builds a two-node cluster, runs a guest writer in a VM and migrates it', async () => {
     expect((await sim('host', 'create', 'hv-1', '--cluster', 'clu')).exitCode).to.equal(0);
     expect((await sim('host', 'create', 'hv-2', '--cluster', 'clu')).exitCode).to.equal(0);
-    const created = await sim('vm', 'create', 'web "01"; $(x)', '--host', 'hv-1', '--storage', 'csv:Volume1', '--disk', '16M', '--running');
+    const created = await sim(
+      'vm',
+      'create',
+      'web "01"; $(x)',
+      '--host',
+      'hv-1',
+      '--storage',
+      'csv:Volume1',
+      '--disk',
+      '16M',
+      '--running',
+    );
     expect(created.exitCode, created.stderr).to.equal(0);
     const id = created.stdout.trim();
     const writer = await sim('write', id, '--writer', '--count', '3', '--interval-ms', '1');

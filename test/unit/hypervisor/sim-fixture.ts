@@ -39,7 +39,13 @@ export async function aCluster(): Promise<TestCluster> {
         name: 'sql01',
         owner: 'hv-node-1',
         storage: `${root}/csv/Volume1`,
-        disks: [{ kind: 'Ntfs', sizeBytes: 16 * mib, files: [{ name: 'hello.txt', data: Buffer.from('hello from the guest\n') }] }],
+        disks: [
+          {
+            kind: 'Ntfs',
+            sizeBytes: 16 * mib,
+            files: [{ name: 'hello.txt', data: Buffer.from('hello from the guest\n') }],
+          },
+        ],
         running: true,
         ...spec,
       });
