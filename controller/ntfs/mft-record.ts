@@ -130,6 +130,11 @@ export function parseMftRecord(raw: Buffer, number: number, totalClusters: numbe
   }
   applyFixups(record, where);
   const flags = record.readUInt16LE(22);
+  // NTFS 3.1 records in use carry their own number (the update sequence array then starts at 0x30):
+  // a mismatch means the MFT's runlist sent us to the wrong place. Preformatted free records may not.
+  if ((flags & 1) !== 0 && record.readUInt16LE(4) >= 0x30 && record.readUInt32LE(44) !== number) {
+    throw new CorruptVolumeError(`${where}: found record ${record.readUInt32LE(44)} in its place`);
+  }
   const base = readReference(record, 32);
   const result: MftRecord = {
     number,

@@ -216,6 +216,19 @@ describe('NTFS volume', () => {
       );
     });
 
+    it('notices when the MFT runlist leads to the wrong record', async () => {
+      const file = await volume.resolve('/big.bin');
+      const number = Buffer.alloc(4);
+      number.writeUInt32LE(file.reference.record + 1);
+      const offset = recordOffset(volume, file.reference.record) + 44;
+      const damaged = await NtfsVolume.open(patchedSource(source, [{ offset, bytes: number }]));
+      const err = await damaged.resolve('/big.bin').catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(CorruptVolumeError);
+      expect((err as Error).message).to.match(
+        new RegExp(`found record ${file.reference.record + 1} in its place`),
+      );
+    });
+
     it('refuses a runlist that points outside the volume', async () => {
       const file = await volume.resolve('/big.bin');
       const record = await source.read(recordOffset(volume, file.reference.record), 1024);
