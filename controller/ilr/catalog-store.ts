@@ -3,7 +3,8 @@ import { openStoredDisk } from '../datapath/stored-disk.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { NtfsVolume } from '../ntfs/volume.js';
-import { buildCatalog, decodeCatalog, encodeCatalog } from './catalog.js';
+import { buildCatalog } from './catalog.js';
+import { decodeCatalog, encodeCatalog } from './catalog-codec.js';
 import type { RecoveryPointCatalog } from './find.js';
 import { listVolumes } from './open-volume.js';
 

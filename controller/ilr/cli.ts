@@ -11,7 +11,7 @@ import { PartitionTableError } from '../partitions/index.js';
 import { RepositoryError } from '../repository/errors.js';
 import { Repository } from '../repository/repository.js';
 import { openStorage } from '../storage/open.js';
-import { CatalogFormatError } from './catalog.js';
+import { CatalogFormatError } from './catalog-codec.js';
 import { loadCatalogs } from './catalog-store.js';
 import { extract } from './extract.js';
 import { findVersions } from './find.js';

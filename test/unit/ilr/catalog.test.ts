@@ -2,14 +2,8 @@ import { expect } from 'chai';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { openVirtualDisk, type VirtualDisk } from '../../../controller/disk/index.js';
-import {
-  buildCatalog,
-  CatalogFormatError,
-  chunkSpans,
-  decodeCatalog,
-  encodeCatalog,
-  type Catalog,
-} from '../../../controller/ilr/catalog.js';
+import { buildCatalog, chunkSpans, type Catalog } from '../../../controller/ilr/catalog.js';
+import { CatalogFormatError, decodeCatalog, encodeCatalog } from '../../../controller/ilr/catalog-codec.js';
 import { NtfsVolume } from '../../../controller/ntfs/volume.js';
 import { HARD_LINKS, patchedSource, sharedNtfsFixture, type NtfsFixture } from '../../support/ntfs-images.js';
 
