@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ExitCode, UserError, type Command } from '../cli/command.js';
 import { createLogger } from '../common/log.js';
-import { FileHost } from '../hypervisor/filehost/filehost.js';
+import { createHypervisor } from '../hypervisor/index.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { KubeRest } from '../kube/rest.js';
 import { loadKubeConfig } from '../manager/manager.js';
@@ -18,11 +18,17 @@ runs the recovery points assigned to it. The node defaults to $NODE_NAME (the do
 function hypervisorFor(kind: string, node: string, simRoot: string | undefined): Hypervisor {
   if (kind === 'filehost') {
     if (!simRoot) {
-      throw new UserError('--hypervisor filehost needs --sim-root DIR (or SHADOWKEEP_SIM_ROOT)', ExitCode.usage);
+      throw new UserError(
+        '--hypervisor filehost needs --sim-root DIR (or SHADOWKEEP_SIM_ROOT)',
+        ExitCode.usage,
+      );
     }
-    return new FileHost({ root: simRoot, node });
+    return createHypervisor({ backend: 'filehost', node, simRoot });
   }
-  throw new UserError(`the ${kind} backend is not available from this command yet; use --hypervisor filehost`, ExitCode.usage);
+  if (kind === 'hyperv') {
+    return createHypervisor({ backend: 'hyperv', node });
+  }
+  throw new UserError(`--hypervisor takes hyperv or filehost, not '${kind}'`, ExitCode.usage);
 }
 
 export const agentCommand: Command = {
@@ -45,7 +51,10 @@ export const agentCommand: Command = {
       return ExitCode.ok;
     }
     if (!values.node) {
-      throw new UserError('no node name: pass --node or set NODE_NAME (spec.nodeName through the downward API)', ExitCode.usage);
+      throw new UserError(
+        'no node name: pass --node or set NODE_NAME (spec.nodeName through the downward API)',
+        ExitCode.usage,
+      );
     }
     const hypervisor = hypervisorFor(values.hypervisor, values.node, values['sim-root']);
     const logger = createLogger('agent').child({ node: values.node });

@@ -15,6 +15,7 @@ import { ProtectionReconciler } from '../protection/reconcile.js';
 import { RecoveryPointReconciler } from '../recoverypoint/reconcile.js';
 import { RepositoryRecoveryPointData } from '../recoverypoint/data.js';
 import { RepositoryReconciler } from '../repositories/reconcile.js';
+import { InventoryReconciler } from '../inventory/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
 
 export interface ManagerOptions {
@@ -43,7 +44,12 @@ export class Manager {
   readonly metrics = new RuntimeMetrics({ processMetrics: true });
   readonly logger: Logger;
   readonly informers: Informers;
-  private readonly controllers: { protection: Controller; points: Controller; repositories: Controller };
+  private readonly controllers: {
+    protection: Controller;
+    points: Controller;
+    repositories: Controller;
+    inventory: Controller;
+  };
   private readonly rest: KubeRest;
   private server: Server | undefined;
   private elector: LeaderElector | undefined;
@@ -56,27 +62,51 @@ export class Manager {
     const clients = clientsFor(this.rest);
     this.informers = informersFor(clients, this.logger, this.metrics);
     const events = new EventRecorder(this.rest, 'shadowkeep-controller', this.logger);
-    const deps = { clients, informers: this.informers, clock, logger: this.logger, events, metrics: this.metrics };
-    const protection = new Controller(new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }), deps);
+    const deps = {
+      clients,
+      informers: this.informers,
+      clock,
+      logger: this.logger,
+      events,
+      metrics: this.metrics,
+    };
+    const protection = new Controller(
+      new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }),
+      deps,
+    );
     const points = new Controller(
-      new RecoveryPointReconciler({ ...deps, data: new RepositoryRecoveryPointData(this.rest, this.informers) }),
+      new RecoveryPointReconciler({
+        ...deps,
+        data: new RepositoryRecoveryPointData(this.rest, this.informers),
+      }),
       deps,
     );
     const repositories = new Controller(new RepositoryReconciler({ ...deps, rest: this.rest }), deps);
-    this.controllers = { protection, points, repositories };
+    const inventory = new Controller(
+      new InventoryReconciler({ ...deps, controllerNamespace: opts.namespace }),
+      deps,
+    );
+    this.controllers = { protection, points, repositories, inventory };
     this.wire();
   }
 
   /** Which keys each change wakes: every reconciler reads the world afresh, so keys are all it needs. */
   private wire(): void {
     const { informers } = this;
-    const { protection, points, repositories } = this.controllers;
+    const { protection, points, repositories, inventory } = this.controllers;
+    const allVMs = (): void => {
+      informers.vms.list().forEach((vm) => {
+        inventory.enqueue(keyOf(vm.metadata));
+      });
+    };
     const allPolicies = (): void => {
       informers.protections.list().forEach((p) => {
         protection.enqueue(keyOf(p.metadata));
       });
     };
-    const pendingPoints = (filter: (rp: KubeObject & { status?: { phase?: string } }) => boolean = () => true): void => {
+    const pendingPoints = (
+      filter: (rp: KubeObject & { status?: { phase?: string } }) => boolean = () => true,
+    ): void => {
       informers.recoveryPoints
         .list((rp) => !['Completed', 'Failed'].includes(rp.status?.phase ?? '') && filter(rp))
         .forEach((rp) => {
@@ -85,9 +115,14 @@ export class Manager {
     };
     informers.protections.onChange((key) => {
       protection.enqueue(key);
+      allVMs();
     });
     informers.recoveryPoints.onChange((key, rp) => {
       points.enqueue(key);
+      const vmId = rp?.metadata.labels?.[labels.vmId];
+      if (vmId) {
+        inventory.enqueue(vmId);
+      }
       const policy = rp?.metadata.labels?.[labels.protection];
       const namespace = rp?.metadata.namespace;
       if (policy && namespace) {
@@ -98,7 +133,8 @@ export class Manager {
         pendingPoints();
       }
     });
-    informers.vms.onChange(() => {
+    informers.vms.onChange((key) => {
+      inventory.enqueue(key);
       allPolicies();
       pendingPoints();
     });
@@ -169,7 +205,10 @@ export class Manager {
 
   /** Queues every object for a fresh pass, as after a restart (used when the clock jumps). */
   resyncAll(): void {
-    const { protection, points, repositories } = this.controllers;
+    const { protection, points, repositories, inventory } = this.controllers;
+    this.informers.vms.list().forEach((vm) => {
+      inventory.enqueue(keyOf(vm.metadata));
+    });
     this.informers.protections.list().forEach((p) => {
       protection.enqueue(keyOf(p.metadata));
     });

@@ -35,6 +35,26 @@ function eligible(policy: VirtualMachineProtection, vm: InventoryVM, controllerN
 }
 
 /**
+ * The policy (`namespace/name`) that protects a VM: the oldest of those that take it. Every
+ * replica and every reconciler decides alike, so a VM is never backed up twice.
+ */
+export function owningPolicyOf(
+  vm: InventoryVM,
+  policies: readonly VirtualMachineProtection[],
+  controllerNamespace: string,
+): string | undefined {
+  const claimants = policies
+    .filter((p) => eligible(p, vm, controllerNamespace))
+    .map((p) => ({
+      namespace: p.metadata.namespace ?? '',
+      name: p.metadata.name,
+      createdAt: p.metadata.creationTimestamp ?? '',
+    }));
+  const owner = owningPolicy(claimants);
+  return owner ? `${owner.namespace}/${owner.name}` : undefined;
+}
+
+/**
  * The VMs one policy is about, with their modes and blockers, and the reason it may not protect
  * some of them (another policy claimed it first, the namespace is not allowed, a guest-level tool
  * protects it, autoProtect is off): every selected VM shows up in status, never silently dropped.
@@ -90,16 +110,9 @@ export function selectedVMs(
         },
       ];
     } else {
-      const claimants = allPolicies
-        .filter((p) => eligible(p, vm, controllerNamespace))
-        .map((p) => ({
-          namespace: p.metadata.namespace ?? '',
-          name: p.metadata.name,
-          createdAt: p.metadata.creationTimestamp ?? '',
-        }));
-      const owner = owningPolicy(claimants);
-      if (owner && `${owner.namespace}/${owner.name}` !== policyRef(policy)) {
-        input.claimedBy = `${owner.namespace}/${owner.name}`;
+      const owner = owningPolicyOf(vm, allPolicies, controllerNamespace);
+      if (owner && owner !== policyRef(policy)) {
+        input.claimedBy = owner;
       }
     }
     result.push(input);

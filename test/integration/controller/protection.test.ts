@@ -9,7 +9,11 @@ import { startEnvironment, type Environment } from '../../support/shadowkeep-env
 config.truncateThreshold = 0;
 const MiB = 1024 * 1024;
 
-function aPolicy(env: Environment, name: string, spec: Partial<VirtualMachineProtection['spec']> = {}): VirtualMachineProtection {
+function aPolicy(
+  env: Environment,
+  name: string,
+  spec: Partial<VirtualMachineProtection['spec']> = {},
+): VirtualMachineProtection {
   return {
     apiVersion: 'shadowkeep.io/v1alpha1',
     kind: 'VirtualMachineProtection',
@@ -35,11 +39,16 @@ function nextHour(env: Environment): Date {
 
 /** Phases of a VM's recovery points, oldest first, with failure reasons so a failing test says why. */
 async function phasesOf(env: Environment, vmName: string): Promise<string[]> {
-  return (await pointsOf(env, vmName)).map((p) => (p.status?.failure ? `Failed: ${p.status.failure.message}` : (p.status?.phase ?? 'Pending')));
+  return (await pointsOf(env, vmName)).map((p) =>
+    p.status?.failure ? `Failed: ${p.status.failure.message}` : (p.status?.phase ?? 'Pending'),
+  );
 }
 
 async function pointsOf(env: Environment, vmName?: string): Promise<RecoveryPoint[]> {
-  const { items } = await env.clients.recoveryPoints.list(env.namespace, vmName ? { labelSelector: `${labels.vm}=${vmName}` } : {});
+  const { items } = await env.clients.recoveryPoints.list(
+    env.namespace,
+    vmName ? { labelSelector: `${labels.vm}=${vmName}` } : {},
+  );
   return items.sort((a, b) => (a.spec.scheduledTime ?? '').localeCompare(b.spec.scheduledTime ?? ''));
 }
 
@@ -48,7 +57,9 @@ async function completedPoint(env: Environment, name: string): Promise<RecoveryP
     async () => {
       const rp = await env.clients.recoveryPoints.get(name, env.namespace);
       if (rp?.status?.phase !== 'Completed') {
-        throw new Error(`${name} is ${rp?.status?.phase ?? 'missing'}: ${JSON.stringify(rp?.status?.failure ?? rp?.status?.conditions ?? {})}`);
+        throw new Error(
+          `${name} is ${rp?.status?.phase ?? 'missing'}: ${JSON.stringify(rp?.status?.failure ?? rp?.status?.conditions ?? {})}`,
+        );
       }
       return rp;
     },
@@ -70,7 +81,13 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
 
   it('takes a recovery point of every VM at its schedule slot, on the node that runs it, in the mode the VM allows', async () => {
     const [node1, node2] = env.nodes as [string, string];
-    await env.sim.createVm({ name: 'sql01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 16 * MiB }], running: true });
+    await env.sim.createVm({
+      name: 'sql01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 16 * MiB }],
+      running: true,
+    });
     await env.sim.createVm({
       name: 'legacy02',
       owner: node2,
@@ -79,12 +96,21 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
       running: true,
       integrationServices: { backup: false },
     });
-    await env.sim.createVm({ name: 'fs03', owner: node2, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'PassThrough', diskNumber: 3 }], running: true });
+    await env.sim.createVm({
+      name: 'fs03',
+      owner: node2,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'PassThrough', diskNumber: 3 }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'nightly'));
-    await eventually(async () => {
-      const policy = await env.clients.protections.get('nightly', env.namespace);
-      expect(policy?.status?.selectedVMs).to.equal(3);
-    }, { what: 'the policy to see three VMs' });
+    await eventually(
+      async () => {
+        const policy = await env.clients.protections.get('nightly', env.namespace);
+        expect(policy?.status?.selectedVMs).to.equal(3);
+      },
+      { what: 'the policy to see three VMs' },
+    );
 
     const slot = nextHour(env);
     const stamp = slot.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
@@ -93,12 +119,23 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     expect(sql.status).to.include({ consistency: 'ApplicationConsistent', nodeName: node1, method: 'Full' });
     expect(legacy.status).to.include({ consistency: 'SavedState', nodeName: node2 });
     expect(sql.metadata.labels).not.to.have.property('app.kubernetes.io/instance', 'gitops-app');
+    await eventually(
+      async () => {
+        const inventory = await env.clients.vms.get(sql.metadata.labels?.[labels.vmId] ?? '');
+        expect(inventory?.status?.protectedBy).to.deep.equal([{ namespace: env.namespace, name: 'nightly' }]);
+        expect(inventory?.status?.lastRecoveryPoint?.name).to.equal(sql.metadata.name);
+      },
+      { what: 'the inventory to show the protecting policy and the last recovery point' },
+    );
 
-    const policy = await eventually(async () => {
-      const p = await env.clients.protections.get('nightly', env.namespace);
-      expect(p?.status?.recoveryPoints).to.equal(2);
-      return p!;
-    }, { what: 'the policy status to count two recovery points' });
+    const policy = await eventually(
+      async () => {
+        const p = await env.clients.protections.get('nightly', env.namespace);
+        expect(p?.status?.recoveryPoints).to.equal(2);
+        return p!;
+      },
+      { what: 'the policy status to count two recovery points' },
+    );
     const fs03 = policy.status?.vms?.find((v) => v.name === 'fs03');
     expect(fs03?.mode).to.equal('Unprotectable');
     expect(fs03?.blockers?.map((b) => b.message).join(' ')).to.match(/pass-through disk/);
@@ -107,26 +144,42 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
 
   it('keeps taking incremental recovery points of a VM that live-migrated, from its new node', async () => {
     const [node1, node2] = env.nodes as [string, string];
-    const vm = await env.sim.createVm({ name: 'web01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 16 * MiB }], running: true });
+    const vm = await env.sim.createVm({
+      name: 'web01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 16 * MiB }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'web'));
     const first = nextHour(env);
-    await eventually(async () => expect((await pointsOf(env, 'web01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']), {
-      timeoutMs: 60_000,
-      what: 'the first recovery point',
-    });
+    await eventually(
+      async () =>
+        expect((await pointsOf(env, 'web01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
+      {
+        timeoutMs: 60_000,
+        what: 'the first recovery point',
+      },
+    );
 
     await env.hypervisor(node1).liveMigrate(vm.id, node2);
     await env.sim.guestWrite(vm.id, 3 * MiB, Buffer.alloc(64 * 1024, 7));
-    await eventually(async () => {
-      const object = await env.clients.vms.get(vm.id.toLowerCase());
-      expect(object?.status?.host).to.equal(node2);
-    }, { what: 'the inventory to show the VM on its new node' });
+    await eventually(
+      async () => {
+        const object = await env.clients.vms.get(vm.id.toLowerCase());
+        expect(object?.status?.host).to.equal(node2);
+      },
+      { what: 'the inventory to show the VM on its new node' },
+    );
     const second = nextHour(env);
     expect(second.getTime()).to.be.greaterThan(first.getTime());
-    const points = await eventually(async () => {
-      expect(await phasesOf(env, 'web01')).to.deep.equal(['Completed', 'Completed']);
-      return pointsOf(env, 'web01');
-    }, { timeoutMs: 60_000, what: 'the second recovery point' });
+    const points = await eventually(
+      async () => {
+        expect(await phasesOf(env, 'web01')).to.deep.equal(['Completed', 'Completed']);
+        return pointsOf(env, 'web01');
+      },
+      { timeoutMs: 60_000, what: 'the second recovery point' },
+    );
     const [before, after] = points as [RecoveryPoint, RecoveryPoint];
     expect(after.status).to.include({ nodeName: node2, method: 'Incremental', parent: before.metadata.name });
     expect(after.status?.disks?.[0]?.changedBytes, 'only the changed block moved').to.be.at.most(MiB);
@@ -134,28 +187,43 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
 
   it('deletes recovery points the retention rules expire, with their data, and keeps the newest', async () => {
     const [node1] = env.nodes as [string];
-    await env.sim.createVm({ name: 'app01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }], running: true });
+    await env.sim.createVm({
+      name: 'app01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'short', { retention: { keepLast: 2 } }));
     const names: string[] = [];
     for (let round = 0; round < 3; round++) {
       nextHour(env);
-      await eventually(async () => {
-        const completed = (await pointsOf(env, 'app01')).filter((p) => p.status?.phase === 'Completed');
-        expect(completed.length).to.be.at.least(Math.min(round + 1, 2));
-        const newest = completed.at(-1)!;
-        if (!names.includes(newest.metadata.name)) {
-          names.push(newest.metadata.name);
-        }
-        expect(names.length).to.equal(round + 1);
-      }, { timeoutMs: 60_000, what: `recovery point of round ${round + 1}` });
+      await eventually(
+        async () => {
+          const completed = (await pointsOf(env, 'app01')).filter((p) => p.status?.phase === 'Completed');
+          expect(completed.length).to.be.at.least(Math.min(round + 1, 2));
+          const newest = completed.at(-1)!;
+          if (!names.includes(newest.metadata.name)) {
+            names.push(newest.metadata.name);
+          }
+          expect(names.length).to.equal(round + 1);
+        },
+        { timeoutMs: 60_000, what: `recovery point of round ${round + 1}` },
+      );
     }
     const first = await env.clients.recoveryPoints.get(names[0]!, env.namespace);
     const manifest = first?.status?.disks?.[0]?.manifest;
     env.manager.resyncAll();
-    await eventually(async () => {
-      expect((await pointsOf(env, 'app01')).map((p) => p.metadata.name)).to.deep.equal(names.slice(1));
-    }, { timeoutMs: 30_000, what: 'the oldest point to expire' });
-    const repo = await Repository.open(openStorage(env.repoDir), Buffer.from('integration-test-key-0123456789'));
+    await eventually(
+      async () => {
+        expect((await pointsOf(env, 'app01')).map((p) => p.metadata.name)).to.deep.equal(names.slice(1));
+      },
+      { timeoutMs: 30_000, what: 'the oldest point to expire' },
+    );
+    const repo = await Repository.open(
+      openStorage(env.repoDir),
+      Buffer.from('integration-test-key-0123456789'),
+    );
     const stored = await repo.listManifestIds();
     expect(stored).not.to.include(manifest);
     expect(stored).to.have.length(2);
@@ -163,58 +231,97 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
 
   it('keeps the recovery points when their policy is deleted, unless deletionPolicy is Delete', async () => {
     const [node1] = env.nodes as [string];
-    await env.sim.createVm({ name: 'keep01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }], running: true });
+    await env.sim.createVm({
+      name: 'keep01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'retain'));
     nextHour(env);
-    await eventually(async () => expect((await pointsOf(env, 'keep01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']), {
-      timeoutMs: 60_000,
-      what: 'a recovery point',
-    });
+    await eventually(
+      async () =>
+        expect((await pointsOf(env, 'keep01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
+      {
+        timeoutMs: 60_000,
+        what: 'a recovery point',
+      },
+    );
     await env.clients.protections.delete('retain', env.namespace);
-    await eventually(async () => expect(await env.clients.protections.get('retain', env.namespace)).to.be.undefined, { what: 'policy gone' });
+    await eventually(
+      async () => expect(await env.clients.protections.get('retain', env.namespace)).to.be.undefined,
+      { what: 'policy gone' },
+    );
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await pointsOf(env, 'keep01')).to.have.length(1);
   });
 
   it('reports a VM that a second policy also selects, and backs it up only once', async () => {
     const [node1] = env.nodes as [string];
-    await env.sim.createVm({ name: 'dup01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }], running: true });
+    await env.sim.createVm({
+      name: 'dup01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'first'));
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await env.clients.protections.create(aPolicy(env, 'second'));
-    const second = await eventually(async () => {
-      const p = await env.clients.protections.get('second', env.namespace);
-      const row = p?.status?.vms?.find((v) => v.name === 'dup01');
-      expect(row?.mode).to.equal('Excluded');
-      return row!;
-    }, { what: 'the second policy to report the conflict' });
+    const second = await eventually(
+      async () => {
+        const p = await env.clients.protections.get('second', env.namespace);
+        const row = p?.status?.vms?.find((v) => v.name === 'dup01');
+        expect(row?.mode).to.equal('Excluded');
+        return row!;
+      },
+      { what: 'the second policy to report the conflict' },
+    );
     expect(second.blockers?.[0]?.message).to.match(new RegExp(`also selected by ${env.namespace}/first`));
     nextHour(env);
-    await eventually(async () => expect((await pointsOf(env, 'dup01')).map((p) => p.spec.protection)).to.deep.equal(['first']), {
-      timeoutMs: 60_000,
-      what: 'one recovery point, from the first policy',
-    });
+    await eventually(
+      async () =>
+        expect((await pointsOf(env, 'dup01')).map((p) => p.spec.protection)).to.deep.equal(['first']),
+      {
+        timeoutMs: 60_000,
+        what: 'one recovery point, from the first policy',
+      },
+    );
   });
 
   it('flips RPOMet to False when the agent of a VM stops reporting, and back once it returns', async () => {
     const [node1] = env.nodes as [string];
-    await env.sim.createVm({ name: 'rpo01', owner: node1, storage: env.sim.layout.csvVolume('Volume1'), disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }], running: true });
+    await env.sim.createVm({
+      name: 'rpo01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
     await env.clients.protections.create(aPolicy(env, 'rpo'));
     nextHour(env);
-    await eventually(async () => expect((await pointsOf(env, 'rpo01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']), {
-      timeoutMs: 60_000,
-      what: 'a first recovery point',
-    });
+    await eventually(
+      async () =>
+        expect((await pointsOf(env, 'rpo01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
+      {
+        timeoutMs: 60_000,
+        what: 'a first recovery point',
+      },
+    );
     await env.stopAgent(node1);
     // Two hours later the hourly policy's newest point is too old and its agent is silent.
     env.clock.advance(2 * 3_600_000);
     nextHour(env);
     const rpo = async (status: string): Promise<void> => {
-      await eventually(async () => {
-        env.manager.resyncAll();
-        const p = await env.clients.protections.get('rpo', env.namespace);
-        expect(p?.status?.conditions?.find((c) => c.type === 'RPOMet')?.status).to.equal(status);
-      }, { timeoutMs: 60_000, intervalMs: 500, what: `RPOMet=${status}` });
+      await eventually(
+        async () => {
+          env.manager.resyncAll();
+          const p = await env.clients.protections.get('rpo', env.namespace);
+          expect(p?.status?.conditions?.find((c) => c.type === 'RPOMet')?.status).to.equal(status);
+        },
+        { timeoutMs: 60_000, intervalMs: 500, what: `RPOMet=${status}` },
+      );
     };
     await rpo('False');
     await env.startAgent(node1);
