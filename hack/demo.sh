@@ -116,6 +116,9 @@ backup sql01 sql01-after-migration
 wait_point sql01-after-migration
 show kubectl get rp -n $ns -l shadowkeep.io/vm=sql01 -o custom-columns=NAME:.metadata.name,NODE:.status.nodeName,METHOD:.status.method,PARENT:.status.parent,CONSISTENCY:.status.consistency,READ:.status.disks[0].readBytes,NEW:.status.uploaded
 
+step "The inventory now says who protects each VM and its last recovery point"
+show kubectl get hvvm
+
 step "Restoring one file from the newest sql01 recovery point (no disk restore)"
 kubectl get secret primary-repository-key -n $ns -o jsonpath='{.data.password}' | base64 -d >"$demo/repository.key"
 manifest=$(kubectl get rp sql01-after-migration -n $ns -o jsonpath='{.status.disks[0].manifest}')
