@@ -11,7 +11,7 @@ import { listVolumes } from './open-volume.js';
 const PREFIX = 'files-';
 
 /** Repository object name of a volume's catalog: one per NTFS volume of a disk. */
-export function catalogName(partition: number | null): string {
+function catalogName(partition: number | null): string {
   return `${PREFIX}${partition === null ? 'volume' : `p${partition}`}.ndjson`;
 }
 

@@ -138,7 +138,7 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 const stamp = (d: Date | number) => new Date(d).toISOString().replace('T', ' ').slice(0, 19);
 
 /** One line per entry (`d` directory, `l` link or other reparse point, `c` compressed, `s` sparse, `e` encrypted), plus one per alternate stream. */
-export function formatEntry(e: ListEntry): string {
+function formatEntry(e: ListEntry): string {
   const kind = e.reparse !== null ? 'l' : e.isDirectory ? 'd' : '-';
   const flags = `${kind}${e.compressed ? 'c' : '-'}${e.sparse ? 's' : '-'}${e.encrypted ? 'e' : '-'}`;
   const suffix = e.reparse !== null ? `  (${e.reparse})` : e.isDirectory ? '/' : '';

@@ -15,7 +15,7 @@ export interface IndexEntry {
 }
 
 /** Entries of one index node, between `start` and `end` of `buf` (offsets already resolved). */
-export function parseIndexEntries(buf: Buffer, start: number, end: number, where: string): IndexEntry[] {
+function parseIndexEntries(buf: Buffer, start: number, end: number, where: string): IndexEntry[] {
   const entries: IndexEntry[] = [];
   let offset = start;
   for (;;) {

@@ -7,7 +7,7 @@ export const Namespace = { posix: 0, win32: 1, dos: 2, win32AndDos: 3 } as const
 /** 100 ns intervals between 1601-01-01 and 1970-01-01. */
 const EPOCH_DIFFERENCE = 116444736000000000n;
 
-export function fromFileTime(raw: bigint): Date {
+function fromFileTime(raw: bigint): Date {
   return new Date(Number((raw - EPOCH_DIFFERENCE) / 10000n));
 }
 

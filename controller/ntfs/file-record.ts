@@ -29,7 +29,7 @@ export interface NtfsFile {
 }
 
 /** Names in order of preference: Win32 first, then POSIX; a DOS name only when it is all there is. */
-export function preferredNames(all: FileName[]): FileName[] {
+function preferredNames(all: FileName[]): FileName[] {
   const rank = (n: FileName) =>
     n.namespace === Namespace.win32 || n.namespace === Namespace.win32AndDos
       ? 0

@@ -252,7 +252,7 @@ export class NtfsVolume {
   }
 }
 
-export function describe(file: NtfsFile): string {
+function describe(file: NtfsFile): string {
   const name: FileName | undefined = file.names[0];
   return name ? `"${name.name}" (record ${file.reference.record})` : `record ${file.reference.record}`;
 }

@@ -31,7 +31,7 @@ interface GptHeader {
 }
 
 /** Formats a GUID stored in the mixed-endian on-disk layout (first three fields little-endian). */
-export function formatGuid(bytes: Buffer): string {
+function formatGuid(bytes: Buffer): string {
   const hex = (b: Buffer) => b.toString('hex').toUpperCase();
   const le = (start: number, end: number) => hex(Buffer.from(bytes.subarray(start, end)).reverse());
   return `${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${hex(bytes.subarray(8, 10))}-${hex(bytes.subarray(10, 16))}`;

@@ -23,7 +23,7 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
   0xee: 'GPT protective',
 };
 
-export interface MbrEntry {
+interface MbrEntry {
   bootable: boolean;
   type: number;
   firstLba: number;
