@@ -10,7 +10,7 @@ import { RepositoryError } from '../repository/errors.js';
 import type { ChangeDetection, Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupWriter } from '../repository/writer.js';
-import { chunksPerTask, ChunkPool, type ChunkOutcome, type ChunkResult } from './chunk-pool.js';
+import { chunksPerTask, startChunkPool, type ChunkOutcome, type ChunkResult } from './chunk-pool.js';
 import { planChunks, readRuns } from './plan.js';
 
 export interface BackupOptions {
@@ -83,7 +83,7 @@ export async function backupDisk(
   };
 
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), 8));
-  const pool = await ChunkPool.start(diskPath, repo.keys, chunkSize, repo.config.compressionLevel, threads);
+  const pool = await startChunkPool(diskPath, repo.keys, chunkSize, repo.config.compressionLevel, threads);
   // Results are stored one at a time, in arrival order, so pack writes never interleave.
   let storing: Promise<void> = Promise.resolve();
   const inFlight = new Set<Promise<void>>();
@@ -127,7 +127,7 @@ export async function backupDisk(
       const before = plans
         .slice(run.first, run.first + run.count)
         .map((p) => (p.kind === 'read' ? p.previous : undefined));
-      const { result } = await pool.submit(run.offset, run.length, before);
+      const { result } = await pool.submit({ offset: run.offset, length: run.length, previous: before });
       const handled = result.then(async (r: ChunkResult) => {
         await Promise.all(r.chunks.map((outcome, k) => handle(run.first + k, outcome)));
       });

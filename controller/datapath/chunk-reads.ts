@@ -19,7 +19,8 @@ export interface Span {
   chunks: SpanChunk[];
 }
 
-const MAX_SPAN = 32 * 1024 * 1024;
+/** Large enough for sequential reads, small enough that four in flight stay well under 100 MiB. */
+const MAX_SPAN = 8 * 1024 * 1024;
 /** Reading over a gap this small costs less than another request. */
 const MAX_GAP = 1024 * 1024;
 

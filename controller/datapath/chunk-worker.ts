@@ -4,7 +4,7 @@
  * compresses and seals them. Only ids and sealed blobs cross back to the main thread, the blobs
  * as transferred ArrayBuffers (no copy).
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { openVirtualDisk } from '../disk/open.js';
 import { encodeChunk } from '../repository/codec.js';
 import { chunkId } from '../repository/crypto.js';
@@ -13,19 +13,15 @@ import {
   type ChunkOutcome,
   type ChunkResult,
   type ChunkTask,
-  type WorkerReply,
   type WorkerSetup,
 } from './chunk-pool.js';
+import { serveTasks } from './worker-tasks.js';
 
 const setup = workerData as WorkerSetup;
 const keys = { encryption: Buffer.from(setup.encryptionKey), chunkId: Buffer.from(setup.chunkIdKey) };
 const disk = await openVirtualDisk(setup.diskPath);
 const zeros = Buffer.alloc(setup.chunkSize);
 const spare: Buffer[] = [];
-const port = parentPort;
-if (!port) {
-  throw new Error('chunk-worker must run as a worker thread');
-}
 
 function processChunk(
   data: Buffer,
@@ -64,29 +60,10 @@ async function processTask(task: ChunkTask): Promise<{ result: ChunkResult; tran
         transfer,
       );
     });
-    return { result: { seq: task.seq, chunks }, transfer };
+    return { result: { chunks }, transfer };
   } finally {
     spare.push(buffer);
   }
 }
 
-port.on('message', (task: ChunkTask | 'close') => {
-  if (task === 'close') {
-    void disk.close().then(() => {
-      port.close();
-    });
-    return;
-  }
-  processTask(task).then(
-    ({ result, transfer }) => {
-      port.postMessage(result, transfer);
-    },
-    (err: unknown) => {
-      port.postMessage({
-        seq: task.seq,
-        error: err instanceof Error ? err.message : String(err),
-      } satisfies WorkerReply);
-    },
-  );
-});
-port.postMessage('ready');
+serveTasks(processTask, () => disk.close());

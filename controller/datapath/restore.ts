@@ -1,22 +1,22 @@
 /**
- * Rebuilds a disk from a manifest as a raw image or a dynamic VHDX. Every chunk is decrypted and
- * checked against its id before it is written; zero chunks are never written (sparse output).
- * Output goes to `<out>.partial` and is renamed into place only when complete.
+ * Rebuilds a disk from a manifest as a raw image or a dynamic VHDX. Worker threads fetch spans
+ * of packs, verify every chunk against its id and write it in place; zero chunks are never
+ * written (sparse output). Output goes to `<out>.partial`, is synced, and is renamed into place
+ * only when complete, so a failed restore never leaves a plausible-looking disk behind.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { DynamicVhdxWriter } from '../disk/vhdx-writer.js';
-import { decodeChunk } from '../repository/codec.js';
-import { packKey } from '../repository/layout.js';
+import { availableParallelism } from 'node:os';
+import { createDynamicVhdx } from '../disk/vhdx-writer.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { planSpans } from './chunk-reads.js';
+import { planSpans, type Span } from './chunk-reads.js';
+import { WorkerPool } from './worker-pool.js';
 
 export type RestoreFormat = 'raw' | 'vhdx';
 
 export interface RestoreOptions {
   format?: RestoreFormat;
-  /** Spans read and decoded at once. */
-  concurrency?: number;
+  threads?: number;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
@@ -27,33 +27,46 @@ export interface RestoreResult {
   seconds: number;
 }
 
-interface DiskSink {
-  write(offset: number, data: Uint8Array): Promise<void>;
-  close(): Promise<void>;
+/** What each restore worker (restore-worker.ts) is given: where to read and where to write. */
+export interface RestoreSetup {
+  storageUrl: string;
+  encryptionKey: Uint8Array;
+  chunkIdKey: Uint8Array;
+  out: string;
+  chunkSize: number;
+  /** For VHDX output: where each block's data lives in the file. */
+  vhdx?: { blockSize: number; blockOffsets: number[] };
+}
+
+export interface RestoreResultPart {
+  bytesWritten: number;
+  bytesFetched: number;
 }
 
 const VHDX_BLOCK_SIZE = 32 * 1024 * 1024;
+/** Spans each worker holds at once: one being fetched while another is decoded and written. */
+const PER_WORKER = 2;
 
-async function rawSink(path: string, size: number): Promise<DiskSink> {
-  const handle = await open(path, 'w');
-  await handle.truncate(size);
-  return {
-    write: async (offset, data) => {
-      await handle.write(data, 0, data.length, offset);
-    },
-    close: async () => {
-      await handle.sync();
-      await handle.close();
-    },
-  };
-}
-
-function vhdxSink(path: string, manifest: Manifest): Promise<DiskSink> {
+/** Creates the sparse output file and returns how workers map virtual offsets into it. */
+async function createOutput(
+  path: string,
+  manifest: Manifest,
+  format: RestoreFormat,
+): Promise<RestoreSetup['vhdx']> {
   const { disk, chunkSize, chunks } = manifest;
+  if (format === 'raw') {
+    const handle = await open(path, 'w');
+    try {
+      await handle.truncate(disk.virtualSize);
+    } finally {
+      await handle.close();
+    }
+    return undefined;
+  }
   const blockSize = Math.max(VHDX_BLOCK_SIZE, chunkSize);
   const perBlock = blockSize / chunkSize;
   const sector = (n: number): 512 | 4096 => (n === 4096 ? 4096 : 512);
-  return DynamicVhdxWriter.create(
+  const blockOffsets = await createDynamicVhdx(
     path,
     {
       virtualSize: disk.virtualSize,
@@ -63,6 +76,16 @@ function vhdxSink(path: string, manifest: Manifest): Promise<DiskSink> {
     },
     (block) => chunks.slice(block * perBlock, (block + 1) * perBlock).some((id) => id !== null),
   );
+  return { blockSize, blockOffsets };
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function restoreDisk(
@@ -76,38 +99,48 @@ export async function restoreDisk(
   const spans = planSpans(manifest.chunks, await repo.loadIndex(), manifest.id);
   const { virtualSize } = manifest.disk;
   const partial = `${out}.partial`;
-  const sink =
-    options.format === 'vhdx' ? await vhdxSink(partial, manifest) : await rawSink(partial, virtualSize);
   let bytesWritten = 0;
   let bytesFetched = 0;
   let done = manifest.chunks.filter((id) => id === null).length * manifest.chunkSize;
   try {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let span = spans[next++]; span; span = spans[next++]) {
-        const data = await repo.storage.getRange(packKey(span.pack), span.offset, span.length);
-        bytesFetched += data.length;
-        for (const c of span.chunks) {
-          const start = c.location.offset - span.offset;
-          const plain = decodeChunk(
-            repo.keys,
-            Buffer.from(c.id, 'hex'),
-            data.subarray(start, start + c.location.length),
-          );
-          for (const position of c.positions) {
-            await sink.write(position * manifest.chunkSize, plain);
-            bytesWritten += plain.length;
-            done += manifest.chunkSize;
-          }
-        }
-        options.onProgress?.(Math.min(done, virtualSize), virtualSize);
-      }
+    const setup: RestoreSetup = {
+      storageUrl: repo.storage.url,
+      encryptionKey: repo.keys.encryption,
+      chunkIdKey: repo.keys.chunkId,
+      out: partial,
+      chunkSize: manifest.chunkSize,
+      vhdx: await createOutput(partial, manifest, options.format ?? 'raw'),
     };
-    await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
-    await sink.close();
+    const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), 8));
+    const pool = await WorkerPool.start<Span, RestoreResultPart>(
+      new URL('./restore-worker.js', import.meta.url),
+      setup,
+      threads,
+      PER_WORKER,
+    );
+    try {
+      const pending: Promise<void>[] = [];
+      for (const span of spans) {
+        const { result } = await pool.submit(span);
+        const positions = span.chunks.reduce((n, c) => n + c.positions.length, 0);
+        pending.push(
+          result.then((part) => {
+            bytesWritten += part.bytesWritten;
+            bytesFetched += part.bytesFetched;
+            done += positions * manifest.chunkSize;
+            options.onProgress?.(Math.min(done, virtualSize), virtualSize);
+          }),
+        );
+        // Surface a failure at the end, not as an unhandled rejection meanwhile.
+        pending.at(-1)?.catch(() => undefined);
+      }
+      await Promise.all(pending);
+    } finally {
+      await pool.close();
+    }
+    await syncFile(partial);
     await rename(partial, out);
   } catch (err) {
-    await sink.close().catch(() => undefined);
     await rm(partial, { force: true });
     throw err;
   }

@@ -115,7 +115,7 @@ function tools(): Tool[] {
     name,
     description: rct
       ? 'Shadowkeep, changed-range list (RCT mode)'
-      : 'Shadowkeep, checksum mode (1 MiB chunks, zstd 3, AES-256-GCM)',
+      : 'Shadowkeep, checksum mode (256 KiB chunks, zstd 3, AES-256-GCM, keyed BLAKE3)',
     repo: join(repos, name),
     init: `${shadowkeep} repo init --repo ${join(repos, name)}`,
     backup: (_round, ranges) =>
