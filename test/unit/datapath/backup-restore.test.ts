@@ -21,6 +21,8 @@ import { makeRepository } from '../../support/repositories.js';
 const run = promisify(execFile);
 
 describe('backing up and restoring a VHDX', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   let repo: Repository;
   let vhdx: string;

@@ -40,6 +40,8 @@ function shadowkeep(
 }
 
 describe('the repo and disk commands', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   let env: NodeJS.ProcessEnv;
   let repoArgs: string[];

@@ -31,6 +31,8 @@ async function guestView(path: string): Promise<{ data: Buffer; sector: number }
 }
 
 describe('round trips through the repository for every source kind', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   let repo: Repository;
   const size = 24 * MiB;

@@ -26,6 +26,8 @@ async function expectFormatError(path: string, pattern: RegExp): Promise<void> {
 }
 
 describe('VHDX files qemu cannot make, built from the specification', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   before(async () => {
     dir = await tempDir();

@@ -26,6 +26,8 @@ function isZero(buf: Buffer): boolean {
 }
 
 describe('virtual disk readers on images made by qemu', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   const size = 40 * MiB;
   const regions = [

@@ -22,6 +22,8 @@ async function packFiles(repo: Repository): Promise<string[]> {
 }
 
 describe('the repository', function () {
+  // Real qemu images and child processes: generous for CI's 2 shared cores.
+  this.timeout(120_000);
   let dir: TempDir;
   beforeEach(async () => {
     dir = await tempDir();
