@@ -84,12 +84,18 @@ export class ResourceClient<T extends KubeObject> {
     namespace: string | undefined,
     status: unknown,
     fieldManager: string,
+    opts: { resourceVersion?: string } = {},
   ): Promise<T> {
     return this.rest.request<T>('PATCH', resourcePath(this.type, namespace, name, 'status'), {
       body: {
         apiVersion: apiVersionOf(this.type),
         kind: this.type.kind,
-        metadata: { name, ...(namespace ? { namespace } : {}) },
+        // With a resourceVersion the write is refused (Conflict) when it was decided on a stale read.
+        metadata: {
+          name,
+          ...(namespace ? { namespace } : {}),
+          ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
+        },
         status,
       },
       contentType: ContentType.apply,

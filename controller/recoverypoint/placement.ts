@@ -45,7 +45,8 @@ export const agentTimeoutMs = 180_000;
 /** A recovery point that could not start for this long fails, so the policy can retry with a new one. */
 export const pendingTimeoutMs = 1_800_000;
 
-const isTerminal = (phase: PlacementPoint['phase']): boolean => phase === 'Completed' || phase === 'Failed' || phase === 'Deleting';
+const isTerminal = (phase: PlacementPoint['phase']): boolean =>
+  phase === 'Completed' || phase === 'Failed' || phase === 'Deleting';
 
 function agentAlive(host: PlacementHost | undefined, now: Date): boolean {
   return host?.heartbeat !== undefined && now.getTime() - host.heartbeat.getTime() <= agentTimeoutMs;
@@ -84,8 +85,17 @@ export function place(
 
   if (!vm) {
     return giveUp
-      ? { action: 'fail', reason: 'VMNotFound', message: `no host has reported VM ${point.vmId} for ${formatDuration(waitedMs)}` }
-      : { action: 'wait', reason: 'VMNotFound', message: `no host reports VM ${point.vmId} yet`, retryAfterMs: 15_000 };
+      ? {
+          action: 'fail',
+          reason: 'VMNotFound',
+          message: `no host has reported VM ${point.vmId} for ${formatDuration(waitedMs)}`,
+        }
+      : {
+          action: 'wait',
+          reason: 'VMNotFound',
+          message: `no host reports VM ${point.vmId} yet`,
+          retryAfterMs: 15_000,
+        };
   }
   if (point.node === vm.host) {
     return { action: 'none' };
@@ -106,7 +116,12 @@ export function place(
         };
   }
   if (host?.unschedulable) {
-    return { action: 'wait', reason: 'HostUnschedulable', message: `${vm.host} takes no new backups (spec.unschedulable)`, retryAfterMs: 60_000 };
+    return {
+      action: 'wait',
+      reason: 'HostUnschedulable',
+      message: `${vm.host} takes no new backups (spec.unschedulable)`,
+      retryAfterMs: 60_000,
+    };
   }
   const others = active.filter((a) => a.key !== point.key);
   const onHost = others.filter((a) => a.node === vm.host).length;

@@ -154,12 +154,15 @@ export class RecoveryPointReconciler implements Reconciler {
     switch (decision.action) {
       case 'none':
         return undefined;
-      case 'assign':
-        await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
-          metadata: { labels: { [labels.node]: decision.node } },
+      case 'assign': {
+        const assigned = await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
+          metadata: {
+            resourceVersion: rp.metadata.resourceVersion,
+            labels: { [labels.node]: decision.node },
+          },
         });
         this.recentlyAssigned.set(key, { key, node: decision.node, volumes: vm?.volumes ?? [] });
-        await this.writeStatus(rp, {
+        await this.writeStatus(assigned, {
           phase: 'Pending',
           nodeName: decision.node,
           conditions: mergeConditions(
@@ -177,6 +180,7 @@ export class RecoveryPointReconciler implements Reconciler {
           ),
         });
         return undefined;
+      }
       case 'wait':
         await this.writeStatus(rp, {
           phase: 'Pending',

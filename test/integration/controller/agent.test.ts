@@ -1,0 +1,153 @@
+import { config, expect } from 'chai';
+import type { RecoveryPoint } from '../../../controller/api/index.js';
+import { agentFieldManager } from '../../../controller/agent/agent.js';
+import { eventually } from '../../support/eventually.js';
+import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
+
+config.truncateThreshold = 0;
+const MiB = 1024 * 1024;
+
+/** An on-demand recovery point, as a person (or `kubectl shadowkeep backup`) creates it. */
+async function backUp(
+  env: Environment,
+  name: string,
+  vm: string,
+  requestedMode: RecoveryPoint['spec']['requestedMode'] = 'OnlineOrSavedState',
+): Promise<void> {
+  await env.clients.recoveryPoints.create({
+    apiVersion: 'shadowkeep.io/v1alpha1',
+    kind: 'RecoveryPoint',
+    metadata: { name, namespace: env.namespace },
+    spec: { vm: { name: vm }, repository: 'primary', requestedMode },
+  });
+}
+
+async function finished(env: Environment, name: string): Promise<RecoveryPoint> {
+  return eventually(
+    async () => {
+      const rp = await env.clients.recoveryPoints.get(name, env.namespace);
+      const phase = rp?.status?.phase;
+      if (phase !== 'Completed' && phase !== 'Failed') {
+        throw new Error(`${name} is ${phase ?? 'not there'}`);
+      }
+      return rp!;
+    },
+    { timeoutMs: 60_000, what: `recovery point ${name} to finish` },
+  );
+}
+
+describe('the host agent', function () {
+  this.timeout(120_000);
+  let env: Environment;
+
+  beforeEach(async () => {
+    env = await startEnvironment({ nodes: 1 });
+  });
+
+  afterEach(async () => {
+    await env.stop();
+  });
+
+  const csv = (): string => env.sim.layout.csvVolume('Volume1');
+
+  it('fails a recovery point whose checkpoint the host refuses, with the reason, and leaves no checkpoint behind', async () => {
+    const vm = await env.sim.createVm({
+      name: 'faulty',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    await env.sim.setFaults(vm.id, { snapshotFailure: true });
+    await backUp(env, 'faulty-1', 'faulty');
+    const rp = await finished(env, 'faulty-1');
+    expect(rp.status?.phase).to.equal('Failed');
+    expect(rp.status?.failure?.reason).to.equal('SnapshotFailed');
+    expect(rp.status?.failure?.message).to.have.length.greaterThan(10);
+    expect(await env.hypervisor(env.nodes[0]!).listRecoverySnapshots()).to.deep.equal([]);
+  });
+
+  it('refuses to make a weaker point when the policy demands application consistency', async () => {
+    await env.sim.createVm({
+      name: 'old2008',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+      integrationServices: { backup: false },
+    });
+    await backUp(env, 'old2008-1', 'old2008', 'Online');
+    const rp = await finished(env, 'old2008-1');
+    expect(rp.status?.failure?.reason).to.equal('ApplicationConsistencyImpossible');
+    expect(rp.status?.failure?.message).to.match(
+      /Backup \(volume shadow copy\) integration service is disabled/,
+    );
+  });
+
+  it('takes a saved-state backup when the Backup integration service is disabled, and records the downtime', async () => {
+    await env.sim.createVm({
+      name: 'legacy',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+      integrationServices: { backup: false },
+    });
+    await backUp(env, 'legacy-1', 'legacy');
+    const rp = await finished(env, 'legacy-1');
+    expect(rp.status).to.include({ phase: 'Completed', consistency: 'SavedState' });
+    expect(rp.status?.downtimeSeconds).to.be.greaterThan(0);
+  });
+
+  it('runs a consistency check after a storage migration lost change tracking', async () => {
+    const vm = await env.sim.createVm({
+      name: 'mover',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    await env.sim.guestWrite(vm.id, 2 * MiB, Buffer.alloc(MiB, 5));
+    await backUp(env, 'mover-1', 'mover');
+    expect((await finished(env, 'mover-1')).status?.phase).to.equal('Completed');
+    await env.hypervisor(env.nodes[0]!).moveStorage(vm.id, env.sim.layout.csvVolume('Volume2'));
+    await backUp(env, 'mover-2', 'mover');
+    const second = await finished(env, 'mover-2');
+    expect(second.status).to.include({ phase: 'Completed', method: 'ConsistencyCheck', parent: 'mover-1' });
+    expect(second.status?.disks?.[0]?.readBytes, 'a consistency check reads everything').to.be.greaterThan(0);
+    expect(second.status?.disks?.[0]?.changedBytes, 'but sends only differences').to.equal(0);
+  });
+
+  it('marks the backups it had under way Failed when it restarts, so the policy retries them', async () => {
+    const node = env.nodes[0]!;
+    const vm = await env.sim.createVm({
+      name: 'crashy',
+      owner: node,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    await eventually(async () => expect(await env.clients.vms.get(vm.id.toLowerCase())).not.to.be.undefined, {
+      what: 'the VM in the inventory',
+    });
+    await env.stopAgent(node);
+    await backUp(env, 'crashy-1', 'crashy');
+    await eventually(
+      async () => {
+        const rp = await env.clients.recoveryPoints.get('crashy-1', env.namespace);
+        expect(rp?.metadata.labels?.['shadowkeep.io/node']).to.equal(node);
+      },
+      { what: 'the point to be assigned to the node' },
+    );
+    // What a killed agent leaves behind: a point it had started on its node.
+    await env.clients.recoveryPoints.applyStatus(
+      'crashy-1',
+      env.namespace,
+      { phase: 'Transferring', nodeName: node },
+      agentFieldManager,
+    );
+    await env.startAgent(node);
+    const rp = await finished(env, 'crashy-1');
+    expect(rp.status?.failure?.reason).to.equal('AgentRestarted');
+  });
+});
