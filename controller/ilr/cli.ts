@@ -39,6 +39,7 @@ SOURCE is one of
 Partitions are numbered from 1 as in the partition table; the default is the largest NTFS one.
 PATTERN is a case-insensitive glob: 'report*.docx' matches names anywhere, '/Users/**/*.pst' whole
 paths. Names the host cannot hold are renamed and reported; nothing is written outside --out.
+--json prints one JSON document instead of the table.
 `;
 
 const OPTIONS = {
@@ -53,6 +54,7 @@ const OPTIONS = {
   out: { type: 'string' },
   stream: { type: 'string' },
   vm: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -134,6 +136,11 @@ function partitionOption(values: Values): number | undefined {
   return n;
 }
 
+/** The human form, or with --json one JSON document for scripts (dates as ISO 8601 strings). */
+function emit(values: Values, data: unknown, human: () => string): void {
+  process.stdout.write(values.json === true ? `${JSON.stringify(data, null, 2)}\n` : human());
+}
+
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 const stamp = (d: Date | number) => new Date(d).toISOString().replace('T', ' ').slice(0, 19);
 
@@ -154,25 +161,24 @@ function formatEntry(e: ListEntry): string {
 async function volumesCommand(values: Values): Promise<void> {
   await withSource(values, async (disk) => {
     const { table, volumes } = await listVolumes(disk);
-    process.stdout.write(`${table ? table.scheme.toUpperCase() : 'no partition table'}\n`);
     for (const w of table?.warnings ?? []) {
       process.stderr.write(`warning: ${w}\n`);
     }
-    for (const { partition: p, fileSystem } of volumes) {
-      const name = p?.name ? ` "${p.name}"` : '';
-      process.stdout.write(
-        `${pad(p?.number ?? '-', 3)}  ${pad(p?.start ?? 0, 14)}  ${pad(p?.size ?? disk.size, 14)}  ${fileSystem.padEnd(7)}  ${p?.typeName ?? ''}${name}\n`,
-      );
-    }
+    emit(values, { scheme: table?.scheme ?? null, volumes }, () => {
+      const lines = volumes.map(({ partition: p, fileSystem }) => {
+        const name = p?.name ? ` "${p.name}"` : '';
+        return `${pad(p?.number ?? '-', 3)}  ${pad(p?.start ?? 0, 14)}  ${pad(p?.size ?? disk.size, 14)}  ${fileSystem.padEnd(7)}  ${p?.typeName ?? ''}${name}\n`;
+      });
+      return `${table ? table.scheme.toUpperCase() : 'no partition table'}\n${lines.join('')}`;
+    });
   });
 }
 
 async function lsCommand(values: Values, path: string): Promise<void> {
   await withSource(values, async (disk) => {
     const { volume } = await openVolume(disk, partitionOption(values));
-    for (const entry of await listPath(volume, path)) {
-      process.stdout.write(`${formatEntry(entry)}\n`);
-    }
+    const entries = await listPath(volume, path);
+    emit(values, entries, () => entries.map((e) => `${formatEntry(e)}\n`).join(''));
   });
 }
 
@@ -193,8 +199,11 @@ async function getCommand(values: Values, path: string | undefined): Promise<voi
     for (const s of report.skipped) {
       process.stderr.write(`skipped: ${s.ntfsPath} (${s.reason})\n`);
     }
-    process.stdout.write(
-      `${report.files} files, ${report.directories} directories, ${formatBytes(report.bytes)} written to ${out}\n`,
+    emit(
+      values,
+      report,
+      () =>
+        `${report.files} files, ${report.directories} directories, ${formatBytes(report.bytes)} written to ${out}\n`,
     );
   });
 }
@@ -204,15 +213,25 @@ async function findCommand(values: Values, pattern: string | undefined): Promise
   const repo = await openRepository(values);
   const { points, uncatalogued } = await loadCatalogs(repo, values.vm === undefined ? {} : { vm: values.vm });
   const found = findVersions(points, glob);
-  for (const [path, versions] of found) {
-    process.stdout.write(`${path}\n`);
-    for (const v of versions) {
-      const where = `${v.diskName}${v.partition === null ? '' : ` p${v.partition}`}`;
-      process.stdout.write(
-        `  ${v.createdAt}  ${v.manifestId}  ${pad(v.size, 14)}  modified ${stamp(v.modified)}  ${where}\n`,
-      );
-    }
-  }
+  const matches = [...found].map(([path, versions]) => ({ path, versions }));
+  const json = {
+    matches: matches.map(({ path, versions }) => ({
+      path,
+      versions: versions.map((v) => ({ ...v, modified: new Date(v.modified).toISOString() })),
+    })),
+    uncatalogued,
+  };
+  emit(values, json, () =>
+    matches
+      .map(({ path, versions }) => {
+        const lines = versions.map((v) => {
+          const where = `${v.diskName}${v.partition === null ? '' : ` p${v.partition}`}`;
+          return `  ${v.createdAt}  ${v.manifestId}  ${pad(v.size, 14)}  modified ${stamp(v.modified)}  ${where}\n`;
+        });
+        return `${path}\n${lines.join('')}`;
+      })
+      .join(''),
+  );
   process.stderr.write(
     `${found.size} files matched in ${new Set(points.map((p) => p.manifestId)).size} catalogued recovery points\n`,
   );

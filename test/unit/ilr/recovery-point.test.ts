@@ -88,10 +88,15 @@ describe('item-level recovery from a repository', () => {
     expect(get.stdout).to.match(/^3 files, 1 directories/);
     expect(get.stderr).to.match(/read [\d.]+ (KiB|MiB) from the repository/);
     expect(await readFile(join(out, 'unicode', 'Ünïcødé 名前.txt'), 'utf8')).to.equal('unicode\n');
-    const find = await run(CLI, ['files', 'find', '/links/original.dat', '--vm', 'fileserver'], { env });
-    expect(
-      find.stdout.split('\n').filter((l) => l.includes(first.id) || l.includes(second.id)),
-    ).to.have.length(2);
+    const find = await run(CLI, ['files', 'find', '/links/original.dat', '--vm', 'fileserver', '--json'], {
+      env,
+    });
+    const { matches } = JSON.parse(find.stdout) as {
+      matches: { path: string; versions: { manifestId: string }[] }[];
+    };
+    expect(matches.map((m) => [m.path, m.versions.map((v) => v.manifestId)])).to.deep.equal([
+      ['/links/original.dat', [second.id, first.id]],
+    ]);
     const missing = await run(CLI, ['files', 'get', '--manifest', first.id, '/nope', '--out', out], {
       env,
     }).catch((e: unknown) => e);
