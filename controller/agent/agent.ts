@@ -11,7 +11,7 @@ import {
   type RecoveryPoint,
 } from '../api/index.js';
 import type { Logger } from '../common/log.js';
-import type { Hypervisor, VmInfo } from '../hypervisor/types.js';
+import { HypervisorError, type Hypervisor, type VmInfo } from '../hypervisor/types.js';
 import { ResourceClient } from '../kube/client.js';
 import { keyOf } from '../kube/objects.js';
 import { isConflict, type KubeRest } from '../kube/rest.js';
@@ -21,6 +21,7 @@ import { Informer } from '../runtime/informer.js';
 import { RuntimeMetrics } from '../runtime/metrics.js';
 import { BackupFailure, runBackup } from './backup-job.js';
 import { hostStatus, vmStatus } from './inventory.js';
+import { failedStatus } from '../recoverypoint/status.js';
 
 export const agentFieldManager = 'shadowkeep-agent';
 export const agentVersion = '0.1.0';
@@ -129,20 +130,7 @@ export class Agent {
       await this.points.applyStatus(
         rp.metadata.name,
         rp.metadata.namespace,
-        {
-          phase: 'Failed',
-          completionTime: this.now().toISOString(),
-          failure: { reason: 'AgentRestarted', message },
-          conditions: [
-            {
-              type: 'Ready',
-              status: 'False',
-              reason: 'AgentRestarted',
-              message,
-              lastTransitionTime: this.now().toISOString(),
-            },
-          ],
-        },
+        failedStatus(rp, 'AgentRestarted', message, this.now()),
         agentFieldManager,
       );
     }
@@ -182,7 +170,7 @@ export class Agent {
         });
       })
       .catch((err: unknown) => {
-        const level = err instanceof BackupFailure ? 'warn' : 'error';
+        const level = err instanceof BackupFailure || err instanceof HypervisorError ? 'warn' : 'error';
         this.opts.logger[level]('recovery point failed', {
           namespace: rp.metadata.namespace,
           name: rp.metadata.name,

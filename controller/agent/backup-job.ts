@@ -9,6 +9,7 @@ import {
 } from '../api/index.js';
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
+import { failedStatus } from '../recoverypoint/status.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/log.js';
 import { backupDisk } from '../datapath/backup.js';
@@ -273,29 +274,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
             ? err.name
             : 'Error';
     const message = err instanceof Error ? err.message : String(err);
-    await writeStatus({
-      phase: 'Failed',
-      completionTime: now().toISOString(),
-      failure: { reason, message },
-      conditions: [
-        {
-          type: 'Ready',
-          status: 'False',
-          reason,
-          message,
-          lastTransitionTime: now().toISOString(),
-          observedGeneration: rp.metadata.generation ?? 1,
-        },
-        {
-          type: 'Stalled',
-          status: 'True',
-          reason,
-          message,
-          lastTransitionTime: now().toISOString(),
-          observedGeneration: rp.metadata.generation ?? 1,
-        },
-      ],
-    });
+    await writeStatus(failedStatus(rp, reason, message, now()));
     throw err;
   }
 }

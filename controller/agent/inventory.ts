@@ -1,4 +1,9 @@
-import type { HyperVHostJob, HyperVHostStatus, HyperVVirtualMachineDisk, HyperVVirtualMachineStatus } from '../api/index.js';
+import type {
+  HyperVHostJob,
+  HyperVHostStatus,
+  HyperVVirtualMachineDisk,
+  HyperVVirtualMachineStatus,
+} from '../api/index.js';
 import { decideBackupMode, type BackupDecision } from '../hypervisor/decision.js';
 import type { HostInfo, VmInfo } from '../hypervisor/types.js';
 
@@ -19,7 +24,11 @@ function blockersOf(decision: BackupDecision): { reason: string; message: string
 }
 
 /** The HyperVVirtualMachine status this agent publishes for one VM it owns. */
-export function vmStatus(vm: VmInfo, host: HostInfo, consistencyCheckReason?: string): HyperVVirtualMachineStatus {
+export function vmStatus(
+  vm: VmInfo,
+  host: HostInfo,
+  consistencyCheckReason?: string,
+): HyperVVirtualMachineStatus {
   const decision = decideBackupMode(vm, host);
   return {
     vmName: vm.name,
@@ -29,7 +38,12 @@ export function vmStatus(vm: VmInfo, host: HostInfo, consistencyCheckReason?: st
     vmGeneration: vm.generation,
     configurationVersion: vm.configurationVersion,
     guestOS: vm.guest.os,
-    integrationServices: vm.integrationServices.map((s) => ({ id: s.id, name: s.name, enabled: s.enabled, status: s.status })),
+    integrationServices: vm.integrationServices.map((s) => ({
+      id: s.id,
+      name: s.name,
+      enabled: s.enabled,
+      status: s.status,
+    })),
     backup: { mode: decision.mode, blockers: blockersOf(decision) },
     disks: vm.disks.map((d) => ({
       controllerLocation: `${d.controllerType} ${d.controllerNumber}:${d.controllerLocation}`,
@@ -50,7 +64,15 @@ export function vmStatus(vm: VmInfo, host: HostInfo, consistencyCheckReason?: st
 /** The HyperVHost status: facts, capacity, the jobs running now and a heartbeat. */
 export function hostStatus(
   host: HostInfo,
-  extra: { backend: 'hyperv' | 'filehost'; agentVersion: string; vmCount: number; jobs: HyperVHostJob[]; now: Date; since: Date; maxConcurrentJobs: number },
+  extra: {
+    backend: 'hyperv' | 'filehost';
+    agentVersion: string;
+    vmCount: number;
+    jobs: HyperVHostJob[];
+    now: Date;
+    since: Date;
+    maxConcurrentJobs: number;
+  },
 ): HyperVHostStatus {
   return {
     hostName: host.name,
@@ -60,8 +82,15 @@ export function hostStatus(
     agentVersion: extra.agentVersion,
     ...(host.cluster ? { clusterName: host.cluster.name } : {}),
     changeTracking: host.recoverySnapshots,
-    clusterSharedVolumes: (host.cluster?.sharedVolumes ?? []).map((path) => ({ name: path.split(/[\\/]/).pop() ?? path, path })),
-    capacity: { logicalProcessors: host.logicalProcessors, memoryBytes: host.memoryBytes, maxConcurrentJobs: extra.maxConcurrentJobs },
+    clusterSharedVolumes: (host.cluster?.sharedVolumes ?? []).map((path) => ({
+      name: path.split(/[\\/]/).pop() ?? path,
+      path,
+    })),
+    capacity: {
+      logicalProcessors: host.logicalProcessors,
+      memoryBytes: host.memoryBytes,
+      maxConcurrentJobs: extra.maxConcurrentJobs,
+    },
     virtualMachines: extra.vmCount,
     runningJobs: extra.jobs.length,
     jobs: extra.jobs,

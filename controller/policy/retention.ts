@@ -1,14 +1,8 @@
+import type { VirtualMachineProtectionRetention } from '../api/types.generated.js';
 import { parseDuration } from '../common/duration.js';
 
-export interface RetentionRules {
-  keepWithin?: string;
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-}
+/** The rules as a policy's spec.retention (and each offsite copy's) states them. */
+export type RetentionRules = VirtualMachineProtectionRetention;
 
 /** What retention needs to know of one recovery point of one VM. */
 export interface RetainedPoint {
@@ -121,9 +115,11 @@ export function planRetention(
 
   if (rules.keepWithin) {
     const cutoff = now.getTime() - parseDuration(rules.keepWithin);
-    completed.filter((p) => p.time.getTime() >= cutoff).forEach((p) => {
-      because(p.name, `within ${rules.keepWithin}`);
-    });
+    completed
+      .filter((p) => p.time.getTime() >= cutoff)
+      .forEach((p) => {
+        because(p.name, `within ${rules.keepWithin}`);
+      });
   }
   completed.slice(0, rules.keepLast ?? 0).forEach((p) => {
     because(p.name, 'keepLast');

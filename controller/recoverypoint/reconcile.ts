@@ -10,12 +10,12 @@ import type { Logger } from '../common/log.js';
 import type { EventRecorder } from '../kube/events.js';
 import { keyOf } from '../kube/objects.js';
 import type { Clock } from '../runtime/clock.js';
-import { mergeConditions } from '../runtime/conditions.js';
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { Clients, Informers } from '../manager/world.js';
 import { place, type ActiveBackup, type PlacementHost, type PlacementVM } from './placement.js';
 import type { RecoveryPointData } from './data.js';
+import { failedStatus, notReady } from './status.js';
 
 export const fieldManager = 'shadowkeep-controller';
 const defaultLimits = { perHost: 2, perVolume: 1 };
@@ -165,66 +165,18 @@ export class RecoveryPointReconciler implements Reconciler {
         await this.writeStatus(assigned, {
           phase: 'Pending',
           nodeName: decision.node,
-          conditions: mergeConditions(
-            rp.status?.conditions,
-            [
-              {
-                type: 'Ready',
-                status: 'False',
-                reason: 'Scheduled',
-                message: `assigned to the agent on ${decision.node}`,
-                observedGeneration: rp.metadata.generation ?? 1,
-              },
-            ],
-            now,
-          ),
+          conditions: notReady(rp, 'Scheduled', `assigned to the agent on ${decision.node}`, now),
         });
         return undefined;
       }
       case 'wait':
         await this.writeStatus(rp, {
           phase: 'Pending',
-          conditions: mergeConditions(
-            rp.status?.conditions,
-            [
-              {
-                type: 'Ready',
-                status: 'False',
-                reason: decision.reason,
-                message: decision.message,
-                observedGeneration: rp.metadata.generation ?? 1,
-              },
-            ],
-            now,
-          ),
+          conditions: notReady(rp, decision.reason, decision.message, now),
         });
         return { requeueAfterMs: decision.retryAfterMs };
       case 'fail':
-        await this.writeStatus(rp, {
-          phase: 'Failed',
-          completionTime: now.toISOString(),
-          failure: { reason: decision.reason, message: decision.message },
-          conditions: mergeConditions(
-            rp.status?.conditions,
-            [
-              {
-                type: 'Ready',
-                status: 'False',
-                reason: decision.reason,
-                message: decision.message,
-                observedGeneration: rp.metadata.generation ?? 1,
-              },
-              {
-                type: 'Stalled',
-                status: 'True',
-                reason: decision.reason,
-                message: decision.message,
-                observedGeneration: rp.metadata.generation ?? 1,
-              },
-            ],
-            now,
-          ),
-        });
+        await this.writeStatus(rp, failedStatus(rp, decision.reason, decision.message, now));
         await this.deps.events.record(rp, 'Warning', decision.reason, decision.message);
         return undefined;
     }

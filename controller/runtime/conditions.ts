@@ -1,13 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+import type { Condition } from '../api/types.generated.js';
+
+export type { Condition };
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 

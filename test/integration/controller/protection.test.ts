@@ -44,6 +44,14 @@ async function phasesOf(env: Environment, vmName: string): Promise<string[]> {
   );
 }
 
+/** Waits until a VM's recovery points, oldest first, are in these phases. */
+async function phasesBecome(env: Environment, vmName: string, phases: string[], what: string): Promise<void> {
+  await eventually(async () => expect(await phasesOf(env, vmName)).to.deep.equal(phases), {
+    timeoutMs: 60_000,
+    what,
+  });
+}
+
 async function pointsOf(env: Environment, vmName?: string): Promise<RecoveryPoint[]> {
   const { items } = await env.clients.recoveryPoints.list(
     env.namespace,
@@ -153,14 +161,7 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     });
     await env.clients.protections.create(aPolicy(env, 'web'));
     const first = nextHour(env);
-    await eventually(
-      async () =>
-        expect((await pointsOf(env, 'web01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
-      {
-        timeoutMs: 60_000,
-        what: 'the first recovery point',
-      },
-    );
+    await phasesBecome(env, 'web01', ['Completed'], 'the first recovery point');
 
     await env.hypervisor(node1).liveMigrate(vm.id, node2);
     await env.sim.guestWrite(vm.id, 3 * MiB, Buffer.alloc(64 * 1024, 7));
@@ -240,14 +241,7 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     });
     await env.clients.protections.create(aPolicy(env, 'retain'));
     nextHour(env);
-    await eventually(
-      async () =>
-        expect((await pointsOf(env, 'keep01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
-      {
-        timeoutMs: 60_000,
-        what: 'a recovery point',
-      },
-    );
+    await phasesBecome(env, 'keep01', ['Completed'], 'a recovery point');
     await env.clients.protections.delete('retain', env.namespace);
     await eventually(
       async () => expect(await env.clients.protections.get('retain', env.namespace)).to.be.undefined,
@@ -301,14 +295,7 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     });
     await env.clients.protections.create(aPolicy(env, 'rpo'));
     nextHour(env);
-    await eventually(
-      async () =>
-        expect((await pointsOf(env, 'rpo01')).map((p) => p.status?.phase)).to.deep.equal(['Completed']),
-      {
-        timeoutMs: 60_000,
-        what: 'a first recovery point',
-      },
-    );
+    await phasesBecome(env, 'rpo01', ['Completed'], 'a first recovery point');
     await env.stopAgent(node1);
     // Two hours later the hourly policy's newest point is too old and its agent is silent.
     env.clock.advance(2 * 3_600_000);
