@@ -1,10 +1,13 @@
 import { dispatch } from './dispatch.js';
 import { notImplementedYet, type Command } from './command.js';
+import { backupCommand } from '../plugin/backup.js';
+import { statusCommand } from '../plugin/status.js';
+import { timelineCommand } from '../plugin/timeline.js';
 
 const commands: Command[] = [
-  notImplementedYet('backup', 'take an on-demand recovery point of a VM or a policy, and wait for it'),
-  notImplementedYet('status', 'coverage: every VM, the policy that protects it, RPO state'),
-  notImplementedYet('timeline', 'recovery points of a VM with consistency, sizes, offsite and verification'),
+  backupCommand,
+  statusCommand,
+  timelineCommand,
   notImplementedYet('restore', 'restore a recovery point (whole VM, disks or files)'),
   notImplementedYet('files', 'browse and fetch files inside a recovery point'),
   notImplementedYet('verify', 'verify a recovery point now'),

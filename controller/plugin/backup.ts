@@ -1,0 +1,369 @@
+/**
+ * `kubectl shadowkeep backup`: an on-demand RecoveryPoint for one VM (by name or Hyper-V ID) or for
+ * every VM a policy protects, then waits until each is Completed or Failed, with a progress bar on
+ * a terminal and plain lines otherwise. The pure planning and formatting functions come first; the
+ * command at the end does the I/O.
+ */
+import { parseArgs } from 'node:util';
+import {
+  formatBytes,
+  type HyperVVirtualMachine,
+  type RecoveryPoint,
+  type VirtualMachineProtection,
+} from '../api/index.js';
+import { ExitCode, UserError, type Command } from '../cli/command.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
+import { isConflict } from '../kube/rest.js';
+import { dnsLabelFor } from '../policy/naming.js';
+import { asListOrItem, connectPlugin } from './connect.js';
+import {
+  colourWanted,
+  commonOptions,
+  commonUsage,
+  outputFormat,
+  palette,
+  renderStructured,
+  usageErrors,
+  type Palette,
+} from './output.js';
+
+/** One VM to back up and under which policy (or straight into a repository). */
+export interface BackupTarget {
+  vmId: string;
+  vmName: string;
+  protection?: string;
+  repository?: string;
+}
+
+/** A VM the request named but that will not be backed up, and why. */
+export interface Skipped {
+  vmName: string;
+  reason: string;
+}
+
+/** Name of an on-demand point: `<vm>-ondemand-<yyyymmdd>-<hhmmss>` (UTC), a valid object name. */
+export function onDemandPointName(vmName: string, now: Date): string {
+  const iso = now.toISOString();
+  const suffix = `-ondemand-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  return `${dnsLabelFor(vmName, 63 - suffix.length)}${suffix}`;
+}
+
+/** The inventory object for a VM given by name (case-insensitive) or Hyper-V ID. */
+export function findVm(nameOrId: string, vms: readonly HyperVVirtualMachine[]): HyperVVirtualMachine {
+  const wanted = nameOrId.toLowerCase();
+  const byId = vms.find((vm) => vm.metadata.name === wanted || vm.spec.id.toLowerCase() === wanted);
+  if (byId) {
+    return byId;
+  }
+  const byName = vms.filter((vm) => vm.status?.vmName?.toLowerCase() === wanted);
+  const [only] = byName;
+  if (!only) {
+    throw new UserError(`no VM named '${nameOrId}' in the inventory; list them with kubectl get hvvm`);
+  }
+  if (byName.length > 1) {
+    const where = byName.map((vm) => `${vm.spec.id} on ${vm.status?.host ?? 'an unknown host'}`).join(', ');
+    throw new UserError(
+      `${byName.length} VMs are named '${nameOrId}' (${where}): give the Hyper-V ID instead`,
+    );
+  }
+  return only;
+}
+
+/**
+ * Under which policy one VM is backed up: the policy in `namespace` that protects it
+ * (status.protectedBy); without one, the repository given with --repository, or the namespace's
+ * only repository.
+ */
+export function targetForVm(
+  vm: HyperVVirtualMachine,
+  namespace: string,
+  repositories: readonly string[],
+  repositoryFlag?: string,
+): BackupTarget {
+  const vmName = vm.status?.vmName ?? vm.metadata.name;
+  const base = { vmId: vm.spec.id.toLowerCase(), vmName };
+  if (repositoryFlag) {
+    return { ...base, repository: repositoryFlag };
+  }
+  const policy = (vm.status?.protectedBy ?? []).find((p) => p.namespace === namespace);
+  if (policy) {
+    return { ...base, protection: policy.name };
+  }
+  const [only] = repositories;
+  if (repositories.length === 1 && only) {
+    return { ...base, repository: only };
+  }
+  const elsewhere = (vm.status?.protectedBy ?? []).map((p) => `${p.namespace}/${p.name}`);
+  throw new UserError(
+    `no policy in namespace ${namespace} protects ${vmName}` +
+      (elsewhere.length ? ` (it is protected by ${elsewhere.join(', ')}; pass -n)` : '') +
+      `; pass --repository NAME to back it up into one of ${namespace}'s repositories` +
+      (repositories.length ? ` (${repositories.join(', ')})` : ' (there are none)'),
+  );
+}
+
+/** Every VM a policy protects now (mode Online or SavedState), and the selected ones it does not. */
+export function targetsForPolicy(policy: VirtualMachineProtection): {
+  targets: BackupTarget[];
+  skipped: Skipped[];
+} {
+  const targets: BackupTarget[] = [];
+  const skipped: Skipped[] = [];
+  for (const row of policy.status?.vms ?? []) {
+    if (row.mode === 'Online' || row.mode === 'SavedState') {
+      targets.push({ vmId: row.id.toLowerCase(), vmName: row.name, protection: policy.metadata.name });
+    } else {
+      const why = row.blockers?.map((b) => b.message).join('; ');
+      skipped.push({ vmName: row.name, reason: `${row.mode}${why ? `: ${why}` : ''}` });
+    }
+  }
+  return { targets, skipped };
+}
+
+/** The RecoveryPoint object a person would write for an on-demand backup of `target`. */
+export function onDemandPoint(target: BackupTarget, namespace: string, now: Date): RecoveryPoint {
+  return {
+    apiVersion: 'shadowkeep.io/v1alpha1',
+    kind: 'RecoveryPoint',
+    metadata: { name: onDemandPointName(target.vmName, now), namespace },
+    spec: {
+      ...(target.protection ? { protection: target.protection } : {}),
+      ...(target.repository ? { repository: target.repository } : {}),
+      vm: { name: target.vmName, id: target.vmId },
+    },
+  };
+}
+
+export const finished = (rp: RecoveryPoint | undefined): boolean =>
+  rp?.status?.phase === 'Completed' || rp?.status?.phase === 'Failed';
+
+/** A bar of `width` cells filled to `percent`. */
+export function progressBar(percent: number, width = 24): string {
+  const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+function percentOf(rp: RecoveryPoint): number {
+  if (rp.status?.phase === 'Completed') {
+    return 100;
+  }
+  return rp.status?.progress?.percent ?? 0;
+}
+
+function bytesOf(rp: RecoveryPoint): string {
+  const progress = rp.status?.progress;
+  if (!progress?.bytesTotal) {
+    return '';
+  }
+  return ` ${formatBytes(progress.bytesDone ?? 0)}/${formatBytes(progress.bytesTotal)}`;
+}
+
+/** One terminal line: name, phase, bar, percentage and bytes. */
+export function progressLine(name: string, rp: RecoveryPoint | undefined, colours: Palette): string {
+  const phase = rp?.status?.phase ?? 'Pending';
+  const shown =
+    phase === 'Completed' ? colours.green(phase) : phase === 'Failed' ? colours.red(phase) : phase;
+  const percent = rp ? percentOf(rp) : 0;
+  return `${name}  ${progressBar(percent)} ${String(percent).padStart(3)}%  ${shown}${rp ? bytesOf(rp) : ''}`;
+}
+
+/**
+ * A plain progress line for logs (no bar), or undefined when nothing worth a line changed since
+ * `previous` (phase, or progress by another 10 %).
+ */
+export function plainProgress(
+  name: string,
+  rp: RecoveryPoint | undefined,
+  previous: RecoveryPoint | undefined,
+): string | undefined {
+  const phase = rp?.status?.phase ?? 'Pending';
+  const percent = rp ? percentOf(rp) : 0;
+  const before = previous ? percentOf(previous) : -1;
+  const phaseBefore = previous?.status?.phase ?? (previous ? 'Pending' : undefined);
+  if (phase === phaseBefore && Math.floor(percent / 10) === Math.floor(before / 10)) {
+    return undefined;
+  }
+  if (phase === 'Completed' || phase === 'Failed') {
+    return undefined; // the outcome gets its own line
+  }
+  return `${name}: ${phase} ${percent}%${rp ? bytesOf(rp) : ''}`;
+}
+
+/** The outcome for people: what was captured, or why it failed. */
+export function outcomeLine(rp: RecoveryPoint, colours: Palette): string {
+  const s = rp.status ?? {};
+  const name = `recoverypoint/${rp.metadata.name}`;
+  if (s.phase === 'Failed') {
+    const failure = s.failure ? `${s.failure.reason}: ${s.failure.message}` : 'no failure reason recorded';
+    return `${name} ${colours.red('Failed')}: ${failure}`;
+  }
+  const took =
+    s.startTime && s.completionTime
+      ? ` in ${formatDuration(new Date(s.completionTime).getTime() - new Date(s.startTime).getTime())}`
+      : '';
+  const details = [
+    s.consistency,
+    s.method,
+    s.size ? `size ${s.size}` : undefined,
+    s.uploaded ? `uploaded ${s.uploaded}` : undefined,
+    s.nodeName ? `on ${s.nodeName}` : undefined,
+  ].filter((d): d is string => d !== undefined);
+  return `${name} ${colours.green('Completed')}: ${details.join(', ')}${took}`;
+}
+
+const usage =
+  'Usage: kubectl shadowkeep backup <vm> [--repository NAME] [options]\n' +
+  '       kubectl shadowkeep backup --policy NAME [options]\n' +
+  'Takes an on-demand recovery point of a VM (by name or Hyper-V ID), or of every VM a policy\n' +
+  'protects, and waits until each is Completed or Failed (exit code 1 if any failed).\n' +
+  '  --policy NAME           back up every VM the policy protects now\n' +
+  '  --repository NAME       for a VM no policy in the namespace protects\n' +
+  '  --no-wait               create the recovery points and return\n' +
+  '  --timeout DURATION      give up waiting after this long, e.g. 30m (default 2h)\n' +
+  commonUsage;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const backupCommand: Command = {
+  name: 'backup',
+  summary: 'take an on-demand recovery point of a VM or a policy, and wait for it',
+  async run(args) {
+    const { values, positionals } = usageErrors(() =>
+      parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          ...commonOptions,
+          policy: { type: 'string' },
+          repository: { type: 'string' },
+          'no-wait': { type: 'boolean', default: false },
+          timeout: { type: 'string', default: '2h' },
+        },
+      }),
+    );
+    if (values.help) {
+      process.stdout.write(usage);
+      return ExitCode.ok;
+    }
+    const format = outputFormat(values.output);
+    const namespace = values.namespace;
+    const [vmArg, ...extra] = positionals;
+    if ((vmArg === undefined) === (values.policy === undefined) || extra.length > 0) {
+      throw new UserError(`name one VM or give --policy NAME\n${usage}`, ExitCode.usage);
+    }
+    let timeoutMs: number;
+    try {
+      timeoutMs = parseDuration(values.timeout);
+    } catch (err) {
+      throw new UserError((err as Error).message, ExitCode.usage);
+    }
+    const { clients } = connectPlugin();
+    const now = new Date();
+
+    let targets: BackupTarget[];
+    let skipped: Skipped[] = [];
+    if (values.policy !== undefined) {
+      const policy = await clients.protections.get(values.policy, namespace);
+      if (!policy) {
+        throw new UserError(
+          `no policy '${values.policy}' in namespace ${namespace}; list them with kubectl get vmp -n ${namespace}`,
+        );
+      }
+      ({ targets, skipped } = targetsForPolicy(policy));
+      if (targets.length === 0) {
+        throw new UserError(
+          `policy ${values.policy} protects no VM now` +
+            (skipped.length ? `: ${skipped.map((s) => `${s.vmName} (${s.reason})`).join('; ')}` : ''),
+        );
+      }
+    } else {
+      const { items: vms } = await clients.vms.list();
+      const vm = findVm(vmArg ?? '', vms);
+      const repositories = values.repository
+        ? []
+        : (await clients.repositories.list(namespace)).items.map((r) => r.metadata.name);
+      targets = [targetForVm(vm, namespace, repositories, values.repository)];
+    }
+    for (const s of skipped) {
+      process.stderr.write(`skipping ${s.vmName}: ${s.reason}\n`);
+    }
+
+    const names: string[] = [];
+    for (const target of targets) {
+      const point = onDemandPoint(target, namespace, now);
+      try {
+        await clients.recoveryPoints.create(point);
+      } catch (err) {
+        if (isConflict(err)) {
+          throw new UserError(`recovery point ${point.metadata.name} already exists; try again in a second`);
+        }
+        throw err;
+      }
+      names.push(point.metadata.name);
+      if (format === 'table') {
+        process.stdout.write(
+          `recoverypoint/${point.metadata.name} created (${target.vmName}, ${target.protection ? `policy ${target.protection}` : `repository ${target.repository ?? ''}`})\n`,
+        );
+      }
+    }
+    if (values['no-wait']) {
+      if (format !== 'table') {
+        const created = await Promise.all(names.map((n) => clients.recoveryPoints.get(n, namespace)));
+        process.stdout.write(renderStructured(asListOrItem(created, values.policy === undefined), format));
+      }
+      return ExitCode.ok;
+    }
+
+    const tty = process.stderr.isTTY;
+    const colours = palette(colourWanted(process.stderr));
+    const latest = new Map<string, RecoveryPoint | undefined>();
+    const deadline = Date.now() + timeoutMs;
+    let drawn = 0;
+    for (;;) {
+      const previous = new Map(latest);
+      for (const name of names) {
+        if (!finished(latest.get(name))) {
+          latest.set(name, await clients.recoveryPoints.get(name, namespace));
+        }
+      }
+      if (tty) {
+        const lines = names.map((n) => progressLine(n, latest.get(n), colours));
+        process.stderr.write(
+          (drawn ? `\u001b[${drawn}A` : '') + lines.map((l) => `\u001b[2K${l}\n`).join(''),
+        );
+        drawn = lines.length;
+      } else {
+        for (const name of names) {
+          const line = plainProgress(name, latest.get(name), previous.get(name));
+          if (line) {
+            process.stderr.write(`${line}\n`);
+          }
+        }
+      }
+      if (names.every((n) => finished(latest.get(n)))) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new UserError(
+          `gave up waiting after ${values.timeout}; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
+        );
+      }
+      await sleep(1000);
+    }
+
+    const points = names.map((n) => latest.get(n)).filter((rp): rp is RecoveryPoint => rp !== undefined);
+    const failed = points.filter((rp) => rp.status?.phase === 'Failed');
+    if (format === 'table') {
+      const out = palette(colourWanted(process.stdout));
+      for (const rp of points) {
+        (rp.status?.phase === 'Failed' ? process.stderr : process.stdout).write(`${outcomeLine(rp, out)}\n`);
+      }
+    } else {
+      process.stdout.write(renderStructured(asListOrItem(points, values.policy === undefined), format));
+      for (const rp of failed) {
+        process.stderr.write(`${outcomeLine(rp, palette(false))}\n`);
+      }
+    }
+    return failed.length > 0 ? ExitCode.failed : ExitCode.ok;
+  },
+};
