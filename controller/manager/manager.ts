@@ -17,6 +17,7 @@ import { RepositoryRecoveryPointData } from '../recoverypoint/data.js';
 import { RepositoryReconciler } from '../repositories/reconcile.js';
 import { InventoryReconciler } from '../inventory/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
+import { registerDomainMetrics } from './domain-metrics.js';
 
 export interface ManagerOptions {
   kubeconfig?: KubeConfig;
@@ -70,6 +71,7 @@ export class Manager {
       events,
       metrics: this.metrics,
     };
+    registerDomainMetrics(this.metrics.registry, this.informers, clock);
     const protection = new Controller(
       new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }),
       deps,

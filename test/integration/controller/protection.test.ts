@@ -148,6 +148,18 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     expect(fs03?.mode).to.equal('Unprotectable');
     expect(fs03?.blockers?.map((b) => b.message).join(' ')).to.match(/pass-through disk/);
     expect((await pointsOf(env, 'fs03')).length, 'no recovery point for an unprotectable VM').to.equal(0);
+
+    const metrics = await env.manager.metrics.registry.metrics();
+    expect(metrics).to.match(
+      new RegExp(
+        `shadowkeep_vm_rpo_seconds\\{namespace="${env.namespace}",policy="nightly",vm="sql01"\\} \\d+`,
+      ),
+    );
+    expect(metrics).to.match(
+      new RegExp(
+        `shadowkeep_recovery_points\\{namespace="${env.namespace}",phase="Completed",consistency="SavedState"\\} 1`,
+      ),
+    );
   });
 
   it('keeps taking incremental recovery points of a VM that live-migrated, from its new node', async () => {
