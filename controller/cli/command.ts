@@ -39,3 +39,17 @@ export function notImplementedYet(name: string, summary: string): Command {
     },
   };
 }
+
+/**
+ * A command whose module loads only when it runs: `shadowkeep files get` should not pay for
+ * loading the Kubernetes client, and the controller not for the NTFS reader.
+ */
+export function lazyCommand(name: string, summary: string, load: () => Promise<Command>): Command {
+  return {
+    name,
+    summary,
+    async run(args) {
+      return (await load()).run(args);
+    },
+  };
+}

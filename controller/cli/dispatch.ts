@@ -7,7 +7,11 @@ function usage(program: string, commands: readonly Command[]): string {
 }
 
 /** Runs the command named by argv[0]; prints usage for unknown commands and user errors without stacks. */
-export async function dispatch(program: string, commands: readonly Command[], argv: string[]): Promise<number> {
+export async function dispatch(
+  program: string,
+  commands: readonly Command[],
+  argv: string[],
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage(program, commands));

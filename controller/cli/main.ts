@@ -1,18 +1,37 @@
 import { dispatch } from './dispatch.js';
-import { controllerCommand } from '../manager/cli.js';
-import { agentCommand } from '../agent/cli.js';
-import type { Command } from './command.js';
-import { filesCommand } from '../ilr/cli.js';
-import { simCommand } from '../hypervisor/sim-cli.js';
-import { diskCommand, repoCommand } from '../datapath/cli.js';
+import { lazyCommand, type Command } from './command.js';
 
 const commands: Command[] = [
-  controllerCommand,
-  agentCommand,
-  repoCommand,
-  diskCommand,
-  filesCommand,
-  simCommand,
+  lazyCommand(
+    'controller',
+    'run the controller manager (reconcilers, leader election, metrics)',
+    async () => (await import('../manager/cli.js')).controllerCommand,
+  ),
+  lazyCommand(
+    'agent',
+    'run the host agent for this node (NODE_NAME)',
+    async () => (await import('../agent/cli.js')).agentCommand,
+  ),
+  lazyCommand(
+    'repo',
+    'create, check, garbage-collect and inspect a backup repository',
+    async () => (await import('../datapath/cli.js')).repoCommand,
+  ),
+  lazyCommand(
+    'disk',
+    'back up, restore and list virtual disks',
+    async () => (await import('../datapath/cli.js')).diskCommand,
+  ),
+  lazyCommand(
+    'files',
+    'browse and fetch files inside a recovery point',
+    async () => (await import('../ilr/cli.js')).filesCommand,
+  ),
+  lazyCommand(
+    'sim',
+    'create and drive simulated Hyper-V hosts (filehost backend)',
+    async () => (await import('../hypervisor/sim-cli.js')).simCommand,
+  ),
 ];
 
 process.exitCode = await dispatch('shadowkeep', commands, process.argv.slice(2));
