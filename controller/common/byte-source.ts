@@ -18,7 +18,9 @@ export function sliceSource(source: ByteSource, start: number, length: number): 
     size: length,
     read(offset, len) {
       if (offset < 0 || len < 0 || offset + len > length) {
-        return Promise.reject(new RangeError(`read ${offset}+${len} lies outside a slice of ${length} bytes`));
+        return Promise.reject(
+          new RangeError(`read ${offset}+${len} lies outside a slice of ${length} bytes`),
+        );
       }
       return source.read(start + offset, len);
     },

@@ -48,7 +48,12 @@ export function splitKey(key: string): { namespace?: string; name: string } {
 }
 
 /** The URL path of a collection or of one object (optionally a subresource). */
-export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  type: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
   const scope = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
   const object = name ? `/${encodeURIComponent(name)}` : '';

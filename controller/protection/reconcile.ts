@@ -59,14 +59,22 @@ export class ProtectionReconciler implements Reconciler {
     const ownPoints = informers.recoveryPoints.list(
       (rp) => rp.metadata.namespace === namespace && rp.metadata.labels?.[labels.protection] === name,
     );
-    const vms = selectedVMs(policy, informers.vms.list(), informers.protections.list(), this.deps.controllerNamespace);
+    const vms = selectedVMs(
+      policy,
+      informers.vms.list(),
+      informers.protections.list(),
+      this.deps.controllerNamespace,
+    );
     const plan = planProtection(
       {
         namespace,
         name,
         generation: policy.metadata.generation ?? 0,
         createdAt: new Date(policy.metadata.creationTimestamp ?? now.toISOString()),
-        schedule: { cron: policy.spec.schedule.cron, ...(policy.spec.schedule.timeZone ? { timeZone: policy.spec.schedule.timeZone } : {}) },
+        schedule: {
+          cron: policy.spec.schedule.cron,
+          ...(policy.spec.schedule.timeZone ? { timeZone: policy.spec.schedule.timeZone } : {}),
+        },
         ...(policy.spec.rpo ? { rpo: policy.spec.rpo } : {}),
         suspend: policy.spec.suspend === true,
         retention: policy.spec.retention,
@@ -85,7 +93,12 @@ export class ProtectionReconciler implements Reconciler {
     }
     for (const doomed of plan.delete) {
       if (await clients.recoveryPoints.delete(doomed.name, namespace)) {
-        await this.deps.events.record(policy, 'Normal', 'RecoveryPointExpired', `deleted ${doomed.name}: ${doomed.why}`);
+        await this.deps.events.record(
+          policy,
+          'Normal',
+          'RecoveryPointExpired',
+          `deleted ${doomed.name}: ${doomed.why}`,
+        );
       }
     }
 
@@ -93,7 +106,9 @@ export class ProtectionReconciler implements Reconciler {
       observedGeneration: policy.metadata.generation ?? 0,
       conditions: mergeConditions(policy.status?.conditions, plan.conditions, now),
       vms: plan.rows,
-      ...(plan.lastRecoveryPointTime ? { lastRecoveryPointTime: plan.lastRecoveryPointTime.toISOString() } : {}),
+      ...(plan.lastRecoveryPointTime
+        ? { lastRecoveryPointTime: plan.lastRecoveryPointTime.toISOString() }
+        : {}),
       ...(plan.nextRunTime ? { nextRunTime: plan.nextRunTime.toISOString() } : {}),
       selectedVMs: plan.rows.length,
       protectedVMs: plan.rows.filter((r) => r.mode === 'Online' || r.mode === 'SavedState').length,
@@ -120,7 +135,9 @@ export class ProtectionReconciler implements Reconciler {
           [labels.protection]: name,
           [labels.vm]: toLabelValue(point.vm.name),
           [labels.vmId]: point.vm.id,
-          ...(spec.consistencyGroup ? { [labels.consistencyGroup]: `${name}-${point.scheduledTime.getTime() / 1000}` } : {}),
+          ...(spec.consistencyGroup
+            ? { [labels.consistencyGroup]: `${name}-${point.scheduledTime.getTime() / 1000}` }
+            : {}),
         },
         finalizers: [finalizers.recoveryPointData],
       },
@@ -130,13 +147,20 @@ export class ProtectionReconciler implements Reconciler {
         repository: spec.repository,
         requestedMode: spec.backupMode ?? 'OnlineOrSavedState',
         ...(spec.maxDowntime ? { maxDowntime: spec.maxDowntime } : {}),
-        ...(spec.consistencyGroup ? { consistencyGroup: `${name}-${point.scheduledTime.getTime() / 1000}` } : {}),
+        ...(spec.consistencyGroup
+          ? { consistencyGroup: `${name}-${point.scheduledTime.getTime() / 1000}` }
+          : {}),
         scheduledTime: point.scheduledTime.toISOString(),
       },
     };
     try {
       await this.deps.clients.recoveryPoints.create(rp);
-      this.deps.logger.info('created recovery point', { namespace, name: point.name, policy: name, attempt: point.attempt });
+      this.deps.logger.info('created recovery point', {
+        namespace,
+        name: point.name,
+        policy: name,
+        attempt: point.attempt,
+      });
     } catch (err) {
       // Created already by an earlier pass or another replica: names are deterministic.
       if (!isConflict(err)) {
@@ -145,21 +169,34 @@ export class ProtectionReconciler implements Reconciler {
     }
   }
 
-  private async announceFlips(policy: VirtualMachineProtection, status: VirtualMachineProtectionStatus): Promise<void> {
+  private async announceFlips(
+    policy: VirtualMachineProtection,
+    status: VirtualMachineProtectionStatus,
+  ): Promise<void> {
     for (const cond of status.conditions ?? []) {
       const before = findCondition(policy.status?.conditions, cond.type);
       if (before?.status === cond.status && before.reason === cond.reason) {
         continue;
       }
-      const bad = (cond.type === 'Ready' || cond.type === 'RPOMet' || cond.type === 'OffsiteInSync') && cond.status === 'False';
-      await this.deps.events.record(policy, bad ? 'Warning' : 'Normal', cond.reason, `${cond.type}=${cond.status}: ${cond.message}`);
+      const bad =
+        (cond.type === 'Ready' || cond.type === 'RPOMet' || cond.type === 'OffsiteInSync') &&
+        cond.status === 'False';
+      await this.deps.events.record(
+        policy,
+        bad ? 'Warning' : 'Normal',
+        cond.reason,
+        `${cond.type}=${cond.status}: ${cond.message}`,
+      );
     }
   }
 
   private async setFinalizer(policy: VirtualMachineProtection, present: boolean): Promise<void> {
     const others = (policy.metadata.finalizers ?? []).filter((f) => f !== finalizers.protectionPoints);
     await this.deps.clients.protections.mergePatch(policy.metadata.name, policy.metadata.namespace, {
-      metadata: { resourceVersion: policy.metadata.resourceVersion, finalizers: present ? [...others, finalizers.protectionPoints] : others },
+      metadata: {
+        resourceVersion: policy.metadata.resourceVersion,
+        finalizers: present ? [...others, finalizers.protectionPoints] : others,
+      },
     });
   }
 
@@ -170,7 +207,9 @@ export class ProtectionReconciler implements Reconciler {
     }
     const namespace = policy.metadata.namespace ?? '';
     const points = this.deps.informers.recoveryPoints.list(
-      (rp) => rp.metadata.namespace === namespace && rp.metadata.labels?.[labels.protection] === policy.metadata.name,
+      (rp) =>
+        rp.metadata.namespace === namespace &&
+        rp.metadata.labels?.[labels.protection] === policy.metadata.name,
     );
     for (const rp of points.filter((p) => !p.metadata.deletionTimestamp)) {
       await this.deps.clients.recoveryPoints.delete(rp.metadata.name, namespace);

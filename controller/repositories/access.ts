@@ -11,7 +11,8 @@ import { CONFIG_KEY } from '../repository/layout.js';
 /** Why a BackupRepository cannot be used, in words for its status and for Events. */
 export class RepositoryAccessError extends Error {
   constructor(
-    readonly reason: 'SecretNotFound' | 'SecretInvalid' | 'StorageUnsupported' | 'StorageUnavailable' | 'WrongKey',
+    readonly reason:
+      'SecretNotFound' | 'SecretInvalid' | 'StorageUnsupported' | 'StorageUnavailable' | 'WrongKey',
     message: string,
   ) {
     super(message);
@@ -45,7 +46,10 @@ export async function readRepositoryKey(rest: KubeRest, repo: BackupRepository):
   const secretName = repo.spec.encryptionKeySecret;
   let secret: { data?: Record<string, string> };
   try {
-    secret = await rest.request('GET', `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(secretName)}`);
+    secret = await rest.request(
+      'GET',
+      `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(secretName)}`,
+    );
   } catch {
     throw new RepositoryAccessError(
       'SecretNotFound',
@@ -54,7 +58,10 @@ export async function readRepositoryKey(rest: KubeRest, repo: BackupRepository):
   }
   const encoded = secret.data?.password;
   if (!encoded) {
-    throw new RepositoryAccessError('SecretInvalid', `Secret ${namespace}/${secretName} has no key "password"`);
+    throw new RepositoryAccessError(
+      'SecretInvalid',
+      `Secret ${namespace}/${secretName} has no key "password"`,
+    );
   }
   return Buffer.from(encoded, 'base64');
 }
@@ -63,7 +70,11 @@ export async function readRepositoryKey(rest: KubeRest, repo: BackupRepository):
  * Opens the repository a BackupRepository describes, creating it when the storage is empty (the
  * first writer initializes it; the format makes concurrent first writers safe to retry).
  */
-export async function openRepository(rest: KubeRest, repo: BackupRepository, { create = false } = {}): Promise<Repository> {
+export async function openRepository(
+  rest: KubeRest,
+  repo: BackupRepository,
+  { create = false } = {},
+): Promise<Repository> {
   const key = await readRepositoryKey(rest, repo);
   const storage = openStorage(storageUrlOf(repo));
   try {
@@ -73,7 +84,10 @@ export async function openRepository(rest: KubeRest, repo: BackupRepository, { c
       return Repository.init(storage, key);
     }
     if (err instanceof WrongKeyError) {
-      throw new RepositoryAccessError('WrongKey', `${storage.url}: ${err.message}; check spec.encryptionKeySecret`);
+      throw new RepositoryAccessError(
+        'WrongKey',
+        `${storage.url}: ${err.message}; check spec.encryptionKeySecret`,
+      );
     }
     if (err instanceof ObjectNotFoundError) {
       throw new RepositoryAccessError('StorageUnavailable', `${storage.url}: ${err.message}`);

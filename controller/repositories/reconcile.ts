@@ -20,7 +20,13 @@ export class RepositoryReconciler implements Reconciler {
   readonly name = 'repository';
 
   constructor(
-    private readonly deps: { rest: KubeRest; clients: Clients; informers: Informers; clock: Clock; events: EventRecorder },
+    private readonly deps: {
+      rest: KubeRest;
+      clients: Clients;
+      informers: Informers;
+      clock: Clock;
+      events: EventRecorder;
+    },
   ) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -36,16 +42,29 @@ export class RepositoryReconciler implements Reconciler {
     try {
       const repo = await openRepository(rest, repoObject, { create: true });
       const points = informers.recoveryPoints.list(
-        (rp) => rp.metadata.namespace === namespace && (rp.status?.repository ?? rp.spec.repository) === name && rp.status?.phase === 'Completed',
+        (rp) =>
+          rp.metadata.namespace === namespace &&
+          (rp.status?.repository ?? rp.spec.repository) === name &&
+          rp.status?.phase === 'Completed',
       );
       status = {
         observedGeneration: generation,
         phase: 'Available',
         id: repo.config.id,
         recoveryPoints: points.length,
-        conditions: mergeConditions(repoObject.status?.conditions, [
-          { type: 'Ready', status: 'True', reason: 'Available', message: `repository ${repo.config.id} opens with its key`, observedGeneration: generation },
-        ], now),
+        conditions: mergeConditions(
+          repoObject.status?.conditions,
+          [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'Available',
+              message: `repository ${repo.config.id} opens with its key`,
+              observedGeneration: generation,
+            },
+          ],
+          now,
+        ),
       };
     } catch (err) {
       const reason = err instanceof RepositoryAccessError ? err.reason : 'StorageUnavailable';
@@ -53,18 +72,30 @@ export class RepositoryReconciler implements Reconciler {
       status = {
         observedGeneration: generation,
         phase: 'Unavailable',
-        conditions: mergeConditions(repoObject.status?.conditions, [
-          { type: 'Ready', status: 'False', reason, message, observedGeneration: generation },
-        ], now),
+        conditions: mergeConditions(
+          repoObject.status?.conditions,
+          [{ type: 'Ready', status: 'False', reason, message, observedGeneration: generation }],
+          now,
+        ),
       };
     }
     const comparable = { ...repoObject.status, lastCheckTime: undefined };
     if (!sameStatus(comparable, status)) {
       if (repoObject.status?.phase !== status.phase) {
         const ready = status.conditions?.[0];
-        await this.deps.events.record(repoObject, status.phase === 'Available' ? 'Normal' : 'Warning', ready?.reason ?? 'Checked', ready?.message ?? '');
+        await this.deps.events.record(
+          repoObject,
+          status.phase === 'Available' ? 'Normal' : 'Warning',
+          ready?.reason ?? 'Checked',
+          ready?.message ?? '',
+        );
       }
-      await clients.repositories.applyStatus(name, namespace, { ...status, lastCheckTime: now.toISOString() }, fieldManager);
+      await clients.repositories.applyStatus(
+        name,
+        namespace,
+        { ...status, lastCheckTime: now.toISOString() },
+        fieldManager,
+      );
     }
     return { requeueAfterMs: recheckMs };
   }

@@ -13,7 +13,13 @@ interface Lease extends KubeObject {
   };
 }
 
-const leaseType = { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true };
+const leaseType = {
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  kind: 'Lease',
+  plural: 'leases',
+  namespaced: true,
+};
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -70,7 +76,10 @@ export class LeaderElector {
         }
       } else if (this.leading && now - this.lastRenew > renewDeadlineMs) {
         this.leading = false;
-        this.opts.logger.error('lost the leader lease', { lease: this.opts.name, identity: this.opts.identity });
+        this.opts.logger.error('lost the leader lease', {
+          lease: this.opts.name,
+          identity: this.opts.identity,
+        });
         this.opts.onStoppedLeading();
         return;
       }
@@ -94,7 +103,15 @@ export class LeaderElector {
     const lease = await this.leases.get(this.opts.name, this.opts.namespace);
     if (lease?.spec.holderIdentity === this.opts.identity) {
       await this.leases
-        .replace({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(Date.now()) } })
+        .replace({
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            renewTime: microTime(Date.now()),
+          },
+        })
         .catch(() => undefined);
     }
   }

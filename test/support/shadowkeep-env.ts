@@ -58,7 +58,12 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
     await sim.createHost({ name, ...(cluster ? { cluster: `clu-${id}` } : {}) });
   }
   await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-    body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'repo-key' }, stringData: { password: 'integration-test-key-0123456789' } },
+    body: {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'repo-key' },
+      stringData: { password: 'integration-test-key-0123456789' },
+    },
   });
   await clients.repositories.create({
     apiVersion: 'shadowkeep.io/v1alpha1',
@@ -68,10 +73,17 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
   });
 
   const clock = new ShiftedClock();
-  const manager = new Manager({ kubeconfig: config, namespace, leaderElection: false, clock, logger: testLogger });
+  const manager = new Manager({
+    kubeconfig: config,
+    namespace,
+    leaderElection: false,
+    clock,
+    logger: testLogger,
+  });
   await manager.start();
   const agents = new Map<string, Agent>();
-  const hypervisor = (node: string): FileHost => new FileHost({ root: simRoot, node, now: () => clock.now() });
+  const hypervisor = (node: string): FileHost =>
+    new FileHost({ root: simRoot, node, now: () => clock.now() });
   const startAgent = async (node: string): Promise<Agent> => {
     const agent = new Agent({
       rest,

@@ -12,8 +12,10 @@ function nightly(days: number): RetainedPoint[] {
   });
 }
 
-const kept = (points: RetainedPoint[], ...args: Parameters<typeof planRetention> extends [unknown, ...infer R] ? R : never) =>
-  [...planRetention(points, ...args).keep.keys()].sort();
+const kept = (
+  points: RetainedPoint[],
+  ...args: Parameters<typeof planRetention> extends [unknown, ...infer R] ? R : never
+) => [...planRetention(points, ...args).keep.keys()].sort();
 
 describe('retention', () => {
   it('keeps every point within keepWithin and deletes the older ones', () => {
@@ -26,7 +28,15 @@ describe('retention', () => {
   it('keeps one point per day, ISO week and month in grandfather-father-son style', () => {
     const points = nightly(120);
     const names = kept(points, { keepDaily: 7, keepWeekly: 4, keepMonthly: 3 }, now);
-    const days = ['2026-11-15', '2026-11-16', '2026-11-17', '2026-11-18', '2026-11-19', '2026-11-20', '2026-11-21'];
+    const days = [
+      '2026-11-15',
+      '2026-11-16',
+      '2026-11-17',
+      '2026-11-18',
+      '2026-11-19',
+      '2026-11-20',
+      '2026-11-21',
+    ];
     // Weeks (Monday to Sunday): the newest of Nov 16-22, 9-15, 2-8 and Oct 26-Nov 1.
     const weeks = ['2026-11-21', '2026-11-15', '2026-11-08', '2026-11-01'];
     // Months: the newest of November, October and September.
@@ -56,9 +66,24 @@ describe('retention', () => {
   it('keeps points in use by a restore, under an immutability lock, or still in progress', () => {
     const points: RetainedPoint[] = [
       ...nightly(3),
-      { name: 'restoring', time: new Date('2026-10-01T02:00:00Z'), state: 'Completed', inUseBy: 'VirtualMachineRestore/sql01-restore' },
-      { name: 'locked', time: new Date('2026-10-02T02:00:00Z'), state: 'Completed', lockedUntil: new Date('2026-12-01T00:00:00Z') },
-      { name: 'unlocked', time: new Date('2026-10-03T02:00:00Z'), state: 'Completed', lockedUntil: new Date('2026-11-01T00:00:00Z') },
+      {
+        name: 'restoring',
+        time: new Date('2026-10-01T02:00:00Z'),
+        state: 'Completed',
+        inUseBy: 'VirtualMachineRestore/sql01-restore',
+      },
+      {
+        name: 'locked',
+        time: new Date('2026-10-02T02:00:00Z'),
+        state: 'Completed',
+        lockedUntil: new Date('2026-12-01T00:00:00Z'),
+      },
+      {
+        name: 'unlocked',
+        time: new Date('2026-10-03T02:00:00Z'),
+        state: 'Completed',
+        lockedUntil: new Date('2026-11-01T00:00:00Z'),
+      },
       { name: 'running', time: new Date('2026-11-21T11:00:00Z'), state: 'InProgress' },
     ];
     const decision = planRetention(points, { keepLast: 1 }, now);

@@ -20,12 +20,18 @@ describe('schedules', () => {
   it('reads the cron expression in the policy time zone across a daylight-saving change', () => {
     const nightlyBerlin = { cron: '0 1 * * *', timeZone: 'Europe/Berlin' };
     // Summer time (UTC+2) ends on 25 October 2026.
-    expect(latestSlot(nightlyBerlin, new Date('2026-10-24T12:00:00Z'))?.toISOString()).to.equal('2026-10-23T23:00:00.000Z');
-    expect(latestSlot(nightlyBerlin, new Date('2026-10-26T12:00:00Z'))?.toISOString()).to.equal('2026-10-26T00:00:00.000Z');
+    expect(latestSlot(nightlyBerlin, new Date('2026-10-24T12:00:00Z'))?.toISOString()).to.equal(
+      '2026-10-23T23:00:00.000Z',
+    );
+    expect(latestSlot(nightlyBerlin, new Date('2026-10-26T12:00:00Z'))?.toISOString()).to.equal(
+      '2026-10-26T00:00:00.000Z',
+    );
   });
 
   it('rejects a malformed expression with a message that says how to write one', () => {
-    expect(() => parseSchedule({ cron: '0 */4 * *' })).to.throw(/five fields 'minute hour day-of-month month day-of-week'/);
+    expect(() => parseSchedule({ cron: '0 */4 * *' })).to.throw(
+      /five fields 'minute hour day-of-month month day-of-week'/,
+    );
     expect(() => parseSchedule({ cron: '0 2 * * *', timeZone: 'Mars/Olympus' })).to.throw(/IANA time zone/);
   });
 });
@@ -33,7 +39,9 @@ describe('schedules', () => {
 describe('recovery point names', () => {
   it('names a scheduled point after the VM and the UTC slot', () => {
     expect(scheduledPointName('sql01', new Date('2026-11-21T04:00:00Z'))).to.equal('sql01-20261121-0400');
-    expect(scheduledPointName('sql01', new Date('2026-11-21T04:00:00Z'), 2)).to.equal('sql01-20261121-0400-r2');
+    expect(scheduledPointName('sql01', new Date('2026-11-21T04:00:00Z'), 2)).to.equal(
+      'sql01-20261121-0400-r2',
+    );
   });
 
   it('makes Hyper-V names that are not DNS labels into distinct valid ones', () => {

@@ -1,8 +1,21 @@
 import { expect } from 'chai';
-import { namespaceMayProtect, owningPolicy, selects, type InventoryVM } from '../../../controller/policy/selection.js';
+import {
+  namespaceMayProtect,
+  owningPolicy,
+  selects,
+  type InventoryVM,
+} from '../../../controller/policy/selection.js';
 
 function aVM(name: string, extra: Partial<InventoryVM> = {}): InventoryVM {
-  return { id: `id-${name}`, name, host: 'hv-node-1', labels: {}, allowedNamespaces: [], guestProtected: false, ...extra };
+  return {
+    id: `id-${name}`,
+    name,
+    host: 'hv-node-1',
+    labels: {},
+    allowedNamespaces: [],
+    guestProtected: false,
+    ...extra,
+  };
 }
 
 describe('VM selection', () => {
@@ -21,7 +34,8 @@ describe('VM selection', () => {
     const gold = aVM('db1', { labels: { tier: 'gold' }, cluster: 'hvclu01', host: 'hv-node-2' });
     expect(selects({ matchLabels: { tier: 'gold' }, clusters: ['hvclu01'] }, gold)).to.be.true;
     expect(selects({ matchLabels: { tier: 'gold' }, hosts: ['hv-node-1'] }, gold)).to.be.false;
-    expect(selects({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['gold'] }] }, gold)).to.be.false;
+    expect(selects({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['gold'] }] }, gold)).to.be
+      .false;
     expect(selects({ matchExpressions: [{ key: 'owner', operator: 'DoesNotExist' }] }, gold)).to.be.true;
   });
 

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { planProtection, type PointInput, type PolicyInput, type VMInput } from '../../../controller/protection/plan.js';
+import {
+  planProtection,
+  type PointInput,
+  type PolicyInput,
+  type VMInput,
+} from '../../../controller/protection/plan.js';
 
 const now = new Date('2026-11-21T09:17:00Z');
 
@@ -25,43 +30,80 @@ function aVM(name: string, extra: Partial<VMInput> = {}): VMInput {
 }
 
 function aPoint(name: string, vm: string, at: string, extra: Partial<PointInput> = {}): PointInput {
-  return { name, vmId: `id-${vm}`, pointInTime: new Date(at), scheduledTime: new Date(at), phase: 'Completed', copiedTo: [], ...extra };
+  return {
+    name,
+    vmId: `id-${vm}`,
+    pointInTime: new Date(at),
+    scheduledTime: new Date(at),
+    phase: 'Completed',
+    copiedTo: [],
+    ...extra,
+  };
 }
 
-const condition = (plan: ReturnType<typeof planProtection>, type: string) => plan.conditions.find((c) => c.type === type);
+const condition = (plan: ReturnType<typeof planProtection>, type: string) =>
+  plan.conditions.find((c) => c.type === type);
 
 describe('protection planning', () => {
   it('creates one recovery point per protectable VM for the current schedule slot', () => {
-    const plan = planProtection(aPolicy(), [aVM('sql01'), aVM('sql02'), aVM('fs03', { mode: 'Unprotectable' })], [], now);
+    const plan = planProtection(
+      aPolicy(),
+      [aVM('sql01'), aVM('sql02'), aVM('fs03', { mode: 'Unprotectable' })],
+      [],
+      now,
+    );
     expect(plan.create.map((c) => c.name)).to.deep.equal(['sql01-20261121-0800', 'sql02-20261121-0800']);
     expect(plan.nextRunTime?.toISOString()).to.equal('2026-11-21T12:00:00.000Z');
   });
 
   it('creates nothing again when the slot already has its recovery point, in any phase', () => {
-    const points = [aPoint('sql01-20261121-0800', 'sql01', '2026-11-21T08:00:00Z', { phase: 'Transferring' })];
+    const points = [
+      aPoint('sql01-20261121-0800', 'sql01', '2026-11-21T08:00:00Z', { phase: 'Transferring' }),
+    ];
     expect(planProtection(aPolicy(), [aVM('sql01')], points, now).create).to.be.empty;
   });
 
   it('takes no backlog of slots from before the policy existed', () => {
-    const plan = planProtection(aPolicy({ createdAt: new Date('2026-11-21T09:00:00Z') }), [aVM('sql01')], [], now);
+    const plan = planProtection(
+      aPolicy({ createdAt: new Date('2026-11-21T09:00:00Z') }),
+      [aVM('sql01')],
+      [],
+      now,
+    );
     expect(plan.create).to.be.empty;
     expect(plan.requeueAfterMs).to.be.at.most(3 * 3_600_000);
   });
 
   it('retries a failed recovery point as a new attempt after a back-off, and gives up after three', () => {
     const failed = (name: string, at: string) =>
-      aPoint(name, 'sql01', '2026-11-21T08:00:00Z', { phase: 'Failed', pointInTime: undefined, completionTime: new Date(at) });
-    const tooSoon = planProtection(aPolicy(), [aVM('sql01')], [failed('sql01-20261121-0800', '2026-11-21T09:16:30Z')], now);
+      aPoint(name, 'sql01', '2026-11-21T08:00:00Z', {
+        phase: 'Failed',
+        pointInTime: undefined,
+        completionTime: new Date(at),
+      });
+    const tooSoon = planProtection(
+      aPolicy(),
+      [aVM('sql01')],
+      [failed('sql01-20261121-0800', '2026-11-21T09:16:30Z')],
+      now,
+    );
     expect(tooSoon.create).to.be.empty;
     expect(tooSoon.requeueAfterMs).to.equal(30_000);
 
-    const due = planProtection(aPolicy(), [aVM('sql01')], [failed('sql01-20261121-0800', '2026-11-21T09:00:00Z')], now);
+    const due = planProtection(
+      aPolicy(),
+      [aVM('sql01')],
+      [failed('sql01-20261121-0800', '2026-11-21T09:00:00Z')],
+      now,
+    );
     expect(due.create.map((c) => c.name)).to.deep.equal(['sql01-20261121-0800-r1']);
 
     const exhausted = planProtection(
       aPolicy(),
       [aVM('sql01')],
-      ['sql01-20261121-0800', 'sql01-20261121-0800-r1', 'sql01-20261121-0800-r2'].map((n) => failed(n, '2026-11-21T08:10:00Z')),
+      ['sql01-20261121-0800', 'sql01-20261121-0800-r1', 'sql01-20261121-0800-r2'].map((n) =>
+        failed(n, '2026-11-21T08:10:00Z'),
+      ),
       now,
     );
     expect(exhausted.create).to.be.empty;
@@ -90,11 +132,21 @@ describe('protection planning', () => {
   });
 
   it('reports RPOMet false when the newest good recovery point is older than the schedule allows', () => {
-    const stale = planProtection(aPolicy(), [aVM('sql01')], [aPoint('old', 'sql01', '2026-11-20T20:00:00Z')], now);
+    const stale = planProtection(
+      aPolicy(),
+      [aVM('sql01')],
+      [aPoint('old', 'sql01', '2026-11-20T20:00:00Z')],
+      now,
+    );
     expect(condition(stale, 'RPOMet')).to.include({ status: 'False', reason: 'RecoveryPointTooOld' });
     expect(condition(stale, 'RPOMet')!.message).to.match(/sql01 \(newest is 13h17m old\)/);
 
-    const fresh = planProtection(aPolicy(), [aVM('sql01')], [aPoint('new', 'sql01', '2026-11-21T08:00:00Z')], now);
+    const fresh = planProtection(
+      aPolicy(),
+      [aVM('sql01')],
+      [aPoint('new', 'sql01', '2026-11-21T08:00:00Z')],
+      now,
+    );
     expect(condition(fresh, 'RPOMet')).to.include({ status: 'True' });
   });
 
