@@ -18,6 +18,7 @@ import { catalogRecoveryPoint } from '../ilr/catalog-store.js';
 import { backupDisk } from './backup.js';
 import { readChangedRanges } from './changed-ranges.js';
 import { createKeyFile, readKeyFile } from './key-file.js';
+import { openRepository } from './open-repository.js';
 import { formatBytes, progressBar } from './progress.js';
 import { restoreDisk } from './restore.js';
 
@@ -61,9 +62,8 @@ function keyFilePath(values: { 'key-file'?: string }): string {
   );
 }
 
-async function openRepo(values: { repo?: string; 'key-file'?: string }): Promise<Repository> {
-  const material = await readKeyFile(keyFilePath(values));
-  return Repository.open(openStorage(repoUrl(values)), material);
+function openRepo(values: { repo?: string; 'key-file'?: string }): Promise<Repository> {
+  return openRepository(repoUrl(values), keyFilePath(values));
 }
 
 function print(json: boolean, data: unknown, human: string): void {
