@@ -25,7 +25,12 @@ interface PodSpecLike {
   hostNetwork?: boolean;
   nodeSelector?: Record<string, string>;
   securityContext?: Record<string, unknown>;
-  containers: { args?: string[]; command?: string[]; env?: { name: string; valueFrom?: unknown }[]; securityContext?: Record<string, unknown> }[];
+  containers: {
+    args?: string[];
+    command?: string[];
+    env?: { name: string; valueFrom?: unknown }[];
+    securityContext?: Record<string, unknown>;
+  }[];
 }
 
 const everythingOn = {
@@ -44,7 +49,11 @@ const podSpecOf = (object: Manifest | undefined): PodSpecLike => {
 
 describe('the Helm chart', () => {
   it('passes helm lint --strict, with the defaults and with every optional part on', async () => {
-    for (const values of [{}, everythingOn, { 'rbac.secretNamespaces': ['team-a'], 'agent.enabled': false }]) {
+    for (const values of [
+      {},
+      everythingOn,
+      { 'rbac.secretNamespaces': ['team-a'], 'agent.enabled': false },
+    ]) {
       const result = await helm(['lint', '--strict', chartDir, ...setArgs(values)]);
       expect(result.exitCode, result.stdout + result.stderr).to.equal(0);
       expect(result.stdout).to.include('0 chart(s) failed');
@@ -60,7 +69,7 @@ describe('the Helm chart', () => {
       { 'agent.maxJobs': -1 },
       { 'metrics.prometheusRule.for': 15 },
       { 'rbac.secretNamespaces': ['Not_A_Namespace'] },
-      { 'controler': { replicas: 2 } }, // a typo at the top level is not silently ignored
+      { controler: { replicas: 2 } }, // a typo at the top level is not silently ignored
     ];
     for (const values of wrong) {
       const result = await helm(['template', 'sk', chartDir, ...setArgs(values)]);
@@ -81,7 +90,10 @@ describe('the Helm chart', () => {
     for (const role of roles) {
       for (const rule of (role.rules as Rule[] | undefined) ?? []) {
         const words = [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])];
-        expect(words.some((word) => word.includes('*')), `${role.metadata?.name ?? ''}: ${JSON.stringify(rule)}`).to.equal(false);
+        expect(
+          words.some((word) => word.includes('*')),
+          `${role.metadata?.name ?? ''}: ${JSON.stringify(rule)}`,
+        ).to.equal(false);
         if (rule.resources?.includes('secrets')) {
           expect(rule.verbs).to.deep.equal(['get']);
         }
@@ -108,7 +120,10 @@ describe('the Helm chart', () => {
 
     const agent = podSpecOf(objects.find((o) => o.kind === 'DaemonSet'));
     expect(agent.hostNetwork).to.equal(true);
-    expect(agent.nodeSelector).to.deep.equal({ 'kubernetes.io/os': 'windows', 'shadowkeep.io/hyperv': 'true' });
+    expect(agent.nodeSelector).to.deep.equal({
+      'kubernetes.io/os': 'windows',
+      'shadowkeep.io/hyperv': 'true',
+    });
     expect(agent.securityContext?.windowsOptions).to.deep.equal({
       hostProcess: true,
       runAsUserName: 'NT AUTHORITY\\SYSTEM',
@@ -128,7 +143,10 @@ describe('the Helm chart', () => {
       this.timeout(60_000);
       secretsNamespace = await createNamespace('chart-secrets');
       // The control plane has no Prometheus Operator: stand-in CRDs for ServiceMonitor and PrometheusRule.
-      const crds = await readFile(path.join(repoRoot, 'test/integration/chart/fixtures/monitoring-crds.yaml'), 'utf8');
+      const crds = await readFile(
+        path.join(repoRoot, 'test/integration/chart/fixtures/monitoring-crds.yaml'),
+        'utf8',
+      );
       const applied = await kubectl(['apply', '--server-side', '-f', '-'], { input: crds });
       expect(applied.exitCode, applied.stderr).to.equal(0);
       const established = await kubectl([
@@ -167,9 +185,12 @@ describe('the Helm chart', () => {
         'ValidatingAdmissionPolicy',
         'ValidatingAdmissionPolicyBinding',
       ]);
-      const result = await kubectl(['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'], {
-        input: text,
-      });
+      const result = await kubectl(
+        ['apply', '--server-side', '--dry-run=server', '--force-conflicts', '-f', '-'],
+        {
+          input: text,
+        },
+      );
       expect(result.exitCode, result.stderr).to.equal(0);
       expect(result.stdout.trim().split('\n')).to.have.length(objects.length);
     });
@@ -232,7 +253,13 @@ describe('the Helm chart', () => {
       // Switching to per-namespace Roles removed the cluster-wide Secret access, and the monitoring objects.
       const gone = await kubectl(['get', 'clusterrole', `${release}-shadowkeep-repository-secrets`]);
       expect(gone.exitCode).to.not.equal(0);
-      const scoped = await kubectl(['get', 'role', `${release}-shadowkeep-repository-secrets`, '-n', secretsNamespace]);
+      const scoped = await kubectl([
+        'get',
+        'role',
+        `${release}-shadowkeep-repository-secrets`,
+        '-n',
+        secretsNamespace,
+      ]);
       expect(scoped.exitCode, scoped.stderr).to.equal(0);
       const status = await helm(['status', release, '--namespace', namespace.name, '-o', 'json']);
       expect((JSON.parse(status.stdout) as { version: number }).version).to.equal(2);
@@ -251,7 +278,11 @@ describe('the Helm chart', () => {
         [controller, ['get', 'secrets', '-n', secretsNamespace], true],
         [controller, ['get', 'secrets', '-n', 'kube-system'], false],
         [controller, ['list', 'secrets', '-n', secretsNamespace], false],
-        [controller, ['update', 'leases.coordination.k8s.io/shadowkeep-controller', '-n', namespace.name], true],
+        [
+          controller,
+          ['update', 'leases.coordination.k8s.io/shadowkeep-controller', '-n', namespace.name],
+          true,
+        ],
         [controller, ['update', 'leases.coordination.k8s.io/someone-else', '-n', namespace.name], false],
         [controller, ['create', 'leases.coordination.k8s.io', '-n', 'kube-system'], false],
         [agent, ['patch', 'recoverypoints.shadowkeep.io', '--subresource=status', '-n', 'team-a'], true],

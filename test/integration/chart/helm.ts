@@ -16,7 +16,11 @@ export interface HelmResult {
 
 /** Runs helm; never throws on a non-zero exit, so tests assert on the result. */
 export async function helm(args: string[]): Promise<HelmResult> {
-  const { exitCode, stdout, stderr } = await execa('helm', args, { reject: false, env: toolsEnv, cwd: repoRoot });
+  const { exitCode, stdout, stderr } = await execa('helm', args, {
+    reject: false,
+    env: toolsEnv,
+    cwd: repoRoot,
+  });
   return { exitCode: exitCode ?? -1, stdout, stderr };
 }
 

@@ -68,13 +68,21 @@ describe('the agent node-restriction admission policy', () => {
 
     // Two Windows nodes and one agent pod bound to each (the scheduler's job done by hand).
     for (const node of [nodeA, nodeB]) {
-      await apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { 'kubernetes.io/os': 'windows' } } });
+      await apply({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: node, labels: { 'kubernetes.io/os': 'windows' } },
+      });
       await apply(
         {
           apiVersion: 'v1',
           kind: 'Pod',
           metadata: { name: `agent-${node}` },
-          spec: { nodeName: node, serviceAccountName: agentAccount, containers: [{ name: 'agent', image: 'agent' }] },
+          spec: {
+            nodeName: node,
+            serviceAccountName: agentAccount,
+            containers: [{ name: 'agent', image: 'agent' }],
+          },
         },
         { namespace: namespace.name },
       );
@@ -123,11 +131,18 @@ describe('the agent node-restriction admission policy', () => {
 
     // What the token tells the API server: the node of the pod it is bound to.
     const whoami = await run(asAgentOf[nodeA] ?? '', ['auth', 'whoami', '-o', 'json']);
-    const review = JSON.parse(whoami.stdout) as { status: { userInfo: { extra?: Record<string, string[]> } } };
+    const review = JSON.parse(whoami.stdout) as {
+      status: { userInfo: { extra?: Record<string, string[]> } };
+    };
     expect(review.status.userInfo.extra?.['authentication.kubernetes.io/node-name']).to.deep.equal([nodeA]);
 
     // Objects of node B, made by an administrator.
-    await apply({ apiVersion: 'shadowkeep.io/v1alpha1', kind: 'HyperVHost', metadata: { name: nodeB }, spec: {} });
+    await apply({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'HyperVHost',
+      metadata: { name: nodeB },
+      spec: {},
+    });
     await apply({
       apiVersion: 'shadowkeep.io/v1alpha1',
       kind: 'HyperVVirtualMachine',
@@ -162,18 +177,25 @@ describe('the agent node-restriction admission policy', () => {
     const own = `{"apiVersion":"shadowkeep.io/v1alpha1","kind":"HyperVHost","metadata":{"name":"${nodeA}"},"spec":{}}`;
     expectAllowed(await run(asAgentOf[nodeA] ?? '', ['create', '-f', '-'], own));
     expectAllowed(
-      await patchStatus(asAgentOf[nodeA] ?? '', 'hypervhost', nodeA, { heartbeatTime: new Date().toISOString() }),
+      await patchStatus(asAgentOf[nodeA] ?? '', 'hypervhost', nodeA, {
+        heartbeatTime: new Date().toISOString(),
+      }),
     );
 
     expectRefused(
-      await patchStatus(asAgentOf[nodeA] ?? '', 'hypervhost', nodeB, { heartbeatTime: new Date().toISOString() }),
+      await patchStatus(asAgentOf[nodeA] ?? '', 'hypervhost', nodeB, {
+        heartbeatTime: new Date().toISOString(),
+      }),
       new RegExp(`agent of node ${nodeA} may write only the HyperVHost ${nodeA}, not ${nodeB}`),
     );
     const other = own.replace(nodeA, `${nodeA}-x`);
-    expectRefused(await run(asAgentOf[nodeA] ?? '', ['create', '-f', '-'], other), /may write only the HyperVHost/);
+    expectRefused(
+      await run(asAgentOf[nodeA] ?? '', ['create', '-f', '-'], other),
+      /may write only the HyperVHost/,
+    );
   });
 
-  it('lets an agent publish and take over VMs labelled with its node, and not touch another node\'s', async () => {
+  it("lets an agent publish and take over VMs labelled with its node, and not touch another node's", async () => {
     const vm = (id: string, node: string) =>
       JSON.stringify({
         apiVersion: 'shadowkeep.io/v1alpha1',
@@ -185,12 +207,18 @@ describe('the agent node-restriction admission policy', () => {
     expectAllowed(await patchStatus(asAgentOf[nodeA] ?? '', 'hypervvirtualmachine', ids.a, { host: nodeA }));
 
     // Publishing a VM as another node's, writing or deleting another node's VM: refused.
-    expectRefused(await run(asAgentOf[nodeA] ?? '', ['create', '-f', '-'], vm(ids.c, nodeB)), /HyperVVirtualMachines labelled/);
+    expectRefused(
+      await run(asAgentOf[nodeA] ?? '', ['create', '-f', '-'], vm(ids.c, nodeB)),
+      /HyperVVirtualMachines labelled/,
+    );
     expectRefused(
       await patchStatus(asAgentOf[nodeA] ?? '', 'hypervvirtualmachine', ids.b, { host: nodeB }),
       new RegExp(`${ids.b} is labelled ${nodeB}`),
     );
-    expectRefused(await run(asAgentOf[nodeA] ?? '', ['delete', 'hypervvirtualmachine', ids.b]), /HyperVVirtualMachines labelled/);
+    expectRefused(
+      await run(asAgentOf[nodeA] ?? '', ['delete', 'hypervvirtualmachine', ids.b]),
+      /HyperVVirtualMachines labelled/,
+    );
 
     // Its owner may delete it; the VM that live-migrated to node B is taken over by relabelling.
     expectAllowed(await run(asAgentOf[nodeB] ?? '', ['delete', 'hypervvirtualmachine', ids.b]));
@@ -207,18 +235,48 @@ describe('the agent node-restriction admission policy', () => {
 
   it("lets an agent write the recovery points assigned to its node, and neither another node's nor a reassignment", async () => {
     const ns = namespace.name;
-    expectAllowed(await patchStatus(asAgentOf[nodeA] ?? '', 'recoverypoint', `sql01-${nodeA}`, { phase: 'Snapshotting' }, ns));
+    expectAllowed(
+      await patchStatus(
+        asAgentOf[nodeA] ?? '',
+        'recoverypoint',
+        `sql01-${nodeA}`,
+        { phase: 'Snapshotting' },
+        ns,
+      ),
+    );
     expectRefused(
-      await patchStatus(asAgentOf[nodeA] ?? '', 'recoverypoint', `sql01-${nodeB}`, { phase: 'Snapshotting' }, ns),
+      await patchStatus(
+        asAgentOf[nodeA] ?? '',
+        'recoverypoint',
+        `sql01-${nodeB}`,
+        { phase: 'Snapshotting' },
+        ns,
+      ),
       new RegExp(`may write only RecoveryPoints labelled shadowkeep.io/node=${nodeA}`),
     );
     // Claiming node B's point by relabelling it, or handing its own point to node B: refused.
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', ['label', 'recoverypoint', `sql01-${nodeB}`, '-n', ns, `shadowkeep.io/node=${nodeA}`, '--overwrite']),
+      await run(asAgentOf[nodeA] ?? '', [
+        'label',
+        'recoverypoint',
+        `sql01-${nodeB}`,
+        '-n',
+        ns,
+        `shadowkeep.io/node=${nodeA}`,
+        '--overwrite',
+      ]),
       /may write only RecoveryPoints/,
     );
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', ['label', 'recoverypoint', `sql01-${nodeA}`, '-n', ns, `shadowkeep.io/node=${nodeB}`, '--overwrite']),
+      await run(asAgentOf[nodeA] ?? '', [
+        'label',
+        'recoverypoint',
+        `sql01-${nodeA}`,
+        '-n',
+        ns,
+        `shadowkeep.io/node=${nodeB}`,
+        '--overwrite',
+      ]),
       /may write only RecoveryPoints/,
     );
   });
@@ -254,7 +312,15 @@ describe('the agent node-restriction admission policy', () => {
   it('leaves people and the controller alone', async () => {
     // The administrator (and any account other than the agents') is not matched by the policy.
     expectAllowed(
-      await kubectl(['label', 'recoverypoint', `sql01-${nodeB}`, '-n', namespace.name, `shadowkeep.io/node=${nodeA}`, '--overwrite']),
+      await kubectl([
+        'label',
+        'recoverypoint',
+        `sql01-${nodeB}`,
+        '-n',
+        namespace.name,
+        `shadowkeep.io/node=${nodeA}`,
+        '--overwrite',
+      ]),
     );
   });
 });
