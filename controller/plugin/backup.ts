@@ -120,16 +120,28 @@ export function targetsForPolicy(policy: VirtualMachineProtection): {
   return { targets, skipped };
 }
 
-/** The RecoveryPoint object a person would write for an on-demand backup of `target`. */
-export function onDemandPoint(target: BackupTarget, namespace: string, now: Date): RecoveryPoint {
+/**
+ * The RecoveryPoint object for an on-demand backup of `target`. Under a policy it also spells out
+ * the policy's repository, backup mode and maximum downtime, so the point describes itself (and
+ * the agent, which reads only the point's spec, honours the policy's mode).
+ */
+export function onDemandPoint(
+  target: BackupTarget,
+  namespace: string,
+  now: Date,
+  policy?: VirtualMachineProtection,
+): RecoveryPoint {
+  const repository = target.repository ?? policy?.spec.repository;
   return {
     apiVersion: 'shadowkeep.io/v1alpha1',
     kind: 'RecoveryPoint',
     metadata: { name: onDemandPointName(target.vmName, now), namespace },
     spec: {
       ...(target.protection ? { protection: target.protection } : {}),
-      ...(target.repository ? { repository: target.repository } : {}),
       vm: { name: target.vmName, id: target.vmId },
+      ...(repository ? { repository } : {}),
+      ...(policy?.spec.backupMode ? { requestedMode: policy.spec.backupMode } : {}),
+      ...(policy?.spec.maxDowntime ? { maxDowntime: policy.spec.maxDowntime } : {}),
     },
   };
 }
@@ -262,8 +274,9 @@ export const backupCommand: Command = {
 
     let targets: BackupTarget[];
     let skipped: Skipped[] = [];
+    let policy: VirtualMachineProtection | undefined;
     if (values.policy !== undefined) {
-      const policy = await clients.protections.get(values.policy, namespace);
+      policy = await clients.protections.get(values.policy, namespace);
       if (!policy) {
         throw new UserError(
           `no policy '${values.policy}' in namespace ${namespace}; list them with kubectl get vmp -n ${namespace}`,
@@ -283,6 +296,8 @@ export const backupCommand: Command = {
         ? []
         : (await clients.repositories.list(namespace)).items.map((r) => r.metadata.name);
       targets = [targetForVm(vm, namespace, repositories, values.repository)];
+      const protection = targets[0]?.protection;
+      policy = protection ? await clients.protections.get(protection, namespace) : undefined;
     }
     for (const s of skipped) {
       process.stderr.write(`skipping ${s.vmName}: ${s.reason}\n`);
@@ -290,7 +305,7 @@ export const backupCommand: Command = {
 
     const names: string[] = [];
     for (const target of targets) {
-      const point = onDemandPoint(target, namespace, now);
+      const point = onDemandPoint(target, namespace, now, policy);
       try {
         await clients.recoveryPoints.create(point);
       } catch (err) {

@@ -119,17 +119,40 @@ describe('kubectl shadowkeep backup', () => {
       ]);
     });
 
-    it('writes the recovery point a person would: the policy and the VM by name and ID', () => {
+    it("writes the policy's repository, backup mode and downtime bound into the point, so it describes itself", () => {
+      const policy = aPolicy('sql-tier');
+      policy.spec = {
+        ...policy.spec,
+        repository: 'primary',
+        backupMode: 'OnlineOrSavedState',
+        maxDowntime: '60s',
+      };
       const rp = onDemandPoint(
         { vmId: 'abc', vmName: 'sql01', protection: 'sql-tier' },
         'shadowkeep-system',
         now,
+        policy,
       );
       expect(rp.metadata).to.deep.equal({
         name: 'sql01-ondemand-20261122-001530',
         namespace: 'shadowkeep-system',
       });
-      expect(rp.spec).to.deep.equal({ protection: 'sql-tier', vm: { name: 'sql01', id: 'abc' } });
+      expect(rp.spec).to.deep.equal({
+        protection: 'sql-tier',
+        vm: { name: 'sql01', id: 'abc' },
+        repository: 'primary',
+        requestedMode: 'OnlineOrSavedState',
+        maxDowntime: '60s',
+      });
+    });
+
+    it('writes only the repository for a VM no policy protects', () => {
+      const rp = onDemandPoint(
+        { vmId: 'abc', vmName: 'lab01', repository: 'primary' },
+        'shadowkeep-system',
+        now,
+      );
+      expect(rp.spec).to.deep.equal({ vm: { name: 'lab01', id: 'abc' }, repository: 'primary' });
     });
   });
 
