@@ -134,6 +134,65 @@ describe('the Helm chart', () => {
     expect(agent.containers[0]?.command?.join(' ')).to.match(/agent --node %NODE_NAME% --hypervisor hyperv/);
   });
 
+  it('refuses clusters older than Kubernetes 1.30', async () => {
+    const result = await helm(['template', 'sk', chartDir, '--kube-version', '1.29.0']);
+    expect(result.exitCode).to.not.equal(0);
+    expect(result.stderr).to.include('chart requires kubeVersion: >=1.30.0-0');
+  });
+
+  describe('owning the CRDs (crds.enabled)', () => {
+    const namespace = useNamespace('chart-crds');
+    const release = `skc-${Math.random().toString(36).slice(2, 7)}`;
+    const crds = [
+      'backuprepositories',
+      'hypervhosts',
+      'hypervvirtualmachines',
+      'recoverypoints',
+      'virtualmachineprotections',
+      'virtualmachinerestores',
+    ].map((plural) => `crd/${plural}.shadowkeep.io`);
+
+    after(async function () {
+      this.timeout(60_000);
+      await helm(['uninstall', release, '--namespace', namespace.name]);
+      // Hand the CRDs back to whoever applied them (the root hook), as before this test.
+      await kubectl(['label', ...crds, 'app.kubernetes.io/managed-by-']);
+      await kubectl(['annotate', ...crds, 'meta.helm.sh/release-name-', 'meta.helm.sh/release-namespace-']);
+    });
+
+    it('adopts CRDs that were applied from crds/, upgrades them, and keeps them on uninstall', async () => {
+      // The README's recipe for CRDs applied by kubectl or a GitOps tool before the chart.
+      const labelled = await kubectl(['label', '--overwrite', ...crds, 'app.kubernetes.io/managed-by=Helm']);
+      expect(labelled.exitCode, labelled.stderr).to.equal(0);
+      const annotated = await kubectl([
+        'annotate',
+        '--overwrite',
+        ...crds,
+        `meta.helm.sh/release-name=${release}`,
+        `meta.helm.sh/release-namespace=${namespace.name}`,
+      ]);
+      expect(annotated.exitCode, annotated.stderr).to.equal(0);
+
+      const install = await helm(['install', release, chartDir, '--namespace', namespace.name]);
+      expect(install.exitCode, install.stderr).to.equal(0);
+      const upgrade = await helm(['upgrade', release, chartDir, '--namespace', namespace.name]);
+      expect(upgrade.exitCode, upgrade.stderr).to.equal(0);
+      const kept = await kubectl([
+        'get',
+        ...crds,
+        '-o',
+        "jsonpath={range .items[*]}{.metadata.annotations['helm\\.sh/resource-policy']} {end}",
+      ]);
+      expect(kept.stdout.trim().split(' ')).to.deep.equal(Array<string>(crds.length).fill('keep'));
+
+      const uninstall = await helm(['uninstall', release, '--namespace', namespace.name]);
+      expect(uninstall.exitCode, uninstall.stderr).to.equal(0);
+      const still = await kubectl(['get', ...crds, '-o', 'name']);
+      expect(still.exitCode, still.stderr).to.equal(0);
+      expect(still.stdout.trim().split('\n')).to.have.length(crds.length);
+    });
+  });
+
   describe('against the API server', () => {
     const namespace = useNamespace('chart');
     const release = `sk-${Math.random().toString(36).slice(2, 7)}`;
