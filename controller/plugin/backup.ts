@@ -334,6 +334,14 @@ export const backupCommand: Command = {
     const latest = new Map<string, RecoveryPoint | undefined>();
     const deadline = Date.now() + timeoutMs;
     let drawn = 0;
+    // Interrupting the wait does not cancel anything: the recovery points are the cluster's now.
+    const interrupted = (): void => {
+      process.stderr.write(
+        `\nstopped waiting; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}\n`,
+      );
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
     for (;;) {
       const previous = new Map(latest);
       for (const name of names) {
@@ -365,6 +373,7 @@ export const backupCommand: Command = {
       }
       await sleep(1000);
     }
+    process.off('SIGINT', interrupted);
 
     const points = names.map((n) => latest.get(n)).filter((rp): rp is RecoveryPoint => rp !== undefined);
     const failed = points.filter((rp) => rp.status?.phase === 'Failed');
