@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { apply, connect, kubectl, type KubectlResult, useNamespace } from '../../support/kube.js';
+import { eventually } from '../../support/eventually.js';
 import { chartDir, helm, setArgs } from './helm.js';
 
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -160,6 +161,28 @@ describe('the agent node-restriction admission policy', () => {
         { namespace: namespace.name },
       );
     }
+  });
+
+  before(async function () {
+    this.timeout(30_000);
+    // The API server loads a new policy asynchronously: wait until it refuses a cross-node write.
+    await eventually(
+      async () => {
+        const probe = await run(asAgentOf[nodeA] ?? '', [
+          'patch',
+          'hypervhost',
+          nodeB,
+          '--dry-run=server',
+          '--type=merge',
+          '-p',
+          '{"metadata":{"annotations":{"probe":"x"}}}',
+        ]);
+        if (!probe.stderr.includes('agent-node-restriction')) {
+          throw new Error(`not refused by the policy yet: ${probe.stdout}${probe.stderr}`);
+        }
+      },
+      { what: 'the node-restriction policy to be in force', intervalMs: 200 },
+    );
   });
 
   after(async function () {
