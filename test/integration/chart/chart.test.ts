@@ -37,6 +37,7 @@ const everythingOn = {
   'metrics.serviceMonitor.enabled': true,
   'metrics.prometheusRule.enabled': true,
   'metrics.kubeStateMetrics.enabled': true,
+  'metrics.dashboard.enabled': true,
 };
 
 const podSpecOf = (object: Manifest | undefined): PodSpecLike => {
