@@ -3,12 +3,14 @@ import {
   HyperVHostResource,
   HyperVVirtualMachineResource,
   RecoveryPointResource,
+  VirtualMachineProtectionResource,
   hyperVVirtualMachineName,
   labels,
   type BackupRepository,
   type HyperVHost,
   type HyperVVirtualMachine,
   type RecoveryPoint,
+  type VirtualMachineProtection,
 } from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import { HypervisorError, type Hypervisor, type VmInfo } from '../hypervisor/types.js';
@@ -48,6 +50,7 @@ export class Agent {
   private readonly vms: ResourceClient<HyperVVirtualMachine>;
   private readonly points: ResourceClient<RecoveryPoint>;
   private readonly repositories: ResourceClient<BackupRepository>;
+  private readonly protections: ResourceClient<VirtualMachineProtection>;
   private readonly assigned: Informer<RecoveryPoint>;
   private readonly running = new Map<string, Promise<void>>();
   private readonly missingSince = new Map<string, number>();
@@ -61,6 +64,7 @@ export class Agent {
     this.vms = new ResourceClient(rest, HyperVVirtualMachineResource);
     this.points = new ResourceClient(rest, RecoveryPointResource);
     this.repositories = new ResourceClient(rest, BackupRepositoryResource);
+    this.protections = new ResourceClient(rest, VirtualMachineProtectionResource);
     this.assigned = new Informer(this.points, {
       selector: { labelSelector: `${labels.node}=${opts.hypervisor.node}` },
       logger: opts.logger,
@@ -158,6 +162,7 @@ export class Agent {
       hypervisor: this.opts.hypervisor,
       points: this.points,
       repositories: this.repositories,
+      protections: this.protections,
       openRepository: (repo) => openRepository(this.opts.rest, repo),
       fieldManager: agentFieldManager,
       logger: this.opts.logger,

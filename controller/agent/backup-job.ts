@@ -6,6 +6,7 @@ import {
   type RecoveryPoint,
   type RecoveryPointDisk,
   type RecoveryPointStatus,
+  type VirtualMachineProtection,
 } from '../api/index.js';
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
@@ -39,11 +40,33 @@ export interface BackupJobDeps {
   points: ResourceClient<RecoveryPoint>;
   openRepository: (repo: BackupRepository) => Promise<Repository>;
   repositories: ResourceClient<BackupRepository>;
+  protections: ResourceClient<VirtualMachineProtection>;
   fieldManager: string;
   logger: Logger;
   now: () => Date;
   /** Minimum time between progress writes, so a long backup costs a handful of API writes. */
   progressIntervalMs?: number;
+}
+
+/**
+ * What a recovery point asks for: its own spec, with the gaps filled from the policy it names
+ * (people creating a point on demand may name only the policy).
+ */
+export function effectiveSpec(
+  rp: RecoveryPoint,
+  policy: VirtualMachineProtection | undefined,
+): {
+  repository?: string;
+  requestedMode: NonNullable<RecoveryPoint['spec']['requestedMode']>;
+  maxDowntime?: string;
+} {
+  const repository = rp.spec.repository ?? policy?.spec.repository;
+  const maxDowntime = rp.spec.maxDowntime ?? policy?.spec.maxDowntime;
+  return {
+    ...(repository ? { repository } : {}),
+    requestedMode: rp.spec.requestedMode ?? policy?.spec.backupMode ?? 'OnlineOrSavedState',
+    ...(maxDowntime ? { maxDowntime } : {}),
+  };
 }
 
 /** Which mode to snapshot in: what the policy asks, limited by what the VM allows now. */
@@ -77,6 +100,7 @@ export function chooseMode(
 async function findParent(
   points: ResourceClient<RecoveryPoint>,
   rp: RecoveryPoint,
+  repository: string,
 ): Promise<RecoveryPoint | undefined> {
   const vmId = vmIdOf(rp) ?? '';
   const { items } = await points.list(rp.metadata.namespace, { labelSelector: `${labels.vmId}=${vmId}` });
@@ -86,7 +110,7 @@ async function findParent(
         p.metadata.name !== rp.metadata.name &&
         p.status?.phase === 'Completed' &&
         !p.metadata.deletionTimestamp &&
-        (p.status.repository ?? p.spec.repository) === rp.spec.repository,
+        (p.status.repository ?? p.spec.repository) === repository,
     )
     .sort((a, b) => (b.status?.pointInTime ?? '').localeCompare(a.status?.pointInTime ?? ''))[0];
 }
@@ -124,12 +148,20 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     nodeName: hypervisor.node,
     vmId,
     startTime,
-    repository: rp.spec.repository ?? '',
   });
 
   let snapshot: Snapshot | undefined;
   let keepReference = false;
   try {
+    const policy = rp.spec.protection ? await deps.protections.get(rp.spec.protection, namespace) : undefined;
+    const spec = effectiveSpec(rp, policy);
+    if (!spec.repository) {
+      throw new BackupFailure(
+        'RepositoryNotSet',
+        'the recovery point names no repository, and no policy that names one: set spec.repository or spec.protection',
+      );
+    }
+    await writeStatus({ repository: spec.repository });
     const [vm, host] = await Promise.all([hypervisor.getVm(vmId), hypervisor.getHost()]);
     if (!vm) {
       throw new BackupFailure(
@@ -139,11 +171,11 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     }
     const decision = decideBackupMode(vm, host);
     const mode = chooseMode(
-      rp.spec.requestedMode,
+      spec.requestedMode,
       decision.mode,
       decision.blockers.map((b) => b.reason),
     );
-    const repoName = rp.spec.repository ?? '';
+    const repoName = spec.repository;
     const repoObject = await deps.repositories.get(repoName, namespace);
     if (!repoObject) {
       throw new BackupFailure(
@@ -152,14 +184,14 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
       );
     }
     const repo = await deps.openRepository(repoObject);
-    const parent = await findParent(points, rp);
+    const parent = await findParent(points, rp, repoName);
 
     snapshot = await hypervisor.createSnapshot(vmId, { mode, label: name });
-    if (rp.spec.maxDowntime && snapshot.downtimeMs > parseDuration(rp.spec.maxDowntime)) {
+    if (spec.maxDowntime && snapshot.downtimeMs > parseDuration(spec.maxDowntime)) {
       logger.warn('saved-state downtime exceeded maxDowntime', {
         name,
         downtimeMs: snapshot.downtimeMs,
-        maxDowntime: rp.spec.maxDowntime,
+        maxDowntime: spec.maxDowntime,
       });
     }
     const changes = await hypervisor.getChanges(snapshot, referenceOf(parent));

@@ -118,6 +118,40 @@ describe('the host agent', function () {
     expect(second.status?.disks?.[0]?.changedBytes, 'but sends only differences').to.equal(0);
   });
 
+  it('takes the repository and mode from the policy a recovery point names when it names no repository', async () => {
+    await env.sim.createVm({
+      name: 'bypolicy',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+      integrationServices: { backup: false },
+    });
+    await env.clients.protections.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineProtection',
+      metadata: { name: 'online-only', namespace: env.namespace },
+      spec: {
+        selector: { names: ['bypolicy'] },
+        schedule: { cron: '0 2 * * *' },
+        backupMode: 'Online',
+        repository: 'primary',
+        retention: { keepLast: 3 },
+      },
+    });
+    await env.clients.recoveryPoints.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'RecoveryPoint',
+      metadata: { name: 'bypolicy-1', namespace: env.namespace },
+      spec: { protection: 'online-only', vm: { name: 'bypolicy' } },
+    });
+    const rp = await finished(env, 'bypolicy-1');
+    expect(rp.status?.repository).to.equal('primary');
+    expect(rp.status?.failure?.reason, "the policy's backupMode Online applies").to.equal(
+      'ApplicationConsistencyImpossible',
+    );
+  });
+
   it('marks the backups it had under way Failed when it restarts, so the policy retries them', async () => {
     const node = env.nodes[0]!;
     const vm = await env.sim.createVm({
