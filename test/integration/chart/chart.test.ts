@@ -135,6 +135,30 @@ describe('the Helm chart', () => {
     expect(agent.containers[0]?.command?.join(' ')).to.match(/agent --node %NODE_NAME% --hypervisor hyperv/);
   });
 
+  it('alerts on the controller metrics, and on conditions only with kube-state-metrics', async () => {
+    const alertsOf = async (values: Record<string, unknown>): Promise<string[]> => {
+      const { objects } = await renderChart('sk', 'shadowkeep-system', values);
+      const rule = objects.find((o) => o.kind === 'PrometheusRule');
+      const spec = rule?.spec as { groups: { rules: { alert: string }[] }[] } | undefined;
+      return (spec?.groups ?? []).flatMap((group) => group.rules.map((r) => r.alert));
+    };
+    const fromController = [
+      'ShadowkeepVMRecoveryPointTooOld',
+      'ShadowkeepRecoveryPointsFailing',
+      'ShadowkeepAgentHeartbeatStale',
+      'ShadowkeepControllerNoLeader',
+      'ShadowkeepReconcileErrors',
+      'ShadowkeepInformerStale',
+    ];
+    const fromConditions = [
+      'ShadowkeepRPOMetFalse',
+      'ShadowkeepRecoveryPointFailed',
+      'ShadowkeepOffsiteInSyncFalse',
+    ];
+    expect(await alertsOf({ 'metrics.prometheusRule.enabled': true })).to.have.members(fromController);
+    expect(await alertsOf(everythingOn)).to.have.members([...fromController, ...fromConditions]);
+  });
+
   it('refuses clusters older than Kubernetes 1.30', async () => {
     const result = await helm(['template', 'sk', chartDir, '--kube-version', '1.29.0']);
     expect(result.exitCode).to.not.equal(0);
