@@ -30,6 +30,10 @@ lint: setup ## Run ESLint (type-checked rules) and Prettier.
 	eslint .
 	prettier --check .
 
+.PHONY: helm-lint
+helm-lint: setup ## Lint the Helm chart (strict).
+	helm lint --strict charts/shadowkeep
+
 .PHONY: generate
 generate: setup ## Regenerate files derived from crds/ (TypeScript types, chart CRD templates).
 	@if [ -x hack/generate.sh ]; then hack/generate.sh; else echo "nothing to generate yet"; fi
