@@ -111,6 +111,8 @@ function measure(cmd: string, env: NodeJS.ProcessEnv, repo: string): Measurement
 function tools(): Tool[] {
   const t: Tool[] = [];
   const repos = join(work, 'repos');
+  // The data path alone, like the peers: --no-catalog skips the item-level-recovery file catalog
+  // that `disk backup` builds by default (about 0.6-0.9 s per backup of this data set).
   const ours = (name: string, rct: boolean): Tool => ({
     name,
     description: rct
@@ -119,7 +121,7 @@ function tools(): Tool[] {
     repo: join(repos, name),
     init: `${shadowkeep} repo init --repo ${join(repos, name)}`,
     backup: (_round, ranges) =>
-      `${shadowkeep} disk backup --repo ${join(repos, name)} --disk ${disk} --name bench${rct && ranges ? ` --changed-ranges ${ranges}` : ''}`,
+      `${shadowkeep} disk backup --repo ${join(repos, name)} --disk ${disk} --name bench --no-catalog${rct && ranges ? ` --changed-ranges ${ranges}` : ''}`,
     restore: (out) =>
       `id=$(${shadowkeep} disk ls --repo ${join(repos, name)} --json | ${node} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).at(-1).id))") && ${shadowkeep} disk restore --repo ${join(repos, name)} --manifest $id --out ${out}/disk.vhdx --format vhdx`,
     verify: (out, source) => `qemu-img compare -q -f vhdx -F vhdx ${source} ${out}/disk.vhdx`,
