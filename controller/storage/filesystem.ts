@@ -76,6 +76,10 @@ export class FilesystemStorage implements Storage {
   }
 
   private async syncDir(dir: string): Promise<void> {
+    // Windows cannot open a directory to sync it; NTFS and SMB journal the rename themselves.
+    if (process.platform === 'win32') {
+      return;
+    }
     const handle = await open(dir, 'r');
     try {
       await handle.sync();
