@@ -31,6 +31,34 @@ export function defaultDiskName(path: string): string {
   return basename(path, extname(path));
 }
 
+/**
+ * The recovery point to compare against: the one named by `parentId`, else the newest of the same
+ * disk, as long as the disk has kept its size (a resized disk starts afresh, unless the caller
+ * claims changed ranges, which then cannot be trusted).
+ */
+async function comparableParent(
+  repo: Repository,
+  name: string,
+  virtualSize: number,
+  options: BackupOptions,
+): Promise<Manifest | undefined> {
+  if (options.full) {
+    return undefined;
+  }
+  const parent = options.parentId
+    ? await repo.loadManifest(options.parentId)
+    : await repo.latestManifest(name);
+  const comparable = parent?.disk.virtualSize === virtualSize ? parent : undefined;
+  if (options.changedRanges && !comparable) {
+    throw new RepositoryError(
+      parent
+        ? `--changed-ranges cannot apply: the disk is ${virtualSize} bytes now, ${parent.disk.virtualSize} in recovery point ${parent.id}`
+        : `--changed-ranges needs an earlier backup of disk '${name}' to apply the changes to`,
+    );
+  }
+  return comparable;
+}
+
 export async function backupDisk(
   repo: Repository,
   diskPath: string,
@@ -51,19 +79,7 @@ export async function backupDisk(
   };
   await disk.close();
 
-  const parent = options.full
-    ? undefined
-    : options.parentId
-      ? await repo.loadManifest(options.parentId)
-      : await repo.latestManifest(name);
-  const comparable = parent?.disk.virtualSize === virtualSize ? parent : undefined;
-  if (options.changedRanges && !comparable) {
-    throw new RepositoryError(
-      parent
-        ? `--changed-ranges cannot apply: the disk is ${virtualSize} bytes now, ${parent.disk.virtualSize} in recovery point ${parent.id}`
-        : `--changed-ranges needs an earlier backup of disk '${name}' to apply the changes to`,
-    );
-  }
+  const comparable = await comparableParent(repo, name, virtualSize, options);
   const chunkSize = comparable?.chunkSize ?? repo.config.chunkSize;
   const previous = comparable?.chunks;
   const plans = planChunks({ virtualSize, chunkSize, allocated, previous, changed: options.changedRanges });

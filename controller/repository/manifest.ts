@@ -44,12 +44,12 @@ export interface Manifest {
   chunks: (string | null)[];
 }
 
-/** Ids sort by creation time, so listings need no extra metadata to show the newest first. */
+/**
+ * Ids sort by creation time (to the millisecond), so listings show recovery points in order
+ * without reading them: `20261121T232920123Z-71cfb8f7`.
+ */
 export function newManifestId(now = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
+  const stamp = now.toISOString().replace(/[-:.]/g, '');
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 

@@ -165,16 +165,22 @@ export class Repository {
     }
   }
 
-  /** The newest manifest of the disk named `name`, to compare a new backup against. */
+  /**
+   * The newest manifest of the disk named `name`, to compare a new backup against. Creation time
+   * decides, then the id: listing order alone could put two backups made close together the
+   * wrong way round.
+   */
   async latestManifest(name: string): Promise<Manifest | undefined> {
-    const ids = await this.listManifestIds();
-    for (const id of ids.reverse()) {
+    let latest: Manifest | undefined;
+    for (const id of await this.listManifestIds()) {
       const m = await this.loadManifest(id);
-      if (m.disk.name === name) {
-        return m;
+      const newer =
+        !latest || m.createdAt > latest.createdAt || (m.createdAt === latest.createdAt && m.id > latest.id);
+      if (m.disk.name === name && newer) {
+        latest = m;
       }
     }
-    return undefined;
+    return latest;
   }
 
   /** Forgets a recovery point: its manifest and catalogs go; chunks go at the next garbage collection. */
