@@ -205,11 +205,12 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   backup: sub({
     summary: 'back up a VHDX, VHD or raw disk; only changed chunks are stored',
     usage:
-      'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE] [--full] [--threads N] [--no-catalog]',
+      'disk backup --repo URL --key-file PATH --disk PATH [--name NAME] [--changed-ranges FILE [--parent ID]] [--full] [--threads N] [--no-catalog]',
     options: {
       disk: { type: 'string' },
       name: { type: 'string' },
       'changed-ranges': { type: 'string' },
+      parent: { type: 'string' },
       full: { type: 'boolean', default: false },
       threads: { type: 'string' },
       'no-catalog': { type: 'boolean', default: false },
@@ -230,6 +231,7 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const manifest = await backupDisk(repo, diskPath, {
         name: v.name,
         changedRanges,
+        parentId: v.parent,
         full: v.full,
         threads: v.threads ? Number(v.threads) : undefined,
         onProgress: bar?.update,
