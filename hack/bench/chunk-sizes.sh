@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=hack/lib.sh
 source "$root/hack/lib.sh"
 work=${1:-/tmp/shadowkeep-bench} sizes=${2:-64K 256K 1M 4M}
-sk() { node "$root/dist/controller/datapath/main.js" "$@"; }
+sk() { node "$root/dist/controller/cli/main.js" "$@"; }
 export SHADOWKEEP_KEY_FILE=$work/chunk-sizes.key
 changed=$(node -e "const fs=require('fs');let n=0;for(const f of process.argv.slice(1))for(const r of JSON.parse(fs.readFileSync(f,'utf8')))n+=r.length;console.log(n)" "$work"/mutations/r*.json)
 printf '%-6s %12s %12s %10s %14s %10s\n' chunk full_s incr_s growth_MB growth/changed manifest_KB

@@ -54,7 +54,7 @@ const dataset = JSON.parse(readFileSync(join(work, 'dataset.json'), 'utf8')) as 
 const src = join(work, 'src');
 const disk = join(src, 'disk.vhdx');
 const node = process.execPath;
-const shadowkeep = `${node} ${join(root, 'dist/controller/datapath/main.js')}`;
+const shadowkeep = `${node} ${join(root, 'dist/controller/cli/main.js')}`;
 const cacheBin = join(root, '.cache/bin');
 
 function sh(cmd: string, env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
