@@ -1,4 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { config, expect } from 'chai';
+import { load } from 'js-yaml';
+import { nextSlot } from '../../../controller/policy/schedule.js';
+import { repoRoot } from '../../support/kube.js';
 import type { RecoveryPoint, VirtualMachineProtection } from '../../../controller/api/index.js';
 import { labels } from '../../../controller/api/index.js';
 import { Repository } from '../../../controller/repository/repository.js';
@@ -159,6 +164,55 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
       new RegExp(
         `shadowkeep_recovery_points\\{namespace="${env.namespace}",phase="Completed",consistency="SavedState"\\} 1`,
       ),
+    );
+  });
+
+  it('runs the application-consistent-only SQL policy from examples/ on its Berlin schedule', async () => {
+    const [node1, node2] = env.nodes as [string, string];
+    const example = load(
+      await readFile(path.join(repoRoot, 'examples/policy-sql-online-only.yaml'), 'utf8'),
+    ) as VirtualMachineProtection;
+    // As a kustomize overlay would: this test's namespace, and only this test's hosts.
+    example.metadata.namespace = env.namespace;
+    example.spec.selector.hosts = env.nodes;
+    await env.sim.createVm({
+      name: 'sql01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    await env.sim.createVm({
+      name: 'sql02',
+      owner: node2,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+      integrationServices: { backup: false },
+    });
+    await env.clients.protections.create(example);
+    const slot = nextSlot(example.spec.schedule, env.clock.now())!;
+    env.clock.set(new Date(slot.getTime() + 60_000));
+    env.manager.resyncAll();
+    await phasesBecome(env, 'sql01', ['Completed'], 'the SQL point');
+    await phasesBecome(
+      env,
+      'sql02',
+      [
+        'Failed: the policy requires an application-consistent backup, but the VM allows only saved state: the Backup (volume shadow copy) integration service is disabled',
+      ],
+      'the refused point',
+    );
+    const [sql01] = await pointsOf(env, 'sql01');
+    expect(sql01?.status?.consistency).to.equal('ApplicationConsistent');
+    await eventually(
+      async () => {
+        const policy = await env.clients.protections.get('sql-tier', env.namespace);
+        expect(policy?.status?.conditions?.find((c) => c.type === 'OffsiteInSync')?.reason).to.equal(
+          'CopiesBehind',
+        );
+      },
+      { what: 'the policy to report that the Azure copy is behind' },
     );
   });
 
