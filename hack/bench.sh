@@ -31,7 +31,7 @@ if command -v go >/dev/null; then
   hack/tools/build.sh kopia restic || log "building Kopia/restic from Go modules failed; benchmarking without them"
 fi
 
-[ -f dist/hack/bench/run.js ] || tsc -b
+[ -f dist/hack/bench/run.js ] || tsc -p tsconfig.json
 mkdir -p "$work"
 stamp="$work/dataset-${size}G.done"
 if [ ! -f "$stamp" ]; then
@@ -44,3 +44,5 @@ else
   cp "$work/pristine.vhdx" "$work/src/disk.vhdx"
 fi
 node dist/hack/bench/run.js --work "$work" --rounds "$rounds" --results bench/results
+# Item-level recovery: one file out of a recovery point vs the peers' whole-disk restore.
+hack/bench/ilr.sh --size "$size"
