@@ -10,6 +10,7 @@ import {
 } from '../api/index.js';
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
+import { awaitGroup, groupCondition } from './consistency-group.js';
 import { failedStatus } from '../recoverypoint/status.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/log.js';
@@ -186,7 +187,11 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     const repo = await deps.openRepository(repoObject);
     const parent = await findParent(points, rp, repoName);
 
+    const group = rp.spec.consistencyGroup
+      ? await awaitGroup(points, rp, (condition) => writeStatus({ conditions: [condition] }), { now })
+      : undefined;
     snapshot = await hypervisor.createSnapshot(vmId, { mode, label: name });
+    const extraConditions = group ? [groupCondition(rp.spec.consistencyGroup ?? '', group, now())] : [];
     if (spec.maxDowntime && snapshot.downtimeMs > parseDuration(spec.maxDowntime)) {
       logger.warn('saved-state downtime exceeded maxDowntime', {
         name,
@@ -276,6 +281,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
       })),
       progress: { bytesDone: total, bytesTotal: total, percent: 100 },
       conditions: [
+        ...extraConditions,
         {
           type: 'Ready',
           status: 'True',

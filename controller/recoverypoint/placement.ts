@@ -7,6 +7,8 @@ export interface PlacementPoint {
   phase: 'Pending' | 'Snapshotting' | 'Transferring' | 'Completed' | 'Failed' | 'Deleting';
   /** The node it is assigned to (its `shadowkeep.io/node` label), if any. */
   node?: string;
+  /** Its consistency group: members of one group are one coordinated backup, admitted together. */
+  group?: string;
   /** Since when the point has been waiting to start (its creation, or its first wait on record). */
   waitingSince: Date;
 }
@@ -25,6 +27,7 @@ export interface PlacementHost {
 /** Another recovery point holding a backup slot now. */
 export interface ActiveBackup {
   key: string;
+  group?: string;
   node: string;
   volumes: string[];
 }
@@ -123,7 +126,11 @@ export function place(
       retryAfterMs: 60_000,
     };
   }
-  const others = active.filter((a) => a.key !== point.key);
+  // Members of one consistency group wait for each other at the snapshot, so they never queue
+  // behind each other here (that would deadlock the group until its barrier times out).
+  const others = active.filter(
+    (a) => a.key !== point.key && (point.group === undefined || a.group !== point.group),
+  );
   const onHost = others.filter((a) => a.node === vm.host).length;
   if (onHost >= limits.perHost) {
     return {

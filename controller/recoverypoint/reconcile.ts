@@ -104,7 +104,10 @@ export class RecoveryPointReconciler implements Reconciler {
     };
     const seen = informers.recoveryPoints.list(inFlight).flatMap((p) => {
       const node = p.metadata.labels?.[labels.node];
-      return node ? [{ key: keyOf(p.metadata), node, volumes: volumesOf(vmIdOf(p) ?? '') }] : [];
+      const group = p.spec.consistencyGroup;
+      return node
+        ? [{ key: keyOf(p.metadata), node, volumes: volumesOf(vmIdOf(p) ?? ''), ...(group ? { group } : {}) }]
+        : [];
     });
     for (const active of seen) {
       this.recentlyAssigned.delete(active.key);
@@ -143,6 +146,7 @@ export class RecoveryPointReconciler implements Reconciler {
         phase: rp.status?.phase ?? 'Pending',
         ...(rp.metadata.labels?.[labels.node] ? { node: rp.metadata.labels[labels.node] } : {}),
         waitingSince: waitingSince(rp, now),
+        ...(rp.spec.consistencyGroup ? { group: rp.spec.consistencyGroup } : {}),
       },
       vm,
       hosts,
@@ -161,7 +165,12 @@ export class RecoveryPointReconciler implements Reconciler {
             labels: { [labels.node]: decision.node },
           },
         });
-        this.recentlyAssigned.set(key, { key, node: decision.node, volumes: vm?.volumes ?? [] });
+        this.recentlyAssigned.set(key, {
+          key,
+          node: decision.node,
+          volumes: vm?.volumes ?? [],
+          ...(rp.spec.consistencyGroup ? { group: rp.spec.consistencyGroup } : {}),
+        });
         await this.writeStatus(assigned, {
           phase: 'Pending',
           nodeName: decision.node,

@@ -216,6 +216,46 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     );
   });
 
+  it('snapshots the VMs of a consistency group together, across hosts', async () => {
+    const [node1, node2] = env.nodes as [string, string];
+    for (const [name, node] of [
+      ['farm-web', node1],
+      ['farm-sql', node2],
+      ['farm-ad', node2],
+    ] as const) {
+      await env.sim.createVm({
+        name,
+        owner: node,
+        storage: env.sim.layout.csvVolume('Volume1'),
+        disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+        running: true,
+      });
+    }
+    await env.clients.protections.create(
+      aPolicy(env, 'farm', {
+        selector: { namePatterns: ['farm-*'], hosts: env.nodes },
+        consistencyGroup: true,
+      }),
+    );
+    nextHour(env);
+    const points = await eventually(
+      async () => {
+        const all = await pointsOf(env);
+        expect(all.map((p) => p.status?.phase)).to.deep.equal(['Completed', 'Completed', 'Completed']);
+        return all;
+      },
+      { timeoutMs: 90_000, what: 'the three points of the group' },
+    );
+    const groups = new Set(points.map((p) => p.spec.consistencyGroup));
+    expect(groups.size, 'one group id').to.equal(1);
+    for (const rp of points) {
+      const together = rp.status?.conditions?.find((c) => c.type === 'ConsistencyGroup');
+      expect(together?.status, together?.message).to.equal('True');
+    }
+    const times = points.map((p) => new Date(p.status?.pointInTime ?? 0).getTime());
+    expect(Math.max(...times) - Math.min(...times), 'points in time within two seconds').to.be.below(2000);
+  });
+
   it('keeps taking incremental recovery points of a VM that live-migrated, from its new node', async () => {
     const [node1, node2] = env.nodes as [string, string];
     const vm = await env.sim.createVm({

@@ -59,6 +59,19 @@ describe('recovery point placement', () => {
     });
   });
 
+  it('admits every member of a consistency group together, whatever the volume limit', () => {
+    const active = [
+      { key: 'a', node: 'hv-node-2', volumes: ['C:\\ClusterStorage\\Volume1'], group: 'farm-1' },
+    ];
+    expect(place(aPoint({ group: 'farm-1' }), onNode1, hosts, active, limits, now)).to.deep.equal({
+      action: 'assign',
+      node: 'hv-node-1',
+    });
+    expect(place(aPoint({ group: 'other' }), onNode1, hosts, active, limits, now)).to.include({
+      action: 'wait',
+    });
+  });
+
   it('waits for a silent agent, then fails the point after half an hour so the policy can retry', () => {
     const onNode3 = { host: 'hv-node-3', volumes: [] };
     expect(place(aPoint(), onNode3, hosts, [], limits, now)).to.include({
