@@ -4,6 +4,7 @@ import {
   HyperVVirtualMachineResource,
   RecoveryPointResource,
   VirtualMachineProtectionResource,
+  VirtualMachineRestoreResource,
   hyperVVirtualMachineName,
   labels,
   type BackupRepository,
@@ -11,6 +12,7 @@ import {
   type HyperVVirtualMachine,
   type RecoveryPoint,
   type VirtualMachineProtection,
+  type VirtualMachineRestore,
 } from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import { HypervisorError, type Hypervisor, type VmInfo } from '../hypervisor/types.js';
@@ -22,6 +24,7 @@ import { sameStatus } from '../runtime/conditions.js';
 import { Informer } from '../runtime/informer.js';
 import { RuntimeMetrics } from '../runtime/metrics.js';
 import { BackupFailure, runBackup } from './backup-job.js';
+import { runRestore } from './restore-job.js';
 import { hostStatus, vmStatus } from './inventory.js';
 import { failedStatus } from '../recoverypoint/status.js';
 
@@ -52,10 +55,14 @@ export class Agent {
   private readonly repositories: ResourceClient<BackupRepository>;
   private readonly protections: ResourceClient<VirtualMachineProtection>;
   private readonly assigned: Informer<RecoveryPoint>;
+  private readonly assignedRestores: Informer<VirtualMachineRestore>;
+  private readonly restores: ResourceClient<VirtualMachineRestore>;
+  /** Jobs under way, keyed `RecoveryPoint/ns/name` or `VirtualMachineRestore/ns/name`. */
   private readonly running = new Map<string, Promise<void>>();
   private readonly missingSince = new Map<string, number>();
   private readonly startedAt: Date;
   private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly opts: AgentOptions) {
@@ -66,6 +73,12 @@ export class Agent {
     this.repositories = new ResourceClient(rest, BackupRepositoryResource);
     this.protections = new ResourceClient(rest, VirtualMachineProtectionResource);
     this.assigned = new Informer(this.points, {
+      selector: { labelSelector: `${labels.node}=${opts.hypervisor.node}` },
+      logger: opts.logger,
+      metrics: new RuntimeMetrics(),
+    });
+    this.restores = new ResourceClient(rest, VirtualMachineRestoreResource);
+    this.assignedRestores = new Informer(this.restores, {
       selector: { labelSelector: `${labels.node}=${opts.hypervisor.node}` },
       logger: opts.logger,
       metrics: new RuntimeMetrics(),
@@ -84,17 +97,19 @@ export class Agent {
   async start(): Promise<void> {
     await this.recoverFromRestart();
     await this.refreshInventory();
-    this.assigned.onChange((key) => {
-      this.maybeStart(key);
+    this.assigned.onChange(() => {
+      this.startWaitingJobs();
+    });
+    this.assignedRestores.onChange(() => {
+      this.startWaitingJobs();
     });
     this.assigned.start();
-    await this.assigned.synced;
-    for (const rp of this.assigned.list()) {
-      this.maybeStart(keyOf(rp.metadata));
-    }
+    this.assignedRestores.start();
+    await Promise.all([this.assigned.synced, this.assignedRestores.synced]);
+    this.startWaitingJobs();
     const tick = (): void => {
       this.timer = setTimeout(() => {
-        void this.refreshInventory()
+        this.refreshing = this.refreshInventory()
           .catch((err: unknown) => {
             this.opts.logger.warn('inventory refresh failed', { error: String(err) });
           })
@@ -111,7 +126,9 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.assigned.stop();
+    // A refresh under way would publish the inventory again after whoever stopped us cleaned up.
+    await this.refreshing;
+    await Promise.all([this.assigned.stop(), this.assignedRestores.stop()]);
     await Promise.allSettled(this.running.values());
   }
 
@@ -149,47 +166,64 @@ export class Agent {
     }
   }
 
-  private maybeStart(key: string): void {
-    const rp = this.assigned.get(key);
-    const max = this.opts.maxConcurrentJobs ?? 4;
-    if (!rp || this.running.has(key) || rp.metadata.deletionTimestamp || this.running.size >= max) {
+  /** Starts the assigned work that waits, while job slots are free: recovery points first. */
+  private startWaitingJobs(): void {
+    const waiting = (o: {
+      metadata: { deletionTimestamp?: string };
+      status?: { phase?: string; nodeName?: string };
+    }): boolean =>
+      !o.metadata.deletionTimestamp &&
+      (o.status?.phase ?? 'Pending') === 'Pending' &&
+      o.status?.nodeName === this.node;
+    for (const rp of this.assigned.list(waiting)) {
+      this.track(`RecoveryPoint/${keyOf(rp.metadata)}`, () =>
+        runBackup(structuredClone(rp), {
+          hypervisor: this.opts.hypervisor,
+          points: this.points,
+          repositories: this.repositories,
+          protections: this.protections,
+          openRepository: (repo) => openRepository(this.opts.rest, repo),
+          fieldManager: agentFieldManager,
+          logger: this.opts.logger,
+          now: () => this.now(),
+        }),
+      );
+    }
+    for (const restore of this.assignedRestores.list(waiting)) {
+      this.track(`VirtualMachineRestore/${keyOf(restore.metadata)}`, () =>
+        runRestore(structuredClone(restore), {
+          restores: this.restores,
+          points: this.points,
+          repositories: this.repositories,
+          openRepository: (repo) => openRepository(this.opts.rest, repo),
+          fieldManager: agentFieldManager,
+          node: this.node,
+          logger: this.opts.logger,
+          now: () => this.now(),
+        }),
+      );
+    }
+  }
+
+  /** Runs one job unless it runs already or every slot is taken; logs its end and frees its slot. */
+  private track(job: string, run: () => Promise<void>): void {
+    if (this.running.has(job) || this.running.size >= (this.opts.maxConcurrentJobs ?? 4)) {
       return;
     }
-    if ((rp.status?.phase ?? 'Pending') !== 'Pending' || rp.status?.nodeName !== this.node) {
-      return;
-    }
-    const job = runBackup(rp, {
-      hypervisor: this.opts.hypervisor,
-      points: this.points,
-      repositories: this.repositories,
-      protections: this.protections,
-      openRepository: (repo) => openRepository(this.opts.rest, repo),
-      fieldManager: agentFieldManager,
-      logger: this.opts.logger,
-      now: () => this.now(),
-    })
+    const done = run()
       .then(() => {
-        this.opts.logger.info('recovery point completed', {
-          namespace: rp.metadata.namespace,
-          name: rp.metadata.name,
-        });
+        this.opts.logger.info('job completed', { job });
       })
       .catch((err: unknown) => {
         const level = err instanceof BackupFailure || err instanceof HypervisorError ? 'warn' : 'error';
-        this.opts.logger[level]('recovery point failed', {
-          namespace: rp.metadata.namespace,
-          name: rp.metadata.name,
-          error: String(err),
-        });
+        this.opts.logger[level]('job failed', { job, error: String(err) });
       })
       .finally(() => {
-        this.running.delete(key);
+        this.running.delete(job);
         // A slot is free: start whatever else is waiting for this node.
-        for (const other of this.assigned.list()) {
-          this.maybeStart(keyOf(other.metadata));
-        }
+        this.startWaitingJobs();
       });
-    this.running.set(key, job);
+    this.running.set(job, done);
   }
 
   /** Publishes the host and its VMs; writes only what changed, except the heartbeat. */
@@ -237,9 +271,14 @@ export class Agent {
           }
         });
     }
-    const jobs = [...this.running.keys()].map((key) => {
-      const [namespace = '', name = ''] = key.split('/');
-      return { kind: 'RecoveryPoint' as const, namespace, name };
+    const jobs = [...this.running.keys()].map((job) => {
+      const [kind, namespace = '', name = ''] = job.split('/');
+      return {
+        kind:
+          kind === 'VirtualMachineRestore' ? ('VirtualMachineRestore' as const) : ('RecoveryPoint' as const),
+        namespace,
+        name,
+      };
     });
     await this.hosts.applyStatus(
       this.node,

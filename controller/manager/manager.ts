@@ -16,6 +16,7 @@ import { RecoveryPointReconciler } from '../recoverypoint/reconcile.js';
 import { RepositoryRecoveryPointData } from '../recoverypoint/data.js';
 import { RepositoryReconciler } from '../repositories/reconcile.js';
 import { InventoryReconciler } from '../inventory/reconcile.js';
+import { RestoreReconciler } from '../restore/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
 import { registerDomainMetrics } from './domain-metrics.js';
 
@@ -50,6 +51,7 @@ export class Manager {
     points: Controller;
     repositories: Controller;
     inventory: Controller;
+    restores: Controller;
   };
   private readonly rest: KubeRest;
   private server: Server | undefined;
@@ -88,14 +90,25 @@ export class Manager {
       new InventoryReconciler({ ...deps, controllerNamespace: opts.namespace }),
       deps,
     );
-    this.controllers = { protection, points, repositories, inventory };
+    const restores = new Controller(new RestoreReconciler(deps), deps);
+    this.controllers = { protection, points, repositories, inventory, restores };
     this.wire();
   }
 
   /** Which keys each change wakes: every reconciler reads the world afresh, so keys are all it needs. */
   private wire(): void {
     const { informers } = this;
-    const { protection, points, repositories, inventory } = this.controllers;
+    const { protection, points, repositories, inventory, restores } = this.controllers;
+    const pendingRestores = (namespace: string | undefined): void => {
+      informers.restores
+        .list(
+          (r) =>
+            r.metadata.namespace === namespace && !['Completed', 'Failed'].includes(r.status?.phase ?? ''),
+        )
+        .forEach((r) => {
+          restores.enqueue(keyOf(r.metadata));
+        });
+    };
     const allVMs = (): void => {
       informers.vms.list().forEach((vm) => {
         inventory.enqueue(keyOf(vm.metadata));
@@ -130,6 +143,7 @@ export class Manager {
       if (policy && namespace) {
         protection.enqueue(`${namespace}/${policy}`);
       }
+      pendingRestores(namespace);
       if (!rp || ['Completed', 'Failed'].includes(rp.status?.phase ?? '')) {
         // A finished backup frees a slot for points waiting on the same host or volume.
         pendingPoints();
@@ -143,7 +157,10 @@ export class Manager {
     informers.hosts.onChange(() => {
       pendingPoints();
     });
-    informers.restores.onChange(allPolicies);
+    informers.restores.onChange((key) => {
+      restores.enqueue(key);
+      allPolicies();
+    });
     informers.repositories.onChange((key, repo) => {
       repositories.enqueue(key);
       informers.protections
@@ -207,7 +224,10 @@ export class Manager {
 
   /** Queues every object for a fresh pass, as after a restart (used when the clock jumps). */
   resyncAll(): void {
-    const { protection, points, repositories, inventory } = this.controllers;
+    const { protection, points, repositories, inventory, restores } = this.controllers;
+    this.informers.restores.list().forEach((r) => {
+      restores.enqueue(keyOf(r.metadata));
+    });
     this.informers.vms.list().forEach((vm) => {
       inventory.enqueue(keyOf(vm.metadata));
     });

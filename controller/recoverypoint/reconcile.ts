@@ -67,11 +67,11 @@ export class RecoveryPointReconciler implements Reconciler {
    */
   private async ensureLabels(rp: RecoveryPoint): Promise<boolean> {
     const byName = rp.spec.vm.name?.toLowerCase();
-    const resolvedId =
-      vmIdOf(rp) ??
-      this.deps.informers.vms
-        .list((vm) => vm.status?.vmName?.toLowerCase() === byName)
-        .map((vm) => vm.spec.id.toLowerCase())[0];
+    // A name resolves only when exactly one VM carries it: Hyper-V names are not unique across hosts.
+    const named = byName
+      ? this.deps.informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === byName)
+      : [];
+    const resolvedId = vmIdOf(rp) ?? (named.length === 1 ? named[0]?.spec.id.toLowerCase() : undefined);
     const wanted: Record<string, string> = {
       ...(resolvedId ? { [labels.vmId]: resolvedId } : {}),
       ...(rp.spec.vm.name ? { [labels.vm]: toLabelValue(rp.spec.vm.name) } : {}),
@@ -119,6 +119,23 @@ export class RecoveryPointReconciler implements Reconciler {
     const { informers, clients, clock } = this.deps;
     const now = clock.now();
     const vmId = vmIdOf(rp);
+    if (!vmId && rp.spec.vm.name) {
+      const name = rp.spec.vm.name.toLowerCase();
+      const named = informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === name);
+      if (named.length > 1) {
+        const ids = named.map((vm) => `${vm.spec.id} on ${vm.status?.host ?? '?'}`).join(', ');
+        await this.writeStatus(rp, {
+          phase: 'Pending',
+          conditions: notReady(
+            rp,
+            'AmbiguousVMName',
+            `${named.length} VMs are named ${rp.spec.vm.name} (${ids}); create the recovery point with spec.vm.id`,
+            now,
+          ),
+        });
+        return { requeueAfterMs: 60_000 };
+      }
+    }
     const vmObject = vmId ? informers.vms.get(vmId) : undefined;
     const vm: PlacementVM | undefined = vmObject?.status?.host
       ? {

@@ -1,0 +1,238 @@
+import { access, mkdir } from 'node:fs/promises';
+import { basename, extname, isAbsolute, join } from 'node:path';
+import type {
+  BackupRepository,
+  RecoveryPoint,
+  VirtualMachineRestore,
+  VirtualMachineRestoreItem,
+  VirtualMachineRestoreStatus,
+} from '../api/index.js';
+import { percentOf } from '../api/quantities.js';
+import type { Logger } from '../common/log.js';
+import { restoreDisk } from '../datapath/restore.js';
+import { openStoredDisk } from '../datapath/stored-disk.js';
+import { extract } from '../ilr/extract.js';
+import { openVolume } from '../ilr/open-volume.js';
+import { FileNotFoundError } from '../ntfs/errors.js';
+import type { ResourceClient } from '../kube/client.js';
+import { mergeConditions } from '../runtime/conditions.js';
+import type { Repository } from '../repository/repository.js';
+import { StatusWriter } from './status-writer.js';
+import { BackupFailure } from './backup-job.js';
+import { failedStatus } from '../recoverypoint/status.js';
+
+export interface RestoreJobDeps {
+  restores: ResourceClient<VirtualMachineRestore>;
+  points: ResourceClient<RecoveryPoint>;
+  repositories: ResourceClient<BackupRepository>;
+  openRepository: (repo: BackupRepository) => Promise<Repository>;
+  fieldManager: string;
+  node: string;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** A folder the restore writes into: absolute on this host, created if missing. */
+async function destinationFolder(path: string | undefined, field: string): Promise<string> {
+  if (!path || !isAbsolute(path)) {
+    throw new BackupFailure(
+      'InvalidDestination',
+      `${field} '${path ?? ''}' is not an absolute path on this host`,
+    );
+  }
+  await mkdir(path, { recursive: true });
+  return path;
+}
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * An item path as people write it (`C:\inetpub\web.config` or `/inetpub/web.config`) as a path
+ * inside the volume: the drive letter names no partition a host-level backup can know, so the
+ * path is looked up on each disk's main NTFS volume in turn.
+ */
+export function volumePath(itemPath: string): string {
+  return itemPath.replace(/^[A-Za-z]:/, '').replaceAll('\\', '/');
+}
+
+/**
+ * Runs a VirtualMachineRestore assigned to this node. `Disks` writes each disk of the recovery
+ * point as a VHDX into the target folder (never over an existing file); `Items` copies files and
+ * folders out of the recovery point's NTFS volumes into the destination without restoring a disk.
+ */
+export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJobDeps): Promise<void> {
+  const { now } = deps;
+  const namespace = restore.metadata.namespace;
+  const status = new StatusWriter<VirtualMachineRestoreStatus>((st) =>
+    deps.restores.applyStatus(restore.metadata.name, namespace, st, deps.fieldManager),
+  );
+  await status.write({ phase: 'Restoring', nodeName: deps.node, startTime: now().toISOString() });
+  try {
+    const rp = await deps.points.get(restore.spec.recoveryPoint, namespace);
+    if (rp?.status?.phase !== 'Completed') {
+      throw new BackupFailure(
+        'RecoveryPointNotFound',
+        `RecoveryPoint ${restore.spec.recoveryPoint} ${rp ? `is ${rp.status?.phase ?? 'Pending'}, not Completed` : 'does not exist'} in ${namespace ?? ''}`,
+      );
+    }
+    const repoName = restore.spec.fromRepository ?? rp.status.repository ?? rp.spec.repository ?? '';
+    const repoObject = repoName ? await deps.repositories.get(repoName, namespace) : undefined;
+    if (!repoObject) {
+      throw new BackupFailure(
+        'RepositoryNotFound',
+        `BackupRepository ${namespace ?? ''}/${repoName} does not exist`,
+      );
+    }
+    const repo = await deps.openRepository(repoObject);
+    const disks = (rp.status.disks ?? []).filter((d) => d.manifest);
+    const { target } = restore.spec;
+    let restoredBytes = 0;
+    let items: VirtualMachineRestoreItem[] | undefined;
+
+    if (target.type === 'Disks') {
+      const folder = await destinationFolder(target.path, 'spec.target.path');
+      const total = disks.reduce((sum, d) => sum + (d.virtualSize ?? 0), 0);
+      for (const disk of disks) {
+        // The stored file name is data from the host: keep only its last segment.
+        const stem = basename((disk.fileName ?? `disk-${disk.controllerLocation}`).replaceAll('\\', '/'));
+        const out = join(folder, `${basename(stem, extname(stem))}.vhdx`);
+        if (await exists(out)) {
+          throw new BackupFailure(
+            'DestinationExists',
+            `${out} exists already; restore into an empty folder or remove it first`,
+          );
+        }
+        const done = restoredBytes;
+        await restoreDisk(repo, disk.manifest ?? '', out, {
+          format: 'vhdx',
+          onProgress: (bytes: number) => {
+            status.hint({
+              progress: {
+                bytesDone: done + bytes,
+                bytesTotal: total,
+                percent: percentOf(done + bytes, total),
+              },
+            });
+          },
+        });
+        restoredBytes += disk.virtualSize ?? 0;
+      }
+    } else if (target.type === 'Items') {
+      const destination = await destinationFolder(target.items?.destination, 'spec.target.items.destination');
+      items = [];
+      for (const itemPath of target.items?.paths ?? []) {
+        items.push(
+          await restoreItem(
+            repo,
+            disks.map((d) => d.manifest ?? ''),
+            itemPath,
+            destination,
+          ),
+        );
+      }
+      restoredBytes = items.reduce((sum, i) => sum + (i.bytes ?? 0), 0);
+    } else {
+      throw new BackupFailure(
+        'NotAvailable',
+        `restoring a whole VM (${target.type}) is not available in this release yet; restore its Disks and import them with Import-VM`,
+      );
+    }
+
+    const failed = (items ?? []).filter((i) => i.result !== 'Restored');
+    const message = items
+      ? `${items.length - failed.length} of ${items.length} items restored to ${target.items?.destination ?? ''}`
+      : `${disks.length} disks restored to ${target.path ?? ''}`;
+    await status.write({
+      phase: failed.length > 0 ? 'Failed' : 'Completed',
+      completionTime: now().toISOString(),
+      restoredBytes,
+      ...(items ? { items } : {}),
+      ...(failed.length > 0
+        ? {
+            failure: {
+              reason: 'ItemsNotRestored',
+              message: failed.map((f) => `${f.path}: ${f.message ?? f.result}`).join('; '),
+            },
+          }
+        : {}),
+      conditions: mergeConditions(
+        restore.status?.conditions,
+        [
+          failed.length > 0
+            ? {
+                type: 'Ready',
+                status: 'False',
+                reason: 'ItemsNotRestored',
+                message,
+                observedGeneration: restore.metadata.generation ?? 1,
+              }
+            : {
+                type: 'Ready',
+                status: 'True',
+                reason: 'Restored',
+                message,
+                observedGeneration: restore.metadata.generation ?? 1,
+              },
+        ],
+        now(),
+      ),
+    });
+  } catch (err) {
+    const reason = err instanceof BackupFailure ? err.reason : err instanceof Error ? err.name : 'Error';
+    const message = err instanceof Error ? err.message : String(err);
+    await status.write(failedStatus(restore, reason, message, now()));
+    throw err;
+  }
+}
+
+/** One item: the first disk whose main NTFS volume holds the path wins. */
+async function restoreItem(
+  repo: Repository,
+  manifests: string[],
+  itemPath: string,
+  destination: string,
+): Promise<VirtualMachineRestoreItem> {
+  const inside = volumePath(itemPath);
+  let unreadable: string | undefined;
+  for (const manifest of manifests) {
+    let volume;
+    try {
+      ({ volume } = await openVolume(await openStoredDisk(repo, manifest)));
+    } catch (err) {
+      // A disk without a browsable volume (blank, ReFS, damaged) cannot hold the item; try the next.
+      unreadable = err instanceof Error ? err.message : String(err);
+      continue;
+    }
+    try {
+      const report = await extract(volume, inside, destination);
+      const notes = [
+        ...report.renamed.map((r) => `renamed ${r.ntfsPath}: ${r.reason}`),
+        ...report.skipped.map((s) => `skipped ${s.ntfsPath}: ${s.reason}`),
+      ];
+      return {
+        path: itemPath,
+        result: 'Restored',
+        files: report.files,
+        bytes: report.bytes,
+        ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
+      };
+    } catch (err) {
+      if (err instanceof FileNotFoundError) {
+        continue;
+      }
+      return { path: itemPath, result: 'Failed', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+  if (unreadable !== undefined) {
+    return {
+      path: itemPath,
+      result: 'NotFound',
+      message: `not found on any readable volume (one disk could not be opened: ${unreadable})`,
+    };
+  }
+  return { path: itemPath, result: 'NotFound', message: 'no disk of the recovery point holds this path' };
+}
