@@ -357,6 +357,33 @@ describe('protecting VMs with a VirtualMachineProtection', function () {
     expect(await pointsOf(env, 'keep01')).to.have.length(1);
   });
 
+  it('deletes the recovery points and their data with the policy when deletionPolicy is Delete', async () => {
+    const [node1] = env.nodes as [string];
+    await env.sim.createVm({
+      name: 'temp01',
+      owner: node1,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    await env.clients.protections.create(aPolicy(env, 'scratch', { deletionPolicy: 'Delete' }));
+    nextHour(env);
+    await phasesBecome(env, 'temp01', ['Completed'], 'a recovery point');
+    await env.clients.protections.delete('scratch', env.namespace);
+    await eventually(
+      async () => {
+        expect(await pointsOf(env, 'temp01')).to.have.length(0);
+        expect(await env.clients.protections.get('scratch', env.namespace)).to.be.undefined;
+      },
+      { timeoutMs: 30_000, what: 'the policy and its recovery points to be gone' },
+    );
+    const repo = await Repository.open(
+      openStorage(env.repoDir),
+      Buffer.from('integration-test-key-0123456789'),
+    );
+    expect(await repo.listManifestIds()).to.deep.equal([]);
+  });
+
   it('reports a VM that a second policy also selects, and backs it up only once', async () => {
     const [node1] = env.nodes as [string];
     await env.sim.createVm({
