@@ -23,6 +23,7 @@ import { openRepository } from '../repositories/access.js';
 import { sameStatus } from '../runtime/conditions.js';
 import { Informer } from '../runtime/informer.js';
 import { RuntimeMetrics } from '../runtime/metrics.js';
+import { untilSuccess } from '../runtime/retry.js';
 import { BackupFailure, runBackup } from './backup-job.js';
 import { runRestore } from './restore-job.js';
 import { hostStatus, vmStatus } from './inventory.js';
@@ -95,8 +96,9 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    await this.recoverFromRestart();
-    await this.refreshInventory();
+    const { logger } = this.opts;
+    await untilSuccess(() => this.recoverFromRestart(), { logger, what: 'recovering from a restart' });
+    await untilSuccess(() => this.refreshInventory(), { logger, what: 'publishing the inventory' });
     this.assigned.onChange(() => {
       this.startWaitingJobs();
     });

@@ -134,8 +134,9 @@ export class Manager {
     });
     informers.recoveryPoints.onChange((key, rp) => {
       points.enqueue(key);
+      // The inventory shows only the newest completed point: other phases cannot change it.
       const vmId = rp?.metadata.labels?.[labels.vmId];
-      if (vmId) {
+      if (vmId && (rp.status?.phase === 'Completed' || rp.metadata.deletionTimestamp)) {
         inventory.enqueue(vmId);
       }
       const policy = rp?.metadata.labels?.[labels.protection];

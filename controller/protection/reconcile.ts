@@ -34,6 +34,22 @@ export interface ProtectionDeps {
  * and a status that says what is protected and what is not. Reads the caches, plans with a pure
  * function, writes what the plan says, and writes status once, only when it changed.
  */
+/** Runs `work` on every item, at most `width` at once. */
+async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
+}
+
 export class ProtectionReconciler implements Reconciler {
   readonly name = 'protection';
 
@@ -88,9 +104,8 @@ export class ProtectionReconciler implements Reconciler {
       now,
     );
 
-    for (const point of plan.create) {
-      await this.createPoint(policy, point);
-    }
+    // One schedule tick creates a point per VM: send them in parallel, a bounded number at a time.
+    await inBatches(plan.create, 16, (point) => this.createPoint(policy, point));
     for (const doomed of plan.delete) {
       if (await clients.recoveryPoints.delete(doomed.name, namespace)) {
         await this.deps.events.record(
