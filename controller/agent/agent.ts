@@ -1,10 +1,4 @@
 import {
-  BackupRepositoryResource,
-  HyperVHostResource,
-  HyperVVirtualMachineResource,
-  RecoveryPointResource,
-  VirtualMachineProtectionResource,
-  VirtualMachineRestoreResource,
   hyperVVirtualMachineName,
   labels,
   type BackupRepository,
@@ -16,7 +10,8 @@ import {
 } from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import { HypervisorError, type Hypervisor, type VmInfo } from '../hypervisor/types.js';
-import { ResourceClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/client.js';
+import { clientsFor } from '../manager/world.js';
 import { keyOf } from '../kube/objects.js';
 import { isConflict, type KubeRest } from '../kube/rest.js';
 import { openRepository } from '../repositories/access.js';
@@ -68,17 +63,18 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     const { rest } = opts;
-    this.hosts = new ResourceClient(rest, HyperVHostResource);
-    this.vms = new ResourceClient(rest, HyperVVirtualMachineResource);
-    this.points = new ResourceClient(rest, RecoveryPointResource);
-    this.repositories = new ResourceClient(rest, BackupRepositoryResource);
-    this.protections = new ResourceClient(rest, VirtualMachineProtectionResource);
+    const clients = clientsFor(rest);
+    this.hosts = clients.hosts;
+    this.vms = clients.vms;
+    this.points = clients.recoveryPoints;
+    this.repositories = clients.repositories;
+    this.protections = clients.protections;
+    this.restores = clients.restores;
     this.assigned = new Informer(this.points, {
       selector: { labelSelector: `${labels.node}=${opts.hypervisor.node}` },
       logger: opts.logger,
       metrics: new RuntimeMetrics(),
     });
-    this.restores = new ResourceClient(rest, VirtualMachineRestoreResource);
     this.assignedRestores = new Informer(this.restores, {
       selector: { labelSelector: `${labels.node}=${opts.hypervisor.node}` },
       logger: opts.logger,
