@@ -166,6 +166,10 @@ export class Agent {
 
   /** Starts the assigned work that waits, while job slots are free: recovery points first. */
   private startWaitingJobs(): void {
+    // A stopped agent's caches no longer change: starting from them would retry the same job forever.
+    if (this.stopped) {
+      return;
+    }
     const waiting = (o: {
       metadata: { deletionTimestamp?: string };
       status?: { phase?: string; nodeName?: string };
