@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises';
 import { DiskFormatError } from './errors.js';
 import { ImageFile } from './file-reader.js';
 import { mergeRanges, type ByteRange } from './ranges.js';
-import { assertInside, type VirtualDisk } from './virtual-disk.js';
+import { assertInside, type VirtualDisk, readThroughInto } from './virtual-disk.js';
 
 const FOOTER_SIZE = 512;
 const DYNAMIC_HEADER_SIZE = 1024;
@@ -143,11 +143,8 @@ export class VhdDisk implements VirtualDisk {
     return mergeRanges(ranges);
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    assertInside(this.size, offset, length);
-    const buf = Buffer.allocUnsafe(length);
-    await this.readInto(offset, buf);
-    return buf;
+  read(offset: number, length: number): Promise<Buffer> {
+    return readThroughInto(this, offset, length);
   }
 
   async readInto(offset: number, target: Uint8Array): Promise<void> {

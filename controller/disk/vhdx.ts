@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { DiskFormatError } from './errors.js';
 import { ImageFile } from './file-reader.js';
 import { mergeRanges, type ByteRange } from './ranges.js';
-import { assertInside, type VirtualDisk } from './virtual-disk.js';
+import { assertInside, type VirtualDisk, readThroughInto } from './virtual-disk.js';
 import {
   BlockState,
   FILE_SIGNATURE,
@@ -189,11 +189,8 @@ export class VhdxDisk implements VirtualDisk {
     return mergeRanges([...own, ...(this.parent?.allocatedRanges() ?? [])]);
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    assertInside(this.size, offset, length);
-    const buf = Buffer.allocUnsafe(length);
-    await this.readInto(offset, buf);
-    return buf;
+  read(offset: number, length: number): Promise<Buffer> {
+    return readThroughInto(this, offset, length);
   }
 
   async readInto(offset: number, target: Uint8Array): Promise<void> {

@@ -32,3 +32,15 @@ export function assertInside(size: number, offset: number, length: number): void
     throw new RangeError(`read ${offset}+${length} lies outside a disk of ${size} bytes`);
   }
 }
+
+/** `read` for readers whose real work is `readInto`: one fresh buffer, filled in place. */
+export async function readThroughInto(
+  disk: Pick<VirtualDisk, 'size' | 'readInto'>,
+  offset: number,
+  length: number,
+): Promise<Buffer> {
+  assertInside(disk.size, offset, length);
+  const buf = Buffer.allocUnsafe(length);
+  await disk.readInto(offset, buf);
+  return buf;
+}

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ExitCode, UserError, type Command } from '../cli/command.js';
 import type { ByteSource } from '../common/byte-source.js';
-import { readKeyFile } from '../datapath/key-file.js';
+import { openRepository as openRepositoryAt } from '../datapath/open-repository.js';
 import { formatBytes } from '../datapath/progress.js';
 import { openStoredDisk } from '../datapath/stored-disk.js';
 import { DiskFormatError } from '../disk/errors.js';
@@ -9,8 +9,7 @@ import { openVirtualDisk } from '../disk/index.js';
 import { CorruptVolumeError, FileNotFoundError, UnsupportedError } from '../ntfs/errors.js';
 import { PartitionTableError } from '../partitions/index.js';
 import { RepositoryError } from '../repository/errors.js';
-import { Repository } from '../repository/repository.js';
-import { openStorage } from '../storage/open.js';
+import type { Repository } from '../repository/repository.js';
 import { CatalogFormatError } from './catalog-codec.js';
 import { loadCatalogs } from './catalog-store.js';
 import { extract } from './extract.js';
@@ -73,7 +72,7 @@ async function openRepository(values: Values): Promise<Repository> {
     values['key-file'] ?? process.env.SHADOWKEEP_KEY_FILE,
     '--key-file (or SHADOWKEEP_KEY_FILE)',
   );
-  return Repository.open(openStorage(url), await readKeyFile(keyFile));
+  return openRepositoryAt(url, keyFile);
 }
 
 /** The disk to browse and, for recovery points, how much it cost to read from the repository. */
