@@ -11,6 +11,7 @@ cd "$root"
 export SHADOWKEEP_CONTROL_PLANE_DIR=${SHADOWKEEP_CONTROL_PLANE_DIR:-$CACHE/test-control-plane}
 passed=0 failed=0 pending=0 broken=0
 started_control_plane=false
+failures=$(mktemp)
 cleanup() { $started_control_plane && hack/control-plane down >/dev/null 2>&1; true; }
 trap cleanup EXIT
 
@@ -30,15 +31,25 @@ for tier in "$@"; do
   node --enable-source-maps node_modules/mocha/bin/mocha.js --reporter spec --timeout "$timeout" \
     "${hooks[@]}" "${files[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
+  # Mocha colours its summary when the environment forces colour (FORCE_COLOR, some CI runners).
+  sed -i 's/\x1b\[[0-9;]*m//g' "$log"
   p=$(grep -oE '^\s+[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -1)
   f=$(grep -oE '^\s+[0-9]+ failing' "$log" | grep -oE '[0-9]+' | tail -1)
   s=$(grep -oE '^\s+[0-9]+ pending' "$log" | grep -oE '[0-9]+' | tail -1)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); pending=$((pending + ${s:-0}))
   # A crash before mocha's summary still fails the run.
   if [ "$rc" -ne 0 ] && [ -z "$f" ]; then broken=1; failed=$((failed + 1)); fi
+  # Failures are repeated at the end, so a log's tail says what failed.
+  [ -n "$f" ] && sed -n '/^\s*[0-9]* failing/,$p' "$log" >>"$failures"
   rm -f "$log"
 done
 
+if [ -s "$failures" ]; then
+  echo
+  echo "=== failures"
+  cat "$failures"
+fi
+rm -f "$failures"
 echo
 if [ "$pending" -gt 0 ]; then
   echo "$passed passed, $failed failed, $pending skipped"
