@@ -3,9 +3,9 @@
  * chunks and metadata objects. Writing new chunks goes through a BackupWriter (writer.ts).
  * Nothing here takes a lock: every writer creates new, uniquely named objects only.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ObjectNotFoundError, type Storage } from '../storage/storage.js';
+import { ObjectNotFoundError, type PutOptions, type Storage } from '../storage/storage.js';
 import { ChunkIndex, decodeIndex, type ChunkLocation } from './chunk-index.js';
 import { decodeChunk, decodeObject, encodeObject } from './codec.js';
 import { FORMAT_NAME, FORMAT_VERSION, parseConfig, type RepositoryConfig } from './config.js';
@@ -31,6 +31,11 @@ export interface InitOptions {
   compressionLevel?: number;
 }
 
+interface InitWithKey extends InitOptions {
+  /** Share this master key (of another repository) instead of making a fresh one. */
+  masterKey?: Buffer;
+}
+
 /**
  * 256 KiB: measured on the benchmark's NTFS disk with scattered 4 KiB-1 MiB writes, repository
  * growth per incremental was 1.25x the bytes the guest changed (1 MiB chunks: 2.0x, 64 KiB: 1.06x)
@@ -50,7 +55,8 @@ export class Repository {
   private constructor(
     readonly storage: Storage,
     readonly config: RepositoryConfig,
-    readonly keys: RepositoryKeys,
+    private readonly masterKey: Buffer,
+    readonly keys: RepositoryKeys = deriveKeys(masterKey),
   ) {}
 
   /**
@@ -58,13 +64,41 @@ export class Repository {
    * (the key file's bytes). Fails if a repository already exists there.
    */
   static async init(storage: Storage, keyMaterial: Buffer, options: InitOptions = {}): Promise<Repository> {
+    return Repository.create(storage, keyMaterial, options);
+  }
+
+  /**
+   * Creates an offsite twin of `source` in empty storage: the same master key (wrapped by this
+   * repository's own key material) and chunk size, so chunk ids agree and copies move sealed
+   * bytes untouched, deduplicated against everything the twin already holds.
+   */
+  static async initCopyOf(storage: Storage, keyMaterial: Buffer, source: Repository): Promise<Repository> {
+    const { chunkSize, packSize, compressionLevel } = source.config;
+    return Repository.create(storage, keyMaterial, {
+      chunkSize,
+      packSize,
+      compressionLevel,
+      masterKey: source.masterKey,
+    });
+  }
+
+  /** Whether sealed chunks and objects of `other` can be copied here byte for byte. */
+  sharesKeysWith(other: Repository): boolean {
+    return timingSafeEqual(this.masterKey, other.masterKey);
+  }
+
+  private static async create(
+    storage: Storage,
+    keyMaterial: Buffer,
+    options: InitWithKey,
+  ): Promise<Repository> {
     assertKeyMaterial(keyMaterial, 'given');
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (chunkSize < 4096 || chunkSize > 16 * 1024 * 1024 || (chunkSize & (chunkSize - 1)) !== 0) {
       throw new RepositoryError(`chunk size ${chunkSize} must be a power of two between 4 KiB and 16 MiB`);
     }
     const id = randomBytes(16).toString('hex');
-    const masterKey = randomBytes(32);
+    const masterKey = options.masterKey ?? randomBytes(32);
     const config: RepositoryConfig = {
       format: FORMAT_NAME,
       version: FORMAT_VERSION,
@@ -79,7 +113,7 @@ export class Repository {
       throw new RepositoryError(`${storage.url}: a repository already exists here`);
     }
     await storage.create(CONFIG_KEY, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
-    return new Repository(storage, config, deriveKeys(masterKey));
+    return new Repository(storage, config, masterKey);
   }
 
   /** Opens an existing repository; WrongKeyError if the key does not fit, UnsupportedFormatError if too new. */
@@ -97,15 +131,15 @@ export class Repository {
     }
     const config = parseConfig(text, storage.url);
     const masterKey = await unwrapMasterKey(config.keys, keyMaterial, config.id);
-    return new Repository(storage, config, deriveKeys(masterKey));
+    return new Repository(storage, config, masterKey);
   }
 
   // --- sealed metadata objects ---
 
   /** Seals and stores a metadata object; returns the bytes stored. */
-  async putObject(key: string, data: Uint8Array): Promise<number> {
+  async putObject(key: string, data: Uint8Array, options?: PutOptions): Promise<number> {
     const sealed = encodeObject(this.keys, key, data);
-    await this.storage.put(key, sealed);
+    await this.storage.put(key, sealed, options);
     return sealed.length;
   }
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type ChunkIndex, type IndexEntry, encodeIndex } from './chunk-index.js';
 import { RepositoryError } from './errors.js';
+import type { PutOptions } from '../storage/storage.js';
 import { INDEX_PREFIX, PACKS_PREFIX, manifestKey, packIdOfKey, packKey } from './layout.js';
 import { newManifestId, type Manifest } from './manifest.js';
 import { PackBuilder } from './pack.js';
@@ -23,6 +24,8 @@ export class BackupWriter {
     private readonly repo: Repository,
     /** Loaded with `forWriting`, so it never points into condemned packs. */
     private readonly index: ChunkIndex,
+    /** How every object is written, e.g. locked until a date for immutable offsite copies. */
+    private readonly putOptions: PutOptions = {},
   ) {}
 
   /** Whether a chunk is already stored (or queued by this backup): then it is not stored again. */
@@ -50,7 +53,7 @@ export class BackupWriter {
     this.pack = new PackBuilder();
     await this.pendingWrite;
     const { parts, entries, size } = full.finish(this.repo.keys);
-    this.pendingWrite = this.repo.storage.put(packKey(full.id), parts).then(() => {
+    this.pendingWrite = this.repo.storage.put(packKey(full.id), parts, this.putOptions).then(() => {
       this.written.push(...entries);
       this.bytesUploaded += size;
     });
@@ -65,14 +68,7 @@ export class BackupWriter {
    */
   async commit(draft: Omit<Manifest, 'id' | 'createdAt' | 'host'>): Promise<Manifest> {
     await this.rescueCondemned(draft.chunks);
-    await this.flush();
-    await this.pendingWrite;
-    if (this.written.length > 0) {
-      this.bytesUploaded += await this.repo.putObject(
-        `${INDEX_PREFIX}${randomBytes(16).toString('hex')}`,
-        encodeIndex(this.written),
-      );
-    }
+    await this.finishPacks();
     const manifest: Manifest = {
       ...draft,
       stats: { ...draft.stats, bytesUploaded: this.bytesUploaded },
@@ -82,6 +78,22 @@ export class BackupWriter {
     };
     await this.repo.putObject(manifestKey(manifest.id), Buffer.from(JSON.stringify(manifest)));
     return manifest;
+  }
+
+  /**
+   * Writes the last pack and then one index object naming every pack written since the previous
+   * call: from then on the chunks are found by readers and by later writers.
+   */
+  async finishPacks(): Promise<void> {
+    await this.flush();
+    await this.pendingWrite;
+    if (this.written.length > 0) {
+      this.bytesUploaded += await this.repo.putObject(
+        `${INDEX_PREFIX}${randomBytes(16).toString('hex')}`,
+        encodeIndex(this.written.splice(0)),
+        this.putOptions,
+      );
+    }
   }
 
   private async rescueCondemned(chunks: readonly (string | null)[]): Promise<void> {

@@ -13,6 +13,7 @@ import {
   StorageFullError,
   assertValidKey,
   type ObjectInfo,
+  type PutOptions,
   type Storage,
 } from './storage.js';
 
@@ -24,6 +25,8 @@ function errno(err: unknown): string | undefined {
 }
 
 export class FilesystemStorage implements Storage {
+  readonly locking = false;
+
   constructor(
     readonly root: string,
     readonly url = `file://${root}`,
@@ -88,7 +91,17 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  async put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  /** A folder cannot promise immutability: refusing beats a lock that silently is not there. */
+  private refuseLock(options: PutOptions | undefined): void {
+    if (options?.retainUntil) {
+      throw new StorageError(
+        `${this.url}: a filesystem repository cannot lock objects; use an S3 bucket with Object Lock or an Azure container with immutability for immutableFor`,
+      );
+    }
+  }
+
+  async put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void> {
+    this.refuseLock(options);
     const target = this.path(key);
     const temp = await this.writeTemp(key, data);
     try {
@@ -101,7 +114,8 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  async create(key: string, data: Uint8Array): Promise<void> {
+  async create(key: string, data: Uint8Array, options?: PutOptions): Promise<void> {
+    this.refuseLock(options);
     const target = this.path(key);
     const temp = await this.writeTemp(key, data);
     try {

@@ -12,21 +12,30 @@ export interface ObjectInfo {
   size: number;
   /** When the object was written: garbage collection's grace period counts from here. */
   modified: Date;
+  /** The object cannot be deleted or changed before this time (where the backend reports it). */
+  retainUntil?: Date;
+}
+
+export interface PutOptions {
+  /** Lock the object against deletion and change until then (S3 Object Lock, Azure immutability). */
+  retainUntil?: Date;
 }
 
 export interface Storage {
   /** The repository URL this storage was opened from, for messages. */
   readonly url: string;
-  put(key: string, data: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /** Whether objects can be locked with `PutOptions.retainUntil`. */
+  readonly locking: boolean;
+  put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void>;
   /** Like `put`, but fails with ObjectExistsError when the key exists: for objects only one writer may create. */
-  create(key: string, data: Uint8Array): Promise<void>;
+  create(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
   /** Throws ObjectNotFoundError when absent. */
   get(key: string): Promise<Buffer>;
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix` (which ends with '/'), in key order. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** Removes an object; removing one that is already gone is not an error. */
+  /** Removes an object; removing one that is already gone is not an error; a locked one throws ObjectLockedError. */
   delete(key: string): Promise<void>;
 }
 
@@ -51,6 +60,20 @@ export class ObjectExistsError extends StorageError {
     readonly key: string,
   ) {
     super(`${url}: object ${key} already exists`);
+  }
+}
+
+/** The object is locked (immutable) and cannot be deleted yet. */
+export class ObjectLockedError extends StorageError {
+  override name = 'ObjectLockedError';
+  constructor(
+    readonly url: string,
+    readonly key: string,
+    readonly retainUntil?: Date,
+  ) {
+    super(
+      `${url}: object ${key} is locked${retainUntil ? ` until ${retainUntil.toISOString()}` : ''} and cannot be deleted before then`,
+    );
   }
 }
 
