@@ -158,12 +158,12 @@ async function sendChunks(
   let batch = 0;
   for (const read of reads) {
     while (next < reads.length && inFlight.length < opts.parallelReads) {
-      const p = start(reads[next++] as Read);
+      const p = start(reads[next++]!);
       // Awaited in order below; this only keeps a failed read-ahead from being reported unhandled.
       p.catch(() => undefined);
       inFlight.push(p);
     }
-    const bytes = await (inFlight.shift() as Promise<Buffer>);
+    const bytes = await (inFlight.shift()!);
     for (const { id, location } of read.chunks) {
       const at = location.offset - read.offset;
       await opts.throttle?.take(location.length);
