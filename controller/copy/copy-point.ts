@@ -151,19 +151,22 @@ async function sendChunks(
   },
 ): Promise<number> {
   const writer = new BackupWriter(target, targetIndex, put);
-  const reads = planReads(missing);
-  const inFlight: Promise<Buffer>[] = [];
-  const start = (r: Read): Promise<Buffer> => source.storage.getRange(packKey(r.pack), r.offset, r.length);
-  let next = 0;
-  let batch = 0;
-  for (const read of reads) {
-    while (next < reads.length && inFlight.length < opts.parallelReads) {
-      const p = start(reads[next++]!);
+  const queue = planReads(missing);
+  const inFlight: { read: Read; bytes: Promise<Buffer> }[] = [];
+  const readAhead = (): void => {
+    let read: Read | undefined;
+    while (inFlight.length < opts.parallelReads && (read = queue.shift())) {
+      const bytes = source.storage.getRange(packKey(read.pack), read.offset, read.length);
       // Awaited in order below; this only keeps a failed read-ahead from being reported unhandled.
-      p.catch(() => undefined);
-      inFlight.push(p);
+      bytes.catch(() => undefined);
+      inFlight.push({ read, bytes });
     }
-    const bytes = await (inFlight.shift()!);
+  };
+  let batch = 0;
+  readAhead();
+  for (let current = inFlight.shift(); current; readAhead(), current = inFlight.shift()) {
+    const { read } = current;
+    const bytes = await current.bytes;
     for (const { id, location } of read.chunks) {
       const at = location.offset - read.offset;
       await opts.throttle?.take(location.length);
