@@ -184,7 +184,8 @@ export class Agent {
           points: this.points,
           repositories: this.repositories,
           protections: this.protections,
-          openRepository: (repo) => openRepository(this.opts.rest, repo),
+          // The first backup into empty storage creates the repository.
+          openRepository: (repo) => openRepository(this.opts.rest, repo, { create: true }),
           fieldManager: agentFieldManager,
           logger: this.opts.logger,
           now: () => this.now(),

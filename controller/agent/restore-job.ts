@@ -79,7 +79,14 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
         `RecoveryPoint ${restore.spec.recoveryPoint} ${rp ? `is ${rp.status?.phase ?? 'Pending'}, not Completed` : 'does not exist'} in ${namespace ?? ''}`,
       );
     }
-    const repoName = restore.spec.fromRepository ?? rp.status.repository ?? rp.spec.repository ?? '';
+    const from = restore.spec.fromRepository;
+    if (from && !(rp.status.copies ?? []).some((c) => c.repository === from && c.phase === 'Completed')) {
+      throw new BackupFailure(
+        'CopyNotAvailable',
+        `RecoveryPoint ${rp.metadata.name} has no completed copy in ${from} (see its status.copies); restore from a repository listed there, or leave spec.fromRepository unset`,
+      );
+    }
+    const repoName = from ?? rp.status.repository ?? rp.spec.repository ?? '';
     const repoObject = repoName ? await deps.repositories.get(repoName, namespace) : undefined;
     if (!repoObject) {
       throw new BackupFailure(

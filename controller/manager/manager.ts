@@ -17,6 +17,7 @@ import { RepositoryRecoveryPointData } from '../recoverypoint/data.js';
 import { RepositoryReconciler } from '../repositories/reconcile.js';
 import { InventoryReconciler } from '../inventory/reconcile.js';
 import { RestoreReconciler } from '../restore/reconcile.js';
+import { CopyReconciler } from '../copy/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
 import { registerDomainMetrics } from './domain-metrics.js';
 
@@ -30,6 +31,10 @@ export interface ManagerOptions {
   leaderElection?: boolean;
   clock?: Clock;
   logger?: Logger;
+  /** Offsite copies run at once (each a recovery point); default 2. */
+  copyWorkers?: number;
+  /** Bandwidth limit per offsite copy in bytes per second; unlimited when unset. */
+  copyBytesPerSecond?: number;
 }
 
 export function loadKubeConfig(): KubeConfig {
@@ -52,6 +57,7 @@ export class Manager {
     repositories: Controller;
     inventory: Controller;
     restores: Controller;
+    copies: Controller;
   };
   private readonly rest: KubeRest;
   private server: Server | undefined;
@@ -91,14 +97,23 @@ export class Manager {
       deps,
     );
     const restores = new Controller(new RestoreReconciler(deps), deps);
-    this.controllers = { protection, points, repositories, inventory, restores };
+    // Copies are long and I/O-bound: their own queue and workers, so they never hold up reconciles.
+    const copies = new Controller(
+      new CopyReconciler({
+        ...deps,
+        rest: this.rest,
+        ...(opts.copyBytesPerSecond ? { bytesPerSecond: opts.copyBytesPerSecond } : {}),
+      }),
+      { ...deps, workers: opts.copyWorkers ?? 2 },
+    );
+    this.controllers = { protection, points, repositories, inventory, restores, copies };
     this.wire();
   }
 
   /** Which keys each change wakes: every reconciler reads the world afresh, so keys are all it needs. */
   private wire(): void {
     const { informers } = this;
-    const { protection, points, repositories, inventory, restores } = this.controllers;
+    const { protection, points, repositories, inventory, restores, copies } = this.controllers;
     const pendingRestores = (namespace: string | undefined): void => {
       informers.restores
         .list(
@@ -128,9 +143,19 @@ export class Manager {
           points.enqueue(keyOf(rp.metadata));
         });
     };
-    informers.protections.onChange((key) => {
+    informers.protections.onChange((key, policy) => {
       protection.enqueue(key);
       allVMs();
+      // A new offsite target applies to every recovery point the policy already has.
+      informers.recoveryPoints
+        .list(
+          (rp) =>
+            rp.metadata.namespace === policy?.metadata.namespace &&
+            rp.metadata.labels?.[labels.protection] === policy?.metadata.name,
+        )
+        .forEach((rp) => {
+          copies.enqueue(keyOf(rp.metadata));
+        });
     });
     informers.recoveryPoints.onChange((key, rp) => {
       points.enqueue(key);
@@ -145,6 +170,9 @@ export class Manager {
         protection.enqueue(`${namespace}/${policy}`);
       }
       pendingRestores(namespace);
+      if (rp?.status?.phase === 'Completed') {
+        copies.enqueue(key);
+      }
       if (!rp || ['Completed', 'Failed'].includes(rp.status?.phase ?? '')) {
         // A finished backup frees a slot for points waiting on the same host or volume.
         pendingPoints();
@@ -225,7 +253,7 @@ export class Manager {
 
   /** Queues every object for a fresh pass, as after a restart (used when the clock jumps). */
   resyncAll(): void {
-    const { protection, points, repositories, inventory, restores } = this.controllers;
+    const { protection, points, repositories, inventory, restores, copies } = this.controllers;
     this.informers.restores.list().forEach((r) => {
       restores.enqueue(keyOf(r.metadata));
     });
@@ -237,6 +265,7 @@ export class Manager {
     });
     this.informers.recoveryPoints.list().forEach((p) => {
       points.enqueue(keyOf(p.metadata));
+      copies.enqueue(keyOf(p.metadata));
     });
     this.informers.repositories.list().forEach((p) => {
       repositories.enqueue(keyOf(p.metadata));

@@ -12,7 +12,7 @@ import { CONFIG_KEY } from '../repository/layout.js';
 export class RepositoryAccessError extends Error {
   constructor(
     readonly reason:
-      'SecretNotFound' | 'SecretInvalid' | 'StorageUnsupported' | 'StorageUnavailable' | 'WrongKey',
+      'SecretNotFound' | 'SecretInvalid' | 'StorageUnsupported' | 'StorageUnavailable' | 'WrongKey' | 'Empty',
     message: string,
   ) {
     super(message);
@@ -67,21 +67,31 @@ export async function readRepositoryKey(rest: KubeRest, repo: BackupRepository):
 }
 
 /**
- * Opens the repository a BackupRepository describes, creating it when the storage is empty (the
- * first writer initializes it; the format makes concurrent first writers safe to retry).
+ * Opens the repository a BackupRepository describes. With `create` it is created when the storage
+ * is empty (the first writer initializes it; the format makes concurrent first writers safe to
+ * retry); with `twinOf` it is created as an offsite twin of that repository.
  */
 export async function openRepository(
   rest: KubeRest,
   repo: BackupRepository,
-  { create = false } = {},
+  { create = false, twinOf }: { create?: boolean; twinOf?: Repository } = {},
 ): Promise<Repository> {
   const key = await readRepositoryKey(rest, repo);
   const storage = openStorage(storageUrlOf(repo));
   try {
     return await Repository.open(storage, key);
   } catch (err) {
-    if (create && err instanceof UnsupportedFormatError && !(await storage.stat(CONFIG_KEY))) {
-      return Repository.init(storage, key);
+    if (err instanceof UnsupportedFormatError && !(await storage.stat(CONFIG_KEY))) {
+      if (twinOf) {
+        return Repository.initCopyOf(storage, key, twinOf);
+      }
+      if (create) {
+        return Repository.init(storage, key);
+      }
+      throw new RepositoryAccessError(
+        'Empty',
+        `${storage.url} is reachable and holds no repository yet; the first backup (or, for an offsite repository, the first copy) creates it`,
+      );
     }
     if (err instanceof WrongKeyError) {
       throw new RepositoryAccessError(

@@ -13,8 +13,9 @@ const fieldManager = 'shadowkeep-controller';
 const recheckMs = 300_000;
 
 /**
- * Keeps a BackupRepository's status true: creates the repository in empty storage, then checks
- * every few minutes that it opens with its key, and says why not when it does not.
+ * Keeps a BackupRepository's status true: checks every few minutes that it opens with its key, and
+ * says why not when it does not. It never creates one: empty storage waits for its first writer,
+ * which knows whether it is a primary repository (a backup) or an offsite twin (a copy).
  */
 export class RepositoryReconciler implements Reconciler {
   readonly name = 'repository';
@@ -38,46 +39,44 @@ export class RepositoryReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const now = clock.now();
     const generation = repoObject.metadata.generation ?? 1;
+    const withReady = (
+      phase: 'Available' | 'Unavailable',
+      ready: { status: 'True' | 'False'; reason: string; message: string },
+      extra: Partial<BackupRepositoryStatus> = {},
+    ): BackupRepositoryStatus => ({
+      observedGeneration: generation,
+      phase,
+      ...extra,
+      conditions: mergeConditions(
+        repoObject.status?.conditions,
+        [{ type: 'Ready', ...ready, observedGeneration: generation }],
+        now,
+      ),
+    });
     let status: BackupRepositoryStatus;
     try {
-      const repo = await openRepository(rest, repoObject, { create: true });
+      const repo = await openRepository(rest, repoObject);
       const points = informers.recoveryPoints.list(
         (rp) =>
           rp.metadata.namespace === namespace &&
           (rp.status?.repository ?? rp.spec.repository) === name &&
           rp.status?.phase === 'Completed',
       );
-      status = {
-        observedGeneration: generation,
-        phase: 'Available',
-        id: repo.config.id,
-        recoveryPoints: points.length,
-        conditions: mergeConditions(
-          repoObject.status?.conditions,
-          [
-            {
-              type: 'Ready',
-              status: 'True',
-              reason: 'Available',
-              message: `repository ${repo.config.id} opens with its key`,
-              observedGeneration: generation,
-            },
-          ],
-          now,
-        ),
-      };
+      status = withReady(
+        'Available',
+        { status: 'True', reason: 'Available', message: `repository ${repo.config.id} opens with its key` },
+        { id: repo.config.id, recoveryPoints: points.length },
+      );
     } catch (err) {
-      const reason = err instanceof RepositoryAccessError ? err.reason : 'StorageUnavailable';
       const message = err instanceof Error ? err.message : String(err);
-      status = {
-        observedGeneration: generation,
-        phase: 'Unavailable',
-        conditions: mergeConditions(
-          repoObject.status?.conditions,
-          [{ type: 'Ready', status: 'False', reason, message, observedGeneration: generation }],
-          now,
-        ),
-      };
+      status =
+        err instanceof RepositoryAccessError && err.reason === 'Empty'
+          ? withReady('Available', { status: 'True', reason: 'Empty', message }, { recoveryPoints: 0 })
+          : withReady('Unavailable', {
+              status: 'False',
+              reason: err instanceof RepositoryAccessError ? err.reason : 'StorageUnavailable',
+              message,
+            });
     }
     const comparable = { ...repoObject.status, lastCheckTime: undefined };
     if (!sameStatus(comparable, status)) {

@@ -10,28 +10,10 @@ import { Repository } from '../../../controller/repository/repository.js';
 import { openStorage } from '../../../controller/storage/open.js';
 import { eventually } from '../../support/eventually.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
+import { aPolicy, completedPoint } from '../../support/protection.js';
 
 config.truncateThreshold = 0;
 const MiB = 1024 * 1024;
-
-function aPolicy(
-  env: Environment,
-  name: string,
-  spec: Partial<VirtualMachineProtection['spec']> = {},
-): VirtualMachineProtection {
-  return {
-    apiVersion: 'shadowkeep.io/v1alpha1',
-    kind: 'VirtualMachineProtection',
-    metadata: { name, namespace: env.namespace, labels: { 'app.kubernetes.io/instance': 'gitops-app' } },
-    spec: {
-      selector: { namePatterns: ['*'], hosts: env.nodes },
-      schedule: { cron: '0 * * * *' },
-      repository: 'primary',
-      retention: { keepLast: 5 },
-      ...spec,
-    },
-  };
-}
 
 /** Moves the injected clock to just past the next hourly slot and wakes every reconciler. */
 function nextHour(env: Environment): Date {
@@ -63,21 +45,6 @@ async function pointsOf(env: Environment, vmName?: string): Promise<RecoveryPoin
     vmName ? { labelSelector: `${labels.vm}=${vmName}` } : {},
   );
   return items.sort((a, b) => (a.spec.scheduledTime ?? '').localeCompare(b.spec.scheduledTime ?? ''));
-}
-
-async function completedPoint(env: Environment, name: string): Promise<RecoveryPoint> {
-  return eventually(
-    async () => {
-      const rp = await env.clients.recoveryPoints.get(name, env.namespace);
-      if (rp?.status?.phase !== 'Completed') {
-        throw new Error(
-          `${name} is ${rp?.status?.phase ?? 'missing'}: ${JSON.stringify(rp?.status?.failure ?? rp?.status?.conditions ?? {})}`,
-        );
-      }
-      return rp;
-    },
-    { timeoutMs: 60_000, what: `recovery point ${name} Completed` },
-  );
 }
 
 describe('protecting VMs with a VirtualMachineProtection', function () {

@@ -1,0 +1,164 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { config, expect } from 'chai';
+import type { RecoveryPoint, VirtualMachineRestore } from '../../../controller/api/index.js';
+import { openVirtualDisk } from '../../../controller/disk/index.js';
+import { checkRepository } from '../../../controller/repository/check.js';
+import { Repository } from '../../../controller/repository/repository.js';
+import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
+import { eventually } from '../../support/eventually.js';
+import { aPolicy, backUpNow } from '../../support/protection.js';
+import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
+
+config.truncateThreshold = 0;
+const MiB = 1024 * 1024;
+const offsitePassword = 'offsite-site-password-9876543210';
+
+describe('offsite copies of recovery points', function () {
+  this.timeout(180_000);
+  let env: Environment;
+  let offsiteDir: string;
+  let out: string;
+  let vm: { name: string; id: string };
+
+  before(async () => {
+    env = await startEnvironment({ nodes: 1 });
+    offsiteDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-'));
+    out = await mkdtemp(path.join(tmpdir(), 'sk-offsite-restore-'));
+    await env.rest.request('POST', `/api/v1/namespaces/${env.namespace}/secrets`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'offsite-key' },
+        stringData: { password: offsitePassword },
+      },
+    });
+    await env.clients.repositories.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'BackupRepository',
+      metadata: { name: 'dr-site', namespace: env.namespace },
+      spec: { type: 'Filesystem', filesystem: { path: offsiteDir }, encryptionKeySecret: 'offsite-key' },
+    });
+    const created = await env.sim.createVm({
+      name: 'erp01',
+      owner: env.nodes[0]!,
+      storage: env.sim.layout.csvVolume('Volume1'),
+      disks: [{ kind: 'Blank', sizeBytes: 32 * MiB }],
+      running: true,
+    });
+    vm = { name: 'erp01', id: created.id };
+    await env.sim.guestWrite(vm.id, 0, randomBytes(6 * MiB));
+    // Scheduled for once a year: the test takes its recovery points on demand under the policy.
+    await env.clients.protections.create(
+      aPolicy(env, 'erp', {
+        schedule: { cron: '0 3 1 1 *' },
+        offsite: [{ repository: 'dr-site', retention: { keepLast: 30 } }],
+      }),
+    );
+  });
+
+  after(async () => {
+    await env.stop();
+    await rm(offsiteDir, { recursive: true, force: true });
+    await rm(out, { recursive: true, force: true });
+  });
+
+  async function copied(name: string): Promise<NonNullable<RecoveryPoint['status']>['copies']> {
+    return eventually(
+      async () => {
+        const rp = await env.clients.recoveryPoints.get(name, env.namespace);
+        const copy = rp?.status?.copies?.find((c) => c.repository === 'dr-site');
+        expect(copy?.phase, JSON.stringify(rp?.status?.copies)).to.equal('Completed');
+        return rp?.status?.copies;
+      },
+      { timeoutMs: 60_000, what: `the copy of ${name} to dr-site` },
+    );
+  }
+
+  it('copies each completed recovery point to the offsite repository, sending only new data the second time', async () => {
+    await backUpNow(env, 'erp01-1', vm, 'erp');
+    const [first] = (await copied('erp01-1')) ?? [];
+    expect(first?.copiedBytes).to.be.greaterThan(6 * MiB);
+    expect(first?.completionTime).to.be.a('string');
+
+    await env.sim.guestWrite(vm.id, 20 * MiB, randomBytes(512 * 1024));
+    await backUpNow(env, 'erp01-2', vm, 'erp');
+    const [second] = (await copied('erp01-2')) ?? [];
+    expect(second?.copiedBytes).to.be.greaterThan(512 * 1024);
+    expect(second?.copiedBytes).to.be.below(2 * MiB);
+
+    const offsite = await Repository.open(new FilesystemStorage(offsiteDir), Buffer.from(offsitePassword));
+    const check = await checkRepository(offsite, { readData: true });
+    expect(check.problems).to.deep.equal([]);
+    expect(check.manifests).to.equal(2);
+
+    const events = (
+      await env.rest.request<{ items: { reason: string; message: string }[] }>(
+        'GET',
+        `/api/v1/namespaces/${env.namespace}/events?fieldSelector=involvedObject.name=erp01-2`,
+      )
+    ).items;
+    expect(events.map((e) => e.reason)).to.include('CopyCompleted');
+  });
+
+  it('restores a disk from the offsite copy byte for byte when told to read from it', async () => {
+    const folder = path.join(out, 'from-dr');
+    await env.clients.restores.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineRestore',
+      metadata: { name: 'from-dr', namespace: env.namespace },
+      spec: {
+        recoveryPoint: 'erp01-2',
+        fromRepository: 'dr-site',
+        target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder },
+      },
+    });
+    const restore = await eventually(
+      async () => {
+        const r = await env.clients.restores.get('from-dr', env.namespace);
+        expect(r?.status?.phase).to.be.oneOf(['Completed', 'Failed']);
+        return r as VirtualMachineRestore;
+      },
+      { timeoutMs: 60_000, what: 'the restore from dr-site' },
+    );
+    expect(restore.status?.phase, JSON.stringify(restore.status?.failure)).to.equal('Completed');
+    const live = (await env.sim.vm(vm.id)).disks[0]!;
+    const restored = await openVirtualDisk(path.join(folder, 'disk0.vhdx'));
+    const source = await openVirtualDisk(live.path!);
+    try {
+      expect(restored.size).to.equal(source.size);
+      for (let offset = 0; offset < source.size; offset += 4 * MiB) {
+        expect(
+          (await restored.read(offset, 4 * MiB)).equals(await source.read(offset, 4 * MiB)),
+          `bytes at ${offset}`,
+        ).to.be.true;
+      }
+    } finally {
+      await restored.close();
+      await source.close();
+    }
+  });
+
+  it('refuses to restore from a repository the recovery point was never copied to', async () => {
+    await env.clients.restores.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineRestore',
+      metadata: { name: 'from-nowhere', namespace: env.namespace },
+      spec: {
+        recoveryPoint: 'erp01-2',
+        fromRepository: 'primary-typo',
+        target: { type: 'Disks', nodeName: env.nodes[0]!, path: path.join(out, 'nowhere') },
+      },
+    });
+    await eventually(
+      async () => {
+        const r = await env.clients.restores.get('from-nowhere', env.namespace);
+        expect(r?.status?.phase).to.equal('Failed');
+        expect(r?.status?.failure?.message).to.match(/no completed copy in primary-typo/);
+      },
+      { timeoutMs: 60_000, what: 'the refused restore' },
+    );
+  });
+});
