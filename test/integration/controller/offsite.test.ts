@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
-import type { RecoveryPoint, VirtualMachineRestore } from '../../../controller/api/index.js';
+import type { RecoveryPoint } from '../../../controller/api/index.js';
 import { openVirtualDisk } from '../../../controller/disk/index.js';
 import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
@@ -119,7 +119,7 @@ describe('offsite copies of recovery points', function () {
       async () => {
         const r = await env.clients.restores.get('from-dr', env.namespace);
         expect(r?.status?.phase).to.be.oneOf(['Completed', 'Failed']);
-        return r as VirtualMachineRestore;
+        return r!;
       },
       { timeoutMs: 60_000, what: 'the restore from dr-site' },
     );
