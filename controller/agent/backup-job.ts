@@ -11,6 +11,7 @@ import {
 import { formatBytes, percentOf } from '../api/quantities.js';
 import { StatusWriter } from './status-writer.js';
 import { awaitGroup, groupCondition } from './consistency-group.js';
+import { encodeRecord, recoveryPointRecordCatalog } from '../recoverypoint/record.js';
 import { failedStatus } from '../recoverypoint/status.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/log.js';
@@ -264,8 +265,10 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     }
     const uploaded = disks.reduce((s, d) => s + (d.uploadedBytes ?? 0), 0);
     const stored = disks.reduce((s, d) => s + (d.allocatedBytes ?? 0), 0);
-    await writeStatus({
+    const completed: RecoveryPointStatus = {
       phase: 'Completed',
+      repository: repoName,
+      vmId,
       consistency: snapshot.consistency,
       method,
       ...(parent ? { parent: parent.metadata.name } : {}),
@@ -291,7 +294,11 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
           observedGeneration: rp.metadata.generation ?? 1,
         },
       ],
-    });
+    };
+    if (disks[0]?.manifest) {
+      await repo.putCatalog(disks[0].manifest, recoveryPointRecordCatalog, encodeRecord(rp, completed));
+    }
+    await writeStatus(completed);
   } catch (err) {
     if (snapshot && !keepReference) {
       await hypervisor

@@ -31,6 +31,11 @@ export const annotations = {
    * Policies skip such VMs unless their spec.includeGuestProtected is true.
    */
   guestProtectedBy: 'shadowkeep.io/guest-protected-by',
+  /**
+   * On a RecoveryPoint rebuilt from a repository (BackupRepository spec.syncRecoveryPoints): the
+   * repository it came from. Such a point is never placed for a new backup.
+   */
+  importedFrom: 'shadowkeep.io/imported-from',
 } as const;
 
 export const finalizers = {

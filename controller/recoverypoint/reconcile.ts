@@ -1,4 +1,5 @@
 import {
+  annotations,
   finalizers,
   labels,
   toLabelValue,
@@ -55,6 +56,10 @@ export class RecoveryPointReconciler implements Reconciler {
       return this.reconcileDelete(rp, rp.metadata.deletionTimestamp);
     }
     if (await this.ensureLabels(rp)) {
+      return undefined;
+    }
+    if (rp.metadata.annotations?.[annotations.importedFrom] && !rp.status?.phase) {
+      // Rebuilt from a repository: its status is being written, it is no backup to take.
       return undefined;
     }
     return this.reconcilePlacement(key, rp);

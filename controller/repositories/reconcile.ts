@@ -1,4 +1,6 @@
-import type { BackupRepositoryStatus } from '../api/index.js';
+import type { BackupRepository, BackupRepositoryStatus } from '../api/index.js';
+import type { Repository } from '../repository/repository.js';
+import { importRecoveryPoints } from './sync.js';
 import type { KubeRest } from '../kube/rest.js';
 import { splitKey } from '../kube/objects.js';
 import type { Clock } from '../runtime/clock.js';
@@ -62,6 +64,9 @@ export class RepositoryReconciler implements Reconciler {
           (rp.status?.repository ?? rp.spec.repository) === name &&
           rp.status?.phase === 'Completed',
       );
+      if (repoObject.spec.syncRecoveryPoints) {
+        await this.importMissing(repoObject, repo, now);
+      }
       status = withReady(
         'Available',
         { status: 'True', reason: 'Available', message: `repository ${repo.config.id} opens with its key` },
@@ -97,5 +102,24 @@ export class RepositoryReconciler implements Reconciler {
       );
     }
     return { requeueAfterMs: recheckMs };
+  }
+
+  private async importMissing(repoObject: BackupRepository, repo: Repository, now: Date): Promise<void> {
+    const { informers, clients, events } = this.deps;
+    const namespace = repoObject.metadata.namespace;
+    const existing = new Set(
+      informers.recoveryPoints
+        .list((rp) => rp.metadata.namespace === namespace)
+        .map((rp) => rp.metadata.name),
+    );
+    const created = await importRecoveryPoints(repoObject, repo, clients.recoveryPoints, existing, now);
+    if (created.length > 0) {
+      await events.record(
+        repoObject,
+        'Normal',
+        'RecoveryPointsImported',
+        `rebuilt ${created.length} RecoveryPoints from the repository: ${created.slice(0, 10).join(', ')}${created.length > 10 ? ', ...' : ''}`,
+      );
+    }
   }
 }

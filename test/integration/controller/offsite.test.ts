@@ -9,12 +9,30 @@ import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
 import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
 import { eventually } from '../../support/eventually.js';
+import { createNamespace, deleteNamespace } from '../../support/kube.js';
 import { aPolicy, backUpNow } from '../../support/protection.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
 config.truncateThreshold = 0;
 const MiB = 1024 * 1024;
 const offsitePassword = 'offsite-site-password-9876543210';
+
+async function expectSameDisk(restoredPath: string, livePath: string): Promise<void> {
+  const restored = await openVirtualDisk(restoredPath);
+  const live = await openVirtualDisk(livePath);
+  try {
+    expect(restored.size).to.equal(live.size);
+    for (let offset = 0; offset < live.size; offset += 4 * MiB) {
+      expect(
+        (await restored.read(offset, 4 * MiB)).equals(await live.read(offset, 4 * MiB)),
+        `bytes at ${offset}`,
+      ).to.be.true;
+    }
+  } finally {
+    await restored.close();
+    await live.close();
+  }
+}
 
 describe('offsite copies of recovery points', function () {
   this.timeout(180_000);
@@ -124,21 +142,7 @@ describe('offsite copies of recovery points', function () {
       { timeoutMs: 60_000, what: 'the restore from dr-site' },
     );
     expect(restore.status?.phase, JSON.stringify(restore.status?.failure)).to.equal('Completed');
-    const live = (await env.sim.vm(vm.id)).disks[0]!;
-    const restored = await openVirtualDisk(path.join(folder, 'disk0.vhdx'));
-    const source = await openVirtualDisk(live.path!);
-    try {
-      expect(restored.size).to.equal(source.size);
-      for (let offset = 0; offset < source.size; offset += 4 * MiB) {
-        expect(
-          (await restored.read(offset, 4 * MiB)).equals(await source.read(offset, 4 * MiB)),
-          `bytes at ${offset}`,
-        ).to.be.true;
-      }
-    } finally {
-      await restored.close();
-      await source.close();
-    }
+    await expectSameDisk(path.join(folder, 'disk0.vhdx'), (await env.sim.vm(vm.id)).disks[0]!.path!);
   });
 
   it('refuses to restore from a repository the recovery point was never copied to', async () => {
@@ -160,5 +164,64 @@ describe('offsite copies of recovery points', function () {
       },
       { timeoutMs: 60_000, what: 'the refused restore' },
     );
+  });
+
+  it('rebuilds the RecoveryPoints in a new namespace from the offsite repository alone, after the primary is lost, and restores from them', async () => {
+    await rm(env.repoDir, { recursive: true, force: true });
+    const dr = await createNamespace('sk-dr');
+    try {
+      await env.rest.request('POST', `/api/v1/namespaces/${dr}/secrets`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'offsite-key' },
+          stringData: { password: offsitePassword },
+        },
+      });
+      await env.clients.repositories.create({
+        apiVersion: 'shadowkeep.io/v1alpha1',
+        kind: 'BackupRepository',
+        metadata: { name: 'dr-site', namespace: dr },
+        spec: {
+          type: 'Filesystem',
+          filesystem: { path: offsiteDir },
+          encryptionKeySecret: 'offsite-key',
+          syncRecoveryPoints: true,
+        },
+      });
+      const rebuilt = await eventually(
+        async () => {
+          const { items } = await env.clients.recoveryPoints.list(dr);
+          expect(items.map((p) => `${p.metadata.name}:${p.status?.phase ?? 'none'}`).sort()).to.deep.equal([
+            'erp01-1:Completed',
+            'erp01-2:Completed',
+          ]);
+          return items;
+        },
+        { timeoutMs: 60_000, what: 'the RecoveryPoints rebuilt from dr-site' },
+      );
+      const second = rebuilt.find((p) => p.metadata.name === 'erp01-2');
+      expect(second?.status?.repository).to.equal('dr-site');
+      expect(second?.status?.vmId).to.equal(vm.id.toLowerCase());
+      expect(second?.status?.disks?.[0]?.manifest).to.be.a('string');
+
+      const folder = path.join(out, 'after-disaster');
+      await env.clients.restores.create({
+        apiVersion: 'shadowkeep.io/v1alpha1',
+        kind: 'VirtualMachineRestore',
+        metadata: { name: 'after-disaster', namespace: dr },
+        spec: { recoveryPoint: 'erp01-2', target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder } },
+      });
+      await eventually(
+        async () => {
+          const r = await env.clients.restores.get('after-disaster', dr);
+          expect(r?.status?.phase, JSON.stringify(r?.status?.failure)).to.equal('Completed');
+        },
+        { timeoutMs: 60_000, what: 'the restore in the rebuilt namespace' },
+      );
+      await expectSameDisk(path.join(folder, 'disk0.vhdx'), (await env.sim.vm(vm.id)).disks[0]!.path!);
+    } finally {
+      await deleteNamespace(dr);
+    }
   });
 });
