@@ -18,7 +18,11 @@ export interface RecoveryPointRecord {
 }
 
 export function encodeRecord(rp: RecoveryPoint, status: RecoveryPointStatus): Buffer {
-  const { conditions: _c, copies: _o, verification: _v, progress: _p, ...kept } = status;
+  // What happens to the point later (copies, verification) or only while it runs is not its record.
+  const transient = new Set(['conditions', 'copies', 'verification', 'progress']);
+  const kept = Object.fromEntries(
+    Object.entries(status).filter(([k]) => !transient.has(k)),
+  ) as RecoveryPointRecord['status'];
   const record: RecoveryPointRecord = {
     version: RECORD_VERSION,
     name: rp.metadata.name,
