@@ -625,8 +625,11 @@ export interface Progress {
 export interface RecoveryPointCopy {
   /** The offsite BackupRepository. */
   repository: string;
-  /** Pending, Copying, Completed (verified in the target) or Failed. */
-  phase: 'Pending' | 'Copying' | 'Completed' | 'Failed';
+  /**
+   * Pending, Copying, Completed (verified in the target), Failed (retried), or Expired (removed
+   * from the target by the offsite retention rules).
+   */
+  phase: 'Pending' | 'Copying' | 'Completed' | 'Failed' | 'Expired';
   /** Bytes sent to the target (only what it lacked). */
   copiedBytes?: number;
   /**

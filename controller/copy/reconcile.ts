@@ -1,4 +1,11 @@
-import { labels, type RecoveryPoint, type RecoveryPointCopy } from '../api/index.js';
+import {
+  labels,
+  type RecoveryPoint,
+  type RecoveryPointCopy,
+  type VirtualMachineProtectionOffsite,
+} from '../api/index.js';
+import { planOffsiteRetention } from '../policy/offsite-retention.js';
+import { manifestsOf, removeManifests } from '../recoverypoint/data.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/log.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -11,6 +18,27 @@ import type { ReconcileResult } from '../runtime/workqueue.js';
 import { copyManifests } from './copy-point.js';
 
 export const fieldManager = 'shadowkeep-copier';
+
+/**
+ * Writes status.copies one entry at a time. Server-side apply drops entries a manager owned but
+ * left out of its next apply, so every write carries the whole list as last written.
+ */
+class CopiesWriter {
+  private copies: RecoveryPointCopy[];
+
+  constructor(
+    rp: RecoveryPoint,
+    private readonly apply: (status: { copies: RecoveryPointCopy[] }) => Promise<RecoveryPoint>,
+  ) {
+    this.copies = rp.status?.copies ?? [];
+  }
+
+  async write(copy: RecoveryPointCopy): Promise<void> {
+    const copies = [...this.copies.filter((c) => c.repository !== copy.repository), copy];
+    const written = await this.apply({ copies });
+    this.copies = written.status?.copies ?? copies;
+  }
+}
 
 export interface CopyDeps {
   clients: Clients;
@@ -28,7 +56,9 @@ export interface CopyDeps {
 /** The offsite repositories a completed recovery point still has to reach, in the policy's order. */
 export function pendingTargets(rp: RecoveryPoint, offsite: readonly { repository: string }[]): string[] {
   const done = new Set(
-    (rp.status?.copies ?? []).filter((c) => c.phase === 'Completed').map((c) => c.repository),
+    (rp.status?.copies ?? [])
+      .filter((c) => c.phase === 'Completed' || c.phase === 'Expired')
+      .map((c) => c.repository),
   );
   return offsite.map((o) => o.repository).filter((r) => !done.has(r));
 }
@@ -55,19 +85,82 @@ export class CopyReconciler implements Reconciler {
     const policyName = rp.metadata.labels?.[labels.protection] ?? rp.spec.protection;
     const policy = policyName ? informers.protections.get(`${namespace}/${policyName}`) : undefined;
     const offsite = policy?.spec.offsite ?? [];
+    const copies = new CopiesWriter(rp, (status) =>
+      this.deps.clients.recoveryPoints.applyStatus(rp.metadata.name, namespace, status, fieldManager),
+    );
     for (const target of pendingTargets(rp, offsite)) {
       const spec = offsite.find((o) => o.repository === target);
-      await this.copyTo(rp, target, spec?.immutableFor);
+      await this.copyTo(rp, target, spec?.immutableFor, copies);
+    }
+    for (const target of offsite) {
+      if (this.expiredIn(rp, target)) {
+        await this.expire(rp, target.repository, copies);
+      }
     }
     return undefined;
   }
 
-  private async copyTo(rp: RecoveryPoint, target: string, immutableFor: string | undefined): Promise<void> {
-    const { clients, informers, rest, clock, events, logger } = this.deps;
+  /** Whether the target's own retention rules no longer keep this point's copy there. */
+  private expiredIn(rp: RecoveryPoint, target: VirtualMachineProtectionOffsite): boolean {
+    const copyOf = (p: RecoveryPoint): RecoveryPointCopy | undefined =>
+      p.status?.copies?.find((c) => c.repository === target.repository);
+    if (copyOf(rp)?.phase !== 'Completed') {
+      return false;
+    }
+    const vmId = rp.metadata.labels?.[labels.vmId];
+    const policy = rp.metadata.labels?.[labels.protection];
+    const siblings = this.deps.informers.recoveryPoints.list(
+      (p) =>
+        p.metadata.namespace === rp.metadata.namespace &&
+        p.metadata.labels?.[labels.vmId] === vmId &&
+        p.metadata.labels?.[labels.protection] === policy &&
+        p.status?.phase === 'Completed' &&
+        !p.metadata.deletionTimestamp,
+    );
+    const decision = planOffsiteRetention(
+      siblings.map((p) => {
+        const copy = copyOf(p);
+        return {
+          name: p.metadata.name,
+          time: new Date(p.status?.pointInTime ?? p.status?.completionTime ?? 0),
+          state: 'Completed' as const,
+          ...(copy ? { copy: copy.phase } : {}),
+          ...(copy?.immutableUntil ? { lockedUntil: new Date(copy.immutableUntil) } : {}),
+        };
+      }),
+      target.retention,
+      this.deps.clock.now(),
+    );
+    return decision.expire.includes(rp.metadata.name);
+  }
+
+  /** Removes the point's manifests from the target (its chunks go at the target's next GC). */
+  private async expire(rp: RecoveryPoint, target: string, copies: CopiesWriter): Promise<void> {
+    const { informers, rest, events } = this.deps;
     const namespace = rp.metadata.namespace ?? '';
-    const write = (copy: RecoveryPointCopy): Promise<RecoveryPoint> =>
-      clients.recoveryPoints.applyStatus(rp.metadata.name, namespace, { copies: [copy] }, fieldManager);
-    const manifests = (rp.status?.disks ?? []).flatMap((d) => (d.manifest ? [d.manifest] : []));
+    const targetObject = informers.repositories.get(`${namespace}/${target}`);
+    if (targetObject) {
+      await removeManifests(await openRepository(rest, targetObject), manifestsOf(rp));
+    }
+    await copies.write({ repository: target, phase: 'Expired' });
+    await events.record(
+      rp,
+      'Normal',
+      'CopyExpired',
+      `the copy in ${target} expired by its offsite retention rules`,
+    );
+  }
+
+  private async copyTo(
+    rp: RecoveryPoint,
+    target: string,
+    immutableFor: string | undefined,
+    copies: CopiesWriter,
+  ): Promise<void> {
+    const { informers, rest, clock, events, logger } = this.deps;
+    const namespace = rp.metadata.namespace ?? '';
+    const write = (copy: RecoveryPointCopy): Promise<void> => copies.write(copy);
+    const manifests = manifestsOf(rp);
     const primaryName = rp.status?.repository ?? rp.spec.repository ?? '';
     const primaryObject = informers.repositories.get(`${namespace}/${primaryName}`);
     const targetObject = informers.repositories.get(`${namespace}/${target}`);

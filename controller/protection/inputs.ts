@@ -164,7 +164,7 @@ export function pointInputs(
       ...(status?.completionTime ? { completionTime: new Date(status.completionTime) } : {}),
       ...(inUseBy ? { inUseBy } : {}),
       ...(lockedUntil ? { lockedUntil: new Date(lockedUntil) } : {}),
-      copiedTo: (status?.copies ?? []).filter((c) => c.phase === 'Completed').map((c) => c.repository),
+      copies: Object.fromEntries((status?.copies ?? []).map((c) => [c.repository, c.phase])),
     };
   });
 }

@@ -1,6 +1,7 @@
 import { parseDuration, formatDuration } from '../common/duration.js';
 import type { ConditionInput } from '../runtime/conditions.js';
 import { planRetention, type RetainedPoint, type RetentionRules } from '../policy/retention.js';
+import { planOffsiteRetention, type CopyPhase } from '../policy/offsite-retention.js';
 import { latestSlot, nextSlot, parseSchedule, slotInterval, type Schedule } from '../policy/schedule.js';
 import { scheduledPointName } from '../policy/naming.js';
 
@@ -14,7 +15,8 @@ export interface PolicyInput {
   rpo?: string;
   suspend: boolean;
   retention: RetentionRules;
-  offsiteRepositories: string[];
+  /** Offsite targets, each with its own retention rules. */
+  offsite: { repository: string; retention: RetentionRules }[];
   verificationConfigured: boolean;
   repositoryFound: boolean;
   repository: string;
@@ -43,7 +45,8 @@ export interface PointInput {
   completionTime?: Date;
   inUseBy?: string;
   lockedUntil?: Date;
-  copiedTo: string[];
+  /** The phase of the point's copy to each offsite repository that has one. */
+  copies: Record<string, CopyPhase>;
 }
 
 export interface PointToCreate {
@@ -225,8 +228,10 @@ export function planProtection(
     }
 
     // Offsite: the newest completed point must be in every offsite repository.
-    if (policy.offsiteRepositories.length > 0) {
-      const copied = completed.find((p) => policy.offsiteRepositories.every((r) => p.copiedTo.includes(r)));
+    if (policy.offsite.length > 0) {
+      const copied = completed.find((p) =>
+        policy.offsite.every((o) => p.copies[o.repository] === 'Completed'),
+      );
       if (newest && copied !== newest) {
         const lagMs = copied
           ? newest.pointInTime.getTime() - copied.pointInTime.getTime()
@@ -239,21 +244,31 @@ export function planProtection(
     }
 
     // Retention per VM, in the schedule's time zone.
-    const decision = planRetention(
-      mine
-        .filter((p) => p.phase !== 'Deleting')
-        .map((p) => ({
-          name: p.name,
-          time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
-          state: retentionState(p),
-          ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
-          ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
-        })),
-      policy.retention,
-      now,
-      policy.schedule.timeZone ?? 'UTC',
+    const timeZone = policy.schedule.timeZone ?? 'UTC';
+    const retained = mine
+      .filter((p) => p.phase !== 'Deleting')
+      .map((p) => ({
+        name: p.name,
+        time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
+        state: retentionState(p),
+        ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
+        ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
+        copies: p.copies,
+      }));
+    const decision = planRetention(retained, policy.retention, now, timeZone);
+    // A point lives while any repository's rules keep it, and until it has reached every offsite one.
+    const keptOffsite = new Set(
+      policy.offsite.flatMap((o) => {
+        const offsite = planOffsiteRetention(
+          retained.map((p) => ({ ...p, copy: p.copies[o.repository] })),
+          o.retention,
+          now,
+          timeZone,
+        );
+        return [...offsite.keep, ...offsite.awaitingCopy];
+      }),
     );
-    for (const name of decision.delete) {
+    for (const name of decision.delete.filter((n) => !keptOffsite.has(n))) {
       const point = mine.find((p) => p.name === name);
       if (point && isTerminal(point)) {
         toDelete.push({
@@ -332,7 +347,7 @@ export function planProtection(
         },
   );
   conditions.push(
-    policy.offsiteRepositories.length === 0
+    policy.offsite.length === 0
       ? {
           type: 'OffsiteInSync',
           status: 'True',

@@ -94,7 +94,10 @@ export class ProtectionReconciler implements Reconciler {
         ...(policy.spec.rpo ? { rpo: policy.spec.rpo } : {}),
         suspend: policy.spec.suspend === true,
         retention: policy.spec.retention,
-        offsiteRepositories: (policy.spec.offsite ?? []).map((o) => o.repository),
+        offsite: (policy.spec.offsite ?? []).map((o) => ({
+          repository: o.repository,
+          retention: o.retention,
+        })),
         verificationConfigured: policy.spec.verification !== undefined,
         repository: policy.spec.repository,
         repositoryFound: informers.repositories.get(`${namespace}/${policy.spec.repository}`) !== undefined,

@@ -1,7 +1,30 @@
 import type { RecoveryPoint } from '../api/index.js';
 import type { Informers } from '../manager/world.js';
 import type { KubeRest } from '../kube/rest.js';
-import { openRepository } from '../repositories/access.js';
+import { RepositoryAccessError, openRepository } from '../repositories/access.js';
+import type { Repository } from '../repository/repository.js';
+import { ObjectLockedError } from '../storage/storage.js';
+
+export function manifestsOf(rp: RecoveryPoint): string[] {
+  return (rp.status?.disks ?? []).flatMap((d) => (d.manifest ? [d.manifest] : []));
+}
+
+/**
+ * Deletes manifests from a repository (idempotent: a retry skips those already gone). A manifest
+ * under an immutability lock stays, as the lock promises; nothing else can remove it early.
+ */
+export async function removeManifests(repo: Repository, manifests: readonly string[]): Promise<void> {
+  const stored = new Set(await repo.listManifestIds());
+  for (const id of manifests.filter((m) => stored.has(m))) {
+    try {
+      await repo.deleteManifest(id);
+    } catch (err) {
+      if (!(err instanceof ObjectLockedError)) {
+        throw err;
+      }
+    }
+  }
+}
 
 /** Removes a recovery point's data from the repositories that hold it. */
 export interface RecoveryPointData {
@@ -9,7 +32,7 @@ export interface RecoveryPointData {
 }
 
 /**
- * Deletes the recovery point's disk manifests from its repository; chunks no other manifest uses
+ * Deletes the recovery point's disk manifests from its repository and its offsite copies; chunks no other manifest uses
  * are reclaimed by the repository's garbage collection, never here (other points share them).
  */
 export class RepositoryRecoveryPointData implements RecoveryPointData {
@@ -19,21 +42,24 @@ export class RepositoryRecoveryPointData implements RecoveryPointData {
   ) {}
 
   async remove(rp: RecoveryPoint): Promise<void> {
-    const manifests = (rp.status?.disks ?? []).map((d) => d.manifest).filter((m): m is string => Boolean(m));
-    const repositoryName = rp.status?.repository ?? rp.spec.repository;
-    if (manifests.length === 0 || !repositoryName) {
-      return;
-    }
-    const repoObject = this.informers.repositories.get(`${rp.metadata.namespace ?? ''}/${repositoryName}`);
-    if (!repoObject) {
-      // The repository object is gone: nothing here can reach its data any more.
-      return;
-    }
-    const repo = await openRepository(this.rest, repoObject);
-    // Idempotent: a retry after a partial removal skips manifests already gone.
-    const stored = new Set(await repo.listManifestIds());
-    for (const id of manifests.filter((m) => stored.has(m))) {
-      await repo.deleteManifest(id);
+    const manifests = manifestsOf(rp);
+    const primary = rp.status?.repository ?? rp.spec.repository;
+    const copies = (rp.status?.copies ?? [])
+      .filter((c) => c.phase !== 'Expired' && c.phase !== 'Pending')
+      .map((c) => c.repository);
+    for (const name of [...(primary ? [primary] : []), ...copies]) {
+      const repoObject = this.informers.repositories.get(`${rp.metadata.namespace ?? ''}/${name}`);
+      // A repository object that is gone leaves nothing here that can reach its data.
+      if (manifests.length > 0 && repoObject) {
+        try {
+          await removeManifests(await openRepository(this.rest, repoObject), manifests);
+        } catch (err) {
+          // A target no copy ever reached holds nothing of this point.
+          if (!(err instanceof RepositoryAccessError && err.reason === 'Empty')) {
+            throw err;
+          }
+        }
+      }
     }
   }
 }

@@ -38,6 +38,7 @@ describe('offsite copies of recovery points', function () {
   this.timeout(180_000);
   let env: Environment;
   let offsiteDir: string;
+  let shortDir: string;
   let out: string;
   let vm: { name: string; id: string };
 
@@ -45,6 +46,7 @@ describe('offsite copies of recovery points', function () {
     env = await startEnvironment({ nodes: 1 });
     offsiteDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-'));
     out = await mkdtemp(path.join(tmpdir(), 'sk-offsite-restore-'));
+    shortDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-short-'));
     await env.rest.request('POST', `/api/v1/namespaces/${env.namespace}/secrets`, {
       body: {
         apiVersion: 'v1',
@@ -59,6 +61,12 @@ describe('offsite copies of recovery points', function () {
       metadata: { name: 'dr-site', namespace: env.namespace },
       spec: { type: 'Filesystem', filesystem: { path: offsiteDir }, encryptionKeySecret: 'offsite-key' },
     });
+    await env.clients.repositories.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'BackupRepository',
+      metadata: { name: 'dr-short', namespace: env.namespace },
+      spec: { type: 'Filesystem', filesystem: { path: shortDir }, encryptionKeySecret: 'offsite-key' },
+    });
     const created = await env.sim.createVm({
       name: 'erp01',
       owner: env.nodes[0]!,
@@ -72,7 +80,10 @@ describe('offsite copies of recovery points', function () {
     await env.clients.protections.create(
       aPolicy(env, 'erp', {
         schedule: { cron: '0 3 1 1 *' },
-        offsite: [{ repository: 'dr-site', retention: { keepLast: 30 } }],
+        offsite: [
+          { repository: 'dr-site', retention: { keepLast: 30 } },
+          { repository: 'dr-short', retention: { keepLast: 1 } },
+        ],
       }),
     );
   });
@@ -80,6 +91,7 @@ describe('offsite copies of recovery points', function () {
   after(async () => {
     await env.stop();
     await rm(offsiteDir, { recursive: true, force: true });
+    await rm(shortDir, { recursive: true, force: true });
     await rm(out, { recursive: true, force: true });
   });
 
@@ -119,6 +131,26 @@ describe('offsite copies of recovery points', function () {
       )
     ).items;
     expect(events.map((e) => e.reason)).to.include('CopyCompleted');
+  });
+
+  it('expires copies by each offsite repository own retention, independent of the primary', async () => {
+    await eventually(
+      async () => {
+        const rp = await env.clients.recoveryPoints.get('erp01-1', env.namespace);
+        const phases = Object.fromEntries((rp?.status?.copies ?? []).map((c) => [c.repository, c.phase]));
+        expect(phases).to.deep.equal({ 'dr-site': 'Completed', 'dr-short': 'Expired' });
+      },
+      { timeoutMs: 60_000, what: 'the copy of erp01-1 in dr-short to expire' },
+    );
+    const second = await env.clients.recoveryPoints.get('erp01-2', env.namespace);
+    const short = await Repository.open(new FilesystemStorage(shortDir), Buffer.from(offsitePassword));
+    expect(await short.listManifestIds()).to.deep.equal(second?.status?.disks?.map((d) => d.manifest));
+    expect((await checkRepository(short, { readData: true })).problems).to.deep.equal([]);
+    const primary = await Repository.open(
+      new FilesystemStorage(env.repoDir),
+      Buffer.from('integration-test-key-0123456789'),
+    );
+    expect(await primary.listManifestIds()).to.have.length(2);
   });
 
   it('restores a disk from the offsite copy byte for byte when told to read from it', async () => {

@@ -17,7 +17,7 @@ function aPolicy(extra: Partial<PolicyInput> = {}): PolicyInput {
     schedule: { cron: '0 */4 * * *' },
     suspend: false,
     retention: { keepLast: 3 },
-    offsiteRepositories: [],
+    offsite: [],
     verificationConfigured: false,
     repositoryFound: true,
     repository: 'primary',
@@ -36,7 +36,7 @@ function aPoint(name: string, vm: string, at: string, extra: Partial<PointInput>
     pointInTime: new Date(at),
     scheduledTime: new Date(at),
     phase: 'Completed',
-    copiedTo: [],
+    copies: {},
     ...extra,
   };
 }
@@ -131,6 +131,34 @@ describe('protection planning', () => {
     expect(plan.delete.map((d) => d.name)).not.to.include('sql01-20261121-0800');
   });
 
+  it('keeps the points offsite retention still keeps, deleting only those every repository expires', () => {
+    // Six copied points; the primary keeps 2, the offsite target keeps 4.
+    const points = ['00', '04', '08', '12', '16', '20'].map((h) =>
+      aPoint(`p${h}`, 'sql01', `2026-11-20T${h}:00:00Z`, { copies: { vault: 'Completed' } }),
+    );
+    const plan = planProtection(
+      aPolicy({ retention: { keepLast: 2 }, offsite: [{ repository: 'vault', retention: { keepLast: 4 } }] }),
+      [aVM('sql01')],
+      points,
+      now,
+    );
+    expect(plan.delete.map((d) => d.name).sort()).to.deep.equal(['p00', 'p04']);
+  });
+
+  it('keeps a point the primary expires until its offsite copy is made', () => {
+    const points = [
+      aPoint('old', 'sql01', '2026-11-20T00:00:00Z', { copies: { vault: 'Failed' } }),
+      aPoint('new', 'sql01', '2026-11-20T04:00:00Z', { copies: { vault: 'Completed' } }),
+    ];
+    const plan = planProtection(
+      aPolicy({ retention: { keepLast: 1 }, offsite: [{ repository: 'vault', retention: { keepLast: 1 } }] }),
+      [aVM('sql01')],
+      points,
+      now,
+    );
+    expect(plan.delete).to.deep.equal([]);
+  });
+
   it('reports RPOMet false when the newest good recovery point is older than the schedule allows', () => {
     const stale = planProtection(
       aPolicy(),
@@ -164,10 +192,15 @@ describe('protection planning', () => {
 
   it('reports offsite lag when the newest point is not yet copied', () => {
     const points = [
-      aPoint('a', 'sql01', '2026-11-21T04:00:00Z', { copiedTo: ['azure-dr'] }),
+      aPoint('a', 'sql01', '2026-11-21T04:00:00Z', { copies: { 'azure-dr': 'Completed' } }),
       aPoint('b', 'sql01', '2026-11-21T08:00:00Z'),
     ];
-    const plan = planProtection(aPolicy({ offsiteRepositories: ['azure-dr'] }), [aVM('sql01')], points, now);
+    const plan = planProtection(
+      aPolicy({ offsite: [{ repository: 'azure-dr', retention: { keepLast: 7 } }] }),
+      [aVM('sql01')],
+      points,
+      now,
+    );
     expect(condition(plan, 'OffsiteInSync')).to.include({ status: 'False', reason: 'CopiesBehind' });
     expect(plan.rows[0]!.offsiteLag).to.equal('4h');
   });
