@@ -28,6 +28,11 @@ const commands: Command[] = [
     async () => (await import('../ilr/cli.js')).filesCommand,
   ),
   lazyCommand(
+    'seed',
+    'carry the first offsite copy on removable media (export, import)',
+    async () => (await import('../copy/seed-cli.js')).seedCommand,
+  ),
+  lazyCommand(
     'sim',
     'create and drive simulated Hyper-V hosts (filehost backend)',
     async () => (await import('../hypervisor/sim-cli.js')).simCommand,

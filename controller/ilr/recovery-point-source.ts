@@ -58,15 +58,16 @@ export function chooseDisk(
   return match;
 }
 
-/**
- * Finds a RecoveryPoint's repository and manifest through the cluster, so `files` accepts the
- * names `kubectl get recoverypoints` shows. The key comes from the BackupRepository's Secret.
- */
-export async function resolveRecoveryPoint(
-  name: string,
-  options: { namespace?: string; disk?: string },
-): Promise<{ repo: Repository; manifestId: string }> {
-  // Without any of these, client-node silently falls back to http://localhost:8080.
+/** A RecoveryPoint and the BackupRepository holding it, found through the cluster from the CLI. */
+export interface ClusterRecoveryPoint {
+  rest: KubeRest;
+  namespace: string;
+  point: RecoveryPoint;
+  repository: BackupRepository;
+}
+
+/** Connects as kubectl would; refuses to fall back silently to http://localhost:8080. */
+export function connectFromCli(namespace?: string): { rest: KubeRest; namespace: string } {
   const configured =
     process.env.KUBECONFIG !== undefined ||
     process.env.KUBERNETES_SERVICE_HOST !== undefined ||
@@ -78,32 +79,63 @@ export async function resolveRecoveryPoint(
   }
   const config = new KubeConfig();
   config.loadFromDefault();
-  const rest = new KubeRest(config);
-  const namespace =
-    options.namespace ?? config.getContextObject(config.getCurrentContext())?.namespace ?? 'default';
-  const point = await new ResourceClient<RecoveryPoint>(rest, RecoveryPointResource)
-    .get(name, namespace)
-    .catch((err: unknown) => {
-      throw new RecoveryPointLookupError(
-        `cannot read RecoveryPoint ${namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    });
-  if (!point) {
-    throw new RecoveryPointLookupError(`no RecoveryPoint ${namespace}/${name}`);
-  }
-  const repositoryName = point.status?.repository ?? point.spec.repository;
-  if (!repositoryName) {
-    throw new RecoveryPointLookupError(`RecoveryPoint ${namespace}/${name} names no repository`);
-  }
+  return {
+    rest: new KubeRest(config),
+    namespace: namespace ?? config.getContextObject(config.getCurrentContext())?.namespace ?? 'default',
+  };
+}
+
+/** Reads a BackupRepository by name, with an error that names what is missing. */
+export async function lookUpRepository(
+  rest: KubeRest,
+  namespace: string,
+  name: string,
+): Promise<BackupRepository> {
   const repository = await new ResourceClient<BackupRepository>(rest, BackupRepositoryResource).get(
-    repositoryName,
+    name,
     namespace,
   );
   if (!repository) {
-    throw new RecoveryPointLookupError(
-      `RecoveryPoint ${namespace}/${name} is in BackupRepository ${repositoryName}, which does not exist`,
-    );
+    throw new RecoveryPointLookupError(`no BackupRepository ${namespace}/${name}`);
   }
+  return repository;
+}
+
+/** Finds a RecoveryPoint by the name `kubectl get recoverypoints` shows, and its repository. */
+export async function lookUpRecoveryPoint(name: string, namespace?: string): Promise<ClusterRecoveryPoint> {
+  const cluster = connectFromCli(namespace);
+  const { rest } = cluster;
+  const point = await new ResourceClient<RecoveryPoint>(rest, RecoveryPointResource)
+    .get(name, cluster.namespace)
+    .catch((err: unknown) => {
+      throw new RecoveryPointLookupError(
+        `cannot read RecoveryPoint ${cluster.namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    });
+  if (!point) {
+    throw new RecoveryPointLookupError(`no RecoveryPoint ${cluster.namespace}/${name}`);
+  }
+  const repositoryName = point.status?.repository ?? point.spec.repository;
+  if (!repositoryName) {
+    throw new RecoveryPointLookupError(`RecoveryPoint ${cluster.namespace}/${name} names no repository`);
+  }
+  const repository = await lookUpRepository(rest, cluster.namespace, repositoryName).catch(() => {
+    throw new RecoveryPointLookupError(
+      `RecoveryPoint ${cluster.namespace}/${name} is in BackupRepository ${repositoryName}, which does not exist`,
+    );
+  });
+  return { ...cluster, point, repository };
+}
+
+/**
+ * Finds a RecoveryPoint's repository and manifest through the cluster, so `files` accepts the
+ * names `kubectl get recoverypoints` shows. The key comes from the BackupRepository's Secret.
+ */
+export async function resolveRecoveryPoint(
+  name: string,
+  options: { namespace?: string; disk?: string },
+): Promise<{ repo: Repository; manifestId: string }> {
+  const { rest, point, repository } = await lookUpRecoveryPoint(name, options.namespace);
   const disk = chooseDisk(name, point.status?.disks ?? [], options.disk);
   return { repo: await openRepository(rest, repository), manifestId: disk.manifest };
 }

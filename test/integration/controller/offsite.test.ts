@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
+import { execa } from 'execa';
 import type { RecoveryPoint } from '../../../controller/api/index.js';
 import { openVirtualDisk } from '../../../controller/disk/index.js';
 import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
 import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
 import { eventually } from '../../support/eventually.js';
-import { createNamespace, deleteNamespace } from '../../support/kube.js';
+import { createNamespace, deleteNamespace, repoRoot } from '../../support/kube.js';
 import { aPolicy, backUpNow } from '../../support/protection.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
@@ -196,6 +197,72 @@ describe('offsite copies of recovery points', function () {
       },
       { timeoutMs: 60_000, what: 'the refused restore' },
     );
+  });
+
+  it('seeds a new offsite repository from removable media, so its first copy sends nothing the media carried', async () => {
+    const media = path.join(out, 'usb-disk');
+    const seededDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-seeded-'));
+    try {
+      const shadowkeep = (...args: string[]) =>
+        execa(path.join(repoRoot, 'bin/shadowkeep'), ['seed', ...args, '-n', env.namespace], {
+          reject: false,
+        });
+      const exported = await shadowkeep('export', '--recovery-point', 'erp01-2', '--to', media);
+      expect(exported.stderr).to.equal('');
+      expect(exported.stdout).to.match(/exported erp01-2 to .*usb-disk: 1 disks, \d+ chunks written/);
+      await env.clients.repositories.create({
+        apiVersion: 'shadowkeep.io/v1alpha1',
+        kind: 'BackupRepository',
+        metadata: { name: 'dr-seeded', namespace: env.namespace },
+        spec: { type: 'Filesystem', filesystem: { path: seededDir }, encryptionKeySecret: 'offsite-key' },
+      });
+      const imported = await shadowkeep(
+        'import',
+        '--from',
+        media,
+        '--repository',
+        'dr-seeded',
+        '--source-repository',
+        'primary',
+      );
+      expect(imported.stderr).to.equal('');
+      expect(imported.stdout).to.match(/imported .*usb-disk into .*dr-seeded/);
+
+      await env.clients.protections.mergePatch('erp', env.namespace, {
+        spec: {
+          offsite: [
+            { repository: 'dr-site', retention: { keepLast: 30 } },
+            { repository: 'dr-short', retention: { keepLast: 1 } },
+            { repository: 'dr-seeded', retention: { keepLast: 30 } },
+          ],
+        },
+      });
+      await eventually(
+        async () => {
+          const rp = await env.clients.recoveryPoints.get('erp01-2', env.namespace);
+          const copy = rp?.status?.copies?.find((c) => c.repository === 'dr-seeded');
+          expect(copy?.phase, JSON.stringify(rp?.status?.copies)).to.equal('Completed');
+          expect(copy?.copiedBytes).to.equal(0);
+        },
+        { timeoutMs: 60_000, what: 'the copy of erp01-2 to the seeded repository' },
+      );
+      const seeded = await Repository.open(new FilesystemStorage(seededDir), Buffer.from(offsitePassword));
+      expect((await checkRepository(seeded, { readData: true })).problems).to.deep.equal([]);
+
+      const wrong = await shadowkeep(
+        'import',
+        '--from',
+        media,
+        '--repository',
+        'dr-seeded',
+        '--source-repository',
+        'nope',
+      );
+      expect(wrong.exitCode).to.equal(1);
+      expect(wrong.stderr).to.equal(`shadowkeep seed: no BackupRepository ${env.namespace}/nope`);
+    } finally {
+      await rm(seededDir, { recursive: true, force: true });
+    }
   });
 
   it('rebuilds the RecoveryPoints in a new namespace from the offsite repository alone, after the primary is lost, and restores from them', async () => {
