@@ -31,8 +31,12 @@ export interface CopyOptions {
   bytesPerSecond?: number;
   /** Source reads in flight at once. */
   parallelReads?: number;
-  /** Blob bytes after which the packs written so far are indexed (the resume granularity). */
+  /**
+   * The packs written so far are indexed after this many blob bytes or this long, whichever comes
+   * first: what a copy killed midway does not send again.
+   */
   batchBytes?: number;
+  checkpointMs?: number;
   onProgress?: (progress: CopyProgress) => void;
 }
 
@@ -116,6 +120,7 @@ export async function copyManifests(
   progress.bytesSent = await sendChunks(source, target, targetIndex, missing, put, {
     parallelReads: options.parallelReads ?? 4,
     batchBytes: options.batchBytes ?? 1024 * 1024 * 1024,
+    checkpointMs: options.checkpointMs ?? 60_000,
     throttle,
     onBlob: (bytesSent) => {
       progress.chunksDone++;
@@ -146,6 +151,7 @@ async function sendChunks(
   opts: {
     parallelReads: number;
     batchBytes: number;
+    checkpointMs: number;
     throttle: Throttle | undefined;
     onBlob: (bytesSent: number) => void;
   },
@@ -163,6 +169,7 @@ async function sendChunks(
     }
   };
   let batch = 0;
+  let checkpointAt = performance.now() + opts.checkpointMs;
   readAhead();
   for (let current = inFlight.shift(); current; readAhead(), current = inFlight.shift()) {
     const { read } = current;
@@ -174,9 +181,10 @@ async function sendChunks(
       opts.onBlob(writer.bytesUploaded);
       batch += location.length;
     }
-    if (batch >= opts.batchBytes) {
+    if (batch >= opts.batchBytes || performance.now() >= checkpointAt) {
       await writer.finishPacks();
       batch = 0;
+      checkpointAt = performance.now() + opts.checkpointMs;
     }
   }
   await writer.finishPacks();

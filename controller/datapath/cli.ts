@@ -21,6 +21,8 @@ import { createKeyFile, readKeyFile } from './key-file.js';
 import { openRepository } from './open-repository.js';
 import { formatBytes, progressBar } from './progress.js';
 import { restoreDisk } from './restore.js';
+import { copyManifests } from '../copy/copy-point.js';
+import { CONFIG_KEY } from '../repository/layout.js';
 
 const common = {
   repo: { type: 'string' },
@@ -150,6 +152,50 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       ];
       print(v.json, report, lines.join('\n'));
       return report.problems.length === 0 ? ExitCode.ok : ExitCode.failed;
+    },
+  }),
+  copy: sub({
+    summary: 'copy recovery points to another repository, sending only the chunks it lacks',
+    usage:
+      'repo copy --repo URL --key-file PATH --to URL [--to-key-file PATH] [--manifest ID]...\n' +
+      '          [--bandwidth-mib N] [--checkpoint-seconds 60]\n' +
+      '  The target must be empty (it becomes a twin sharing the source key) or an earlier copy\n' +
+      '  target of this repository. --to-key-file defaults to --key-file. Killed midway, run it\n' +
+      '  again: what arrived is not sent twice.',
+    options: {
+      to: { type: 'string' },
+      'to-key-file': { type: 'string' },
+      manifest: { type: 'string', multiple: true },
+      'bandwidth-mib': { type: 'string' },
+      'checkpoint-seconds': { type: 'string' },
+    },
+    async run(v) {
+      const source = await openRepo(v);
+      const targetStorage = openStorage(required(v.to, '--to'));
+      const targetKey = await readKeyFile(v['to-key-file'] ?? keyFilePath(v));
+      const target = (await targetStorage.stat(CONFIG_KEY))
+        ? await Repository.open(targetStorage, targetKey)
+        : await Repository.initCopyOf(targetStorage, targetKey, source);
+      const bandwidth = v['bandwidth-mib'] ? Number(v['bandwidth-mib']) : undefined;
+      if (bandwidth !== undefined && !(bandwidth > 0)) {
+        throw new UserError(
+          `--bandwidth-mib must be a positive number, not '${v['bandwidth-mib']}'`,
+          ExitCode.usage,
+        );
+      }
+      const bar = v.json ? undefined : progressBar('copy');
+      const report = await copyManifests(source, target, v.manifest ?? (await source.listManifestIds()), {
+        ...(bandwidth ? { bytesPerSecond: bandwidth * 1024 * 1024 } : {}),
+        ...(v['checkpoint-seconds'] ? { checkpointMs: Number(v['checkpoint-seconds']) * 1000 } : {}),
+        onProgress: bar ? (p) => bar.update(p.chunksDone, p.chunksToCopy) : undefined,
+      });
+      bar?.end();
+      print(
+        v.json,
+        report,
+        `copied ${report.manifests.length} manifests to ${target.storage.url}: ${report.chunksCopied} chunks sent (${formatBytes(report.bytesSent)}), ${report.chunksPresent} already there`,
+      );
+      return ExitCode.ok;
     },
   }),
   gc: sub({

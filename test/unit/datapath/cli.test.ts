@@ -110,6 +110,43 @@ describe('the repo and disk commands', function () {
     expect((await shadowkeep(['repo', 'check', ...repoArgs, '--read-data'], env).done).code).to.equal(0);
   });
 
+  it('a copy killed with SIGKILL midway resumes without sending what had arrived, and the copy checks clean', async () => {
+    await makeRawImage(dir.file('copy.raw'), 24 * MiB, [{ offset: 0, length: 24 * MiB }]);
+    const backup = await shadowkeep(
+      ['disk', 'backup', ...repoArgs, '--disk', dir.file('copy.raw'), '--json'],
+      env,
+    ).done;
+    expect(backup.code, backup.stderr).to.equal(0);
+    const to = ['--to', `file://${dir.file('offsite')}`, '--json'];
+    // 8 MiB/s with a checkpoint every second: about three seconds of copying, indexed as it goes.
+    const { child, done } = shadowkeep(
+      ['repo', 'copy', ...repoArgs, ...to, '--bandwidth-mib', '8', '--checkpoint-seconds', '1'],
+      env,
+    );
+    await eventually(
+      async () => {
+        const index = await readdir(dir.file('offsite/index')).catch(() => []);
+        if (index.length === 0) {
+          throw new Error('nothing indexed in the target yet');
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: 'the copy checkpointing' },
+    );
+    child.kill('SIGKILL');
+    expect((await done).signal).to.equal('SIGKILL');
+
+    const resumed = await shadowkeep(['repo', 'copy', ...repoArgs, ...to], env).done;
+    expect(resumed.code, resumed.stderr).to.equal(0);
+    const report = JSON.parse(resumed.stdout) as { chunksPresent: number; chunksCopied: number };
+    expect(report.chunksPresent).to.be.greaterThan(0);
+    const offsite = ['--repo', `file://${dir.file('offsite')}`];
+    const check = await shadowkeep(['repo', 'check', ...offsite, '--read-data'], env).done;
+    expect(check.code, check.stdout + check.stderr).to.equal(0);
+    const listed = await shadowkeep(['disk', 'ls', ...offsite, '--json'], env).done;
+    const source = await shadowkeep(['disk', 'ls', ...repoArgs, '--json'], env).done;
+    expect(JSON.parse(listed.stdout)).to.deep.equal(JSON.parse(source.stdout));
+  });
+
   it('says which option is missing and exits with the usage code', async () => {
     const r = await shadowkeep(['disk', 'restore', ...repoArgs], env).done;
     expect(r.code).to.equal(2);
