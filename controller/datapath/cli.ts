@@ -187,7 +187,11 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       const report = await copyManifests(source, target, v.manifest ?? (await source.listManifestIds()), {
         ...(bandwidth ? { bytesPerSecond: bandwidth * 1024 * 1024 } : {}),
         ...(v['checkpoint-seconds'] ? { checkpointMs: Number(v['checkpoint-seconds']) * 1000 } : {}),
-        onProgress: bar ? (p) => bar.update(p.chunksDone, p.chunksToCopy) : undefined,
+        onProgress: bar
+          ? (p) => {
+              bar.update(p.chunksDone, p.chunksToCopy);
+            }
+          : undefined,
       });
       bar?.end();
       print(

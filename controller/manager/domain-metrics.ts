@@ -118,4 +118,43 @@ export function registerDomainMetrics(registry: Registry, informers: Informers, 
       }
     },
   });
+
+  new Gauge({
+    name: 'shadowkeep_offsite_copies',
+    help: 'Offsite copies of recovery points by target repository and phase.',
+    labelNames: ['namespace', 'repository', 'phase'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const rp of informers.recoveryPoints.list((p) => !p.metadata.deletionTimestamp)) {
+        for (const copy of rp.status?.copies ?? []) {
+          this.inc({
+            namespace: rp.metadata.namespace ?? '',
+            repository: copy.repository,
+            phase: copy.phase,
+          });
+        }
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'shadowkeep_offsite_copied_bytes',
+    help: 'Bytes sent to each offsite repository by the copies still recorded (only data it lacked).',
+    labelNames: ['namespace', 'repository'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const rp of informers.recoveryPoints.list((p) => !p.metadata.deletionTimestamp)) {
+        for (const copy of rp.status?.copies ?? []) {
+          if (copy.phase === 'Completed') {
+            this.inc(
+              { namespace: rp.metadata.namespace ?? '', repository: copy.repository },
+              copy.copiedBytes ?? 0,
+            );
+          }
+        }
+      }
+    },
+  });
 }

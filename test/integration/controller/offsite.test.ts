@@ -132,6 +132,10 @@ describe('offsite copies of recovery points', function () {
       )
     ).items;
     expect(events.map((e) => e.reason)).to.include('CopyCompleted');
+    const metrics = await env.manager.metrics.registry.getSingleMetricAsString('shadowkeep_offsite_copies');
+    expect(metrics).to.include(
+      `shadowkeep_offsite_copies{namespace="${env.namespace}",repository="dr-site",phase="Completed"} 2`,
+    );
   });
 
   it('expires copies by each offsite repository own retention, independent of the primary', async () => {
