@@ -64,6 +64,10 @@ test-e2e: build ## End-to-end flows (control plane, agents, repositories).
 bench: build ## Benchmarks against peers (prints a table, saves JSON under bench/results/).
 	@if [ -x hack/bench.sh ]; then hack/bench.sh $(ARGS); else echo "no benchmarks yet"; fi
 
+.PHONY: bench-copy
+bench-copy: build ## Offsite copy throughput and bytes sent, against restic copy (ARGS="--size-mib 4096").
+	hack/bench/copy.sh $(ARGS)
+
 .PHONY: bench-controller
 bench-controller: build ## Controller at scale on its own control plane (e.g. ARGS="--vms 2000 --hosts 100 --points 20000").
 	hack/bench/controller.sh $(ARGS)
