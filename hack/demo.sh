@@ -95,7 +95,8 @@ show kubectl get hvhost
 show kubectl get hvvm
 
 step "Applying the platform team's manifests, as a GitOps tool would"
-sed "s|REPOSITORY_PATH|$demo/repository|" hack/demo/manifests.yaml | kubectl apply --server-side -f -
+sed -e "s|REPOSITORY_PATH|$demo/repository|" -e "s|DR_SITE_PATH|$demo/dr-site|" hack/demo/manifests.yaml |
+  kubectl apply --server-side -f -
 kubectl wait --for=jsonpath='{.status.phase}'=Available repo/primary -n $ns --timeout=60s >/dev/null
 kubectl wait --for=condition=Ready vmp/estate -n $ns --timeout=60s >/dev/null
 show kubectl get repo,vmp -n $ns
@@ -132,8 +133,19 @@ else
   die "the restored file differs from the original"
 fi
 
-step "Checking the repository end to end (every chunk decrypted and verified)"
+step "Offsite copies: every recovery point reaches dr-site, sending only the chunks it lacks"
+for _ in $(seq 120); do
+  copied=$(kubectl get rp -n $ns -o jsonpath='{range .items[*]}{.status.copies[?(@.repository=="dr-site")].phase}{"\n"}{end}' | grep -c '^Completed$' || true)
+  [ "$copied" -ge 7 ] && break
+  sleep 0.5
+done
+[ "$copied" -ge 7 ] || die "only $copied of 7 recovery points reached dr-site"
+show kubectl get rp -n $ns -o custom-columns=NAME:.metadata.name,UPLOADED:.status.uploaded,OFFSITE:.status.copies[*].repository,PHASE:.status.copies[*].phase,SENT:.status.copies[*].copiedBytes
+
+step "Checking both repositories end to end (every chunk decrypted and verified)"
 show $sk repo check --read-data --repo "file://$demo/repository" --key-file "$demo/repository.key"
+kubectl get secret dr-site-key -n $ns -o jsonpath='{.data.password}' | base64 -d >"$demo/dr-site.key"
+show $sk repo check --read-data --repo "file://$demo/dr-site" --key-file "$demo/dr-site.key"
 
 if $once; then
   step "Demo finished: every step succeeded"

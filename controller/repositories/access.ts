@@ -82,11 +82,16 @@ export async function openRepository(
     return await Repository.open(storage, key);
   } catch (err) {
     if (err instanceof UnsupportedFormatError && !(await storage.stat(CONFIG_KEY))) {
-      if (twinOf) {
-        return Repository.initCopyOf(storage, key, twinOf);
-      }
-      if (create) {
-        return Repository.init(storage, key);
+      if (twinOf || create) {
+        try {
+          return await (twinOf ? Repository.initCopyOf(storage, key, twinOf) : Repository.init(storage, key));
+        } catch (initError) {
+          // Another first writer (an agent's backup, a copy worker) created it a moment earlier.
+          if (await storage.stat(CONFIG_KEY)) {
+            return Repository.open(storage, key);
+          }
+          throw initError;
+        }
       }
       throw new RepositoryAccessError(
         'Empty',
