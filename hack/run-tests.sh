@@ -12,6 +12,8 @@ export SHADOWKEEP_CONTROL_PLANE_DIR=${SHADOWKEEP_CONTROL_PLANE_DIR:-$CACHE/test-
 passed=0 failed=0 pending=0 broken=0
 started_control_plane=false
 failures=$(mktemp)
+SHADOWKEEP_FLAKY_LOG=$(mktemp)
+export SHADOWKEEP_FLAKY_LOG
 cleanup() { $started_control_plane && hack/control-plane down >/dev/null 2>&1; true; }
 trap cleanup EXIT
 
@@ -25,10 +27,10 @@ for tier in "$@"; do
   fi
   echo "=== $tier tests (${#files[@]} files)"
   log=$(mktemp)
-  hooks=()
-  [ -f "dist/test/$tier/hooks.js" ] && hooks=(--require "dist/test/$tier/hooks.js")
+  hooks=(--require dist/test/support/flaky-log.js)
+  [ -f "dist/test/$tier/hooks.js" ] && hooks+=(--require "dist/test/$tier/hooks.js")
   timeout=$([ "$tier" = unit ] && echo 20000 || echo 120000)
-  node --enable-source-maps node_modules/mocha/bin/mocha.js --reporter spec --timeout "$timeout" \
+  node --enable-source-maps node_modules/mocha/bin/mocha.js --reporter spec --timeout "$timeout" --retries 1 \
     "${hooks[@]}" "${files[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   # Mocha colours its summary when the environment forces colour (FORCE_COLOR, some CI runners).
@@ -50,6 +52,12 @@ if [ -s "$failures" ]; then
   cat "$failures"
 fi
 rm -f "$failures"
+if [ -s "$SHADOWKEEP_FLAKY_LOG" ]; then
+  echo
+  echo "=== passed only on retry (flaky: fix these)"
+  cat "$SHADOWKEEP_FLAKY_LOG"
+fi
+rm -f "$SHADOWKEEP_FLAKY_LOG"
 echo
 if [ "$pending" -gt 0 ]; then
   echo "$passed passed, $failed failed, $pending skipped"
