@@ -214,7 +214,7 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       print(
         v.json,
         report,
-        `${report.packs} packs: ${report.packsCondemned} newly unused, ${report.packsDeleted} deleted (${formatBytes(report.bytesFreed)} freed), ${report.temporaryFilesDeleted} stale temporary files removed`,
+        `${report.packs} packs: ${report.packsCondemned} newly unused, ${report.packsDeleted} deleted (${formatBytes(report.bytesFreed)} freed), ${report.temporaryFilesDeleted} stale temporary files removed${report.objectsLocked > 0 ? `, ${report.objectsLocked} objects kept by their immutability lock` : ''}`,
       );
       return ExitCode.ok;
     },

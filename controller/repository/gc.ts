@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { TEMP_PREFIX } from '../storage/filesystem.js';
 import { encodeIndex } from './chunk-index.js';
+import { ObjectLockedError } from '../storage/storage.js';
 import { RepositoryError } from './errors.js';
 import { takeInventory } from './inventory.js';
 import { CONDEMNED_PREFIX, INDEX_PREFIX, packIdOfKey as packIdOf, packKey } from './layout.js';
@@ -27,6 +28,22 @@ export interface GcReport {
   packsDeleted: number;
   bytesFreed: number;
   temporaryFilesDeleted: number;
+  /** Objects an immutability lock kept; they go at a later run, once the lock has expired. */
+  objectsLocked: number;
+}
+
+/** Deletes an object unless a lock protects it; true when it is gone. */
+async function deleteUnlessLocked(repo: Repository, key: string, report: GcReport): Promise<boolean> {
+  try {
+    await repo.storage.delete(key);
+    return true;
+  } catch (err) {
+    if (err instanceof ObjectLockedError) {
+      report.objectsLocked++;
+      return false;
+    }
+    throw err;
+  }
 }
 
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
@@ -62,6 +79,7 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
     packsDeleted: 0,
     bytesFreed: 0,
     temporaryFilesDeleted: 0,
+    objectsLocked: 0,
   };
 
   const toCondemn = [...inv.packs.values()].filter(
@@ -80,15 +98,22 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
     if (!old(c.at)) {
       continue;
     }
+    let locked = false;
     for (const pack of c.packs) {
       const info = inv.packs.get(pack);
       if (info && !used.has(pack)) {
-        await repo.storage.delete(packKey(pack));
-        deleted.add(pack);
-        report.bytesFreed += info.size;
+        if (await deleteUnlessLocked(repo, packKey(pack), report)) {
+          deleted.add(pack);
+          report.bytesFreed += info.size;
+        } else {
+          locked = true;
+        }
       }
     }
-    await repo.storage.delete(c.key);
+    // A record with locked packs stays, so a later run deletes them once their lock expires.
+    if (!locked) {
+      await repo.storage.delete(c.key);
+    }
   }
   report.packsDeleted = deleted.size;
 
@@ -102,7 +127,7 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
       await repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, encodeIndex(remaining));
     }
     for (const o of inv.indexObjects) {
-      await repo.storage.delete(o.key);
+      await deleteUnlessLocked(repo, o.key, report);
     }
   }
 
