@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import {
+  LockingUnsupportedError,
   ObjectExistsError,
   ObjectNotFoundError,
   StorageError,
@@ -25,12 +26,21 @@ function errno(err: unknown): string | undefined {
 }
 
 export class FilesystemStorage implements Storage {
+  /** A filesystem has no retention locks that an administrator could not lift: none are promised. */
   readonly locking = false;
 
   constructor(
     readonly root: string,
     readonly url = `file://${root}`,
   ) {}
+
+  private refuseLock(key: string, options: PutOptions | undefined): void {
+    if (options?.retainUntil) {
+      throw new LockingUnsupportedError(
+        `${this.url}: cannot lock ${key} until ${options.retainUntil.toISOString()}: a filesystem repository cannot lock objects; use an S3 bucket with Object Lock or an Azure container with version-level immutability`,
+      );
+    }
+  }
 
   private path(key: string): string {
     assertValidKey(key);
@@ -91,18 +101,9 @@ export class FilesystemStorage implements Storage {
     }
   }
 
-  /** A folder cannot promise immutability: refusing beats a lock that silently is not there. */
-  private refuseLock(options: PutOptions | undefined): void {
-    if (options?.retainUntil) {
-      throw new StorageError(
-        `${this.url}: a filesystem repository cannot lock objects; use an S3 bucket with Object Lock or an Azure container with immutability for immutableFor`,
-      );
-    }
-  }
-
   async put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void> {
-    this.refuseLock(options);
     const target = this.path(key);
+    this.refuseLock(key, options);
     const temp = await this.writeTemp(key, data);
     try {
       await mkdir(dirname(target), { recursive: true });
@@ -115,8 +116,8 @@ export class FilesystemStorage implements Storage {
   }
 
   async create(key: string, data: Uint8Array, options?: PutOptions): Promise<void> {
-    this.refuseLock(options);
     const target = this.path(key);
+    this.refuseLock(key, options);
     const temp = await this.writeTemp(key, data);
     try {
       await mkdir(dirname(target), { recursive: true });

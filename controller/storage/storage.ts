@@ -1,30 +1,35 @@
 /**
  * Where a repository's objects live. Keys are '/'-separated paths such as `packs/ab/abcd…`.
- * Every backend (filesystem now; S3 and Azure Blob later) keeps these promises, which the
- * repository's crash safety rests on:
+ * Every backend (filesystem, S3, Azure Blob) keeps these promises, which the repository's crash
+ * safety rests on:
  * - `put` and `create` are atomic and durable: once they resolve the whole object survives a crash,
  *   and no reader ever sees part of an object;
  * - objects are written once and never modified, only deleted (by garbage collection);
- * - `list` sees every object whose `put` resolved before it started (read-after-write).
+ * - `list` sees every object whose `put` resolved before it started (read-after-write), in key order;
+ * - a write with `retainUntil` is locked until then, or fails: it is never silently left unlocked.
  */
 export interface ObjectInfo {
   key: string;
   size: number;
   /** When the object was written: garbage collection's grace period counts from here. */
   modified: Date;
-  /** The object cannot be deleted or changed before this time (where the backend reports it). */
+  /** Until when the object cannot be deleted, where the backend reports it (`stat`; `list` may not). */
   retainUntil?: Date;
 }
 
 export interface PutOptions {
-  /** Lock the object against deletion and change until then (S3 Object Lock, Azure immutability). */
+  /**
+   * Lock the object against deletion and overwriting until this time (S3 Object Lock retention,
+   * Azure version-level immutability). Only on storage whose `locking` is true; elsewhere the
+   * write fails with LockingUnsupportedError.
+   */
   retainUntil?: Date;
 }
 
 export interface Storage {
-  /** The repository URL this storage was opened from, for messages. */
+  /** The repository URL this storage was opened from, for messages; never holds credentials. */
   readonly url: string;
-  /** Whether objects can be locked with `PutOptions.retainUntil`. */
+  /** Whether this storage can lock objects (`PutOptions.retainUntil`). */
   readonly locking: boolean;
   put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void>;
   /** Like `put`, but fails with ObjectExistsError when the key exists: for objects only one writer may create. */
@@ -35,7 +40,10 @@ export interface Storage {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix` (which ends with '/'), in key order. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** Removes an object; removing one that is already gone is not an error; a locked one throws ObjectLockedError. */
+  /**
+   * Removes an object; removing one that is already gone is not an error. A locked object is
+   * refused with ObjectLockedError.
+   */
   delete(key: string): Promise<void>;
 }
 
@@ -63,7 +71,7 @@ export class ObjectExistsError extends StorageError {
   }
 }
 
-/** The object is locked (immutable) and cannot be deleted yet. */
+/** The object is locked (retention or immutability policy) and cannot be deleted yet. */
 export class ObjectLockedError extends StorageError {
   override name = 'ObjectLockedError';
   constructor(
@@ -72,9 +80,29 @@ export class ObjectLockedError extends StorageError {
     readonly retainUntil?: Date,
   ) {
     super(
-      `${url}: object ${key} is locked${retainUntil ? ` until ${retainUntil.toISOString()}` : ''} and cannot be deleted before then`,
+      `${url}: object ${key} is locked ${retainUntil ? `until ${retainUntil.toISOString()}` : 'by a retention policy'} and cannot be deleted before then`,
     );
   }
+}
+
+/** A write asked for a lock (`retainUntil`) that this storage cannot set. */
+export class LockingUnsupportedError extends StorageError {
+  override name = 'LockingUnsupportedError';
+}
+
+/** The server refused the credentials, or they lack a permission the repository needs. */
+export class StorageAccessDeniedError extends StorageError {
+  override name = 'StorageAccessDeniedError';
+}
+
+/** The bucket or container the storage names does not exist. */
+export class StorageLocationNotFoundError extends StorageError {
+  override name = 'StorageLocationNotFoundError';
+}
+
+/** The server could not be reached, or kept failing after retries. */
+export class StorageUnreachableError extends StorageError {
+  override name = 'StorageUnreachableError';
 }
 
 /** The storage ran out of space; nothing written by the failed call is visible. */
