@@ -46,4 +46,4 @@ install_npm_dependencies() {
 install_debian_packages
 install_node
 install_npm_dependencies
-"$root/hack/tools/build.sh" kubernetes etcd helm
+"$root/hack/tools/build.sh" kubernetes etcd helm versitygw

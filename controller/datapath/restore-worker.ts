@@ -8,14 +8,14 @@ import { workerData } from 'node:worker_threads';
 import { vhdxFileOffset } from '../disk/vhdx-writer.js';
 import { decodeChunk } from '../repository/codec.js';
 import { packKey } from '../repository/layout.js';
-import { openStorage } from '../storage/open.js';
+import { openLocation } from '../storage/open.js';
 import type { Span } from './chunk-reads.js';
 import type { RestoreResultPart, RestoreSetup } from './restore.js';
 import { serveTasks } from './worker-tasks.js';
 
 const setup = workerData as RestoreSetup;
 const keys = { encryption: Buffer.from(setup.encryptionKey), chunkId: Buffer.from(setup.chunkIdKey) };
-const storage = openStorage(setup.storageUrl);
+const storage = openLocation(setup.storage);
 const out = await open(setup.out, 'r+');
 
 function fileOffset(virtualOffset: number, length: number): number {

@@ -10,6 +10,8 @@ import { createDynamicVhdx } from '../disk/vhdx-writer.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { planSpans, type Span } from './chunk-reads.js';
+import type { StorageLocation } from '../storage/location.js';
+import { StorageError } from '../storage/storage.js';
 import { WorkerPool } from './worker-pool.js';
 
 export type RestoreFormat = 'raw' | 'vhdx';
@@ -29,7 +31,8 @@ export interface RestoreResult {
 
 /** What each restore worker (restore-worker.ts) is given: where to read and where to write. */
 export interface RestoreSetup {
-  storageUrl: string;
+  /** The repository's storage, credentials included: workers open it themselves. */
+  storage: StorageLocation;
   encryptionKey: Uint8Array;
   chunkIdKey: Uint8Array;
   out: string;
@@ -79,6 +82,14 @@ async function createOutput(
   return { blockSize, blockOffsets };
 }
 
+function workerLocation(repo: Repository): StorageLocation {
+  const { location } = repo.storage;
+  if (!location) {
+    throw new StorageError(`${repo.storage.url}: this storage cannot be reopened by restore worker threads`);
+  }
+  return location;
+}
+
 async function syncFile(path: string): Promise<void> {
   const handle = await open(path, 'r+');
   try {
@@ -104,7 +115,7 @@ export async function restoreDisk(
   let done = manifest.chunks.filter((id) => id === null).length * manifest.chunkSize;
   try {
     const setup: RestoreSetup = {
-      storageUrl: repo.storage.url,
+      storage: workerLocation(repo),
       encryptionKey: repo.keys.encryption,
       chunkIdKey: repo.keys.chunkId,
       out: partial,

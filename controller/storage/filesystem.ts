@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { FilesystemLocation } from './location.js';
 import {
   LockingUnsupportedError,
   ObjectExistsError,
@@ -33,6 +34,10 @@ export class FilesystemStorage implements Storage {
     readonly root: string,
     readonly url = `file://${root}`,
   ) {}
+
+  get location(): FilesystemLocation {
+    return { type: 'filesystem', url: this.url, root: this.root };
+  }
 
   private refuseLock(key: string, options: PutOptions | undefined): void {
     if (options?.retainUntil) {

@@ -8,6 +8,8 @@
  * - `list` sees every object whose `put` resolved before it started (read-after-write), in key order;
  * - a write with `retainUntil` is locked until then, or fails: it is never silently left unlocked.
  */
+import type { StorageLocation } from './location.js';
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -29,6 +31,11 @@ export interface PutOptions {
 export interface Storage {
   /** The repository URL this storage was opened from, for messages; never holds credentials. */
   readonly url: string;
+  /**
+   * How to open this storage again elsewhere in the process (a restore's worker threads), with
+   * credentials: never log it. Absent for a storage that cannot be reopened that way.
+   */
+  readonly location?: StorageLocation;
   /** Whether this storage can lock objects (`PutOptions.retainUntil`). */
   readonly locking: boolean;
   put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void>;

@@ -1,0 +1,253 @@
+/**
+ * Storage in an Azure Storage blob container (or Azurite), under a blob name prefix.
+ * - Atomicity: a block blob appears only when its single Put Blob or its Put Block List commits;
+ *   uncommitted blocks are invisible and the service discards them after a week.
+ * - `create` sends `If-None-Match: *`, which the service checks atomically.
+ * - Locks: a write with `retainUntil` sets a version-level immutability policy in Locked mode:
+ *   like S3 COMPLIANCE it cannot be shortened or removed, only extended, so an attacker holding
+ *   the account key cannot delete the copy early. The container must have version-level
+ *   immutability support enabled.
+ * - Retries: the SDK's exponential retry policy retries 5xx, throttling, timeouts and reset
+ *   connections.
+ */
+import {
+  BlobServiceClient,
+  StorageSharedKeyCredential,
+  type BlobImmutabilityPolicy,
+  type ContainerClient,
+} from '@azure/storage-blob';
+import type { AzureBlobLocation } from './location.js';
+import { concatParts, isNetworkError, keySorted } from './object-store.js';
+import {
+  LockingUnsupportedError,
+  ObjectExistsError,
+  ObjectLockedError,
+  ObjectNotFoundError,
+  StorageAccessDeniedError,
+  StorageError,
+  StorageLocationNotFoundError,
+  StorageUnreachableError,
+  assertValidKey,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+} from './storage.js';
+
+export interface AzureTuning {
+  /** Objects larger than this go up as staged blocks committed in one list. */
+  maxSingleShotSize?: number;
+  blockSize?: number;
+  /** Tries per request, the first included. */
+  maxTries?: number;
+}
+
+interface AzureFailure {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  details?: { errorCode?: string };
+}
+
+function failure(err: unknown): AzureFailure {
+  return typeof err === 'object' && err !== null ? err : {};
+}
+
+function errorCode(err: unknown): string {
+  const f = failure(err);
+  return f.details?.errorCode ?? f.code ?? '';
+}
+
+function serviceClient(location: AzureBlobLocation, maxTries: number): BlobServiceClient {
+  const { credential, accountUrl } = location;
+  const options = {
+    retryOptions: { maxTries, retryDelayInMs: 200, maxRetryDelayInMs: 10_000, tryTimeoutInMs: 120_000 },
+  };
+  if (credential.kind === 'sharedKey') {
+    return new BlobServiceClient(
+      accountUrl,
+      new StorageSharedKeyCredential(credential.accountName, credential.accountKey),
+      options,
+    );
+  }
+  return new BlobServiceClient(`${accountUrl.replace(/\/$/, '')}?${credential.token}`, undefined, options);
+}
+
+export class AzureBlobStorage implements Storage {
+  readonly url: string;
+  readonly locking: boolean;
+  private readonly container: ContainerClient;
+  private readonly maxSingleShotSize: number;
+  private readonly blockSize: number;
+
+  constructor(
+    readonly location: AzureBlobLocation,
+    tuning: AzureTuning = {},
+  ) {
+    this.url = location.url;
+    this.locking = location.immutability;
+    this.maxSingleShotSize = tuning.maxSingleShotSize ?? 64 * 1024 * 1024;
+    this.blockSize = tuning.blockSize ?? 16 * 1024 * 1024;
+    this.container = serviceClient(location, tuning.maxTries ?? 5).getContainerClient(location.container);
+  }
+
+  private blobName(key: string): string {
+    assertValidKey(key);
+    return this.location.prefix ? `${this.location.prefix}/${key}` : key;
+  }
+
+  /** An SDK error as a StorageError that says what to fix; never holds credentials. */
+  private translate(err: unknown, key: string, action: string): Error {
+    if (err instanceof StorageError) {
+      return err;
+    }
+    const f = failure(err);
+    const code = errorCode(err);
+    const { accountUrl, container } = this.location;
+    if (code === 'ContainerNotFound') {
+      return new StorageLocationNotFoundError(
+        `container ${container} does not exist at ${accountUrl}; create it or fix the container name (spec.azureBlob.container)`,
+      );
+    }
+    if (code === 'BlobNotFound' || f.statusCode === 404) {
+      return new ObjectNotFoundError(this.url, key);
+    }
+    if (f.statusCode === 403 || /^Authentication|^Authorization/.test(code)) {
+      return new StorageAccessDeniedError(
+        `${this.url}: ${action} ${key} refused by ${accountUrl} (${code || 'HTTP 403'}): check the account key, SAS token or connection string (AZURE_STORAGE_*, spec.azureBlob.credentialsSecret), its permissions and expiry`,
+      );
+    }
+    if (isNetworkError(err) || (f.statusCode !== undefined && f.statusCode >= 500)) {
+      const why = f.statusCode !== undefined ? `HTTP ${f.statusCode} ${code}` : (f.message ?? code);
+      return new StorageUnreachableError(
+        `${this.url}: ${action} ${key} failed after retries: ${accountUrl} is unreachable or failing (${why}); check the account URL (spec.azureBlob.accountUrl), the network and the service`,
+      );
+    }
+    return new StorageError(`${this.url}: ${action} ${key} failed: ${code} ${f.message ?? ''}`.trim());
+  }
+
+  private immutability(key: string, options: PutOptions | undefined): BlobImmutabilityPolicy | undefined {
+    const until = options?.retainUntil;
+    if (!until) {
+      return undefined;
+    }
+    if (!this.locking) {
+      throw new LockingUnsupportedError(
+        `${this.url}: cannot lock ${key} until ${until.toISOString()}: this repository is not marked as having version-level immutability (spec.azureBlob.immutability, or immutability=true in the URL); enable it on the container and set it`,
+      );
+    }
+    return { expiriesOn: until, policyMode: 'Locked' };
+  }
+
+  async put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void> {
+    await this.write(key, concatParts(data), options, false);
+  }
+
+  async create(key: string, data: Uint8Array, options?: PutOptions): Promise<void> {
+    await this.write(key, concatParts(data), options, true);
+  }
+
+  private async write(key: string, body: Buffer, options: PutOptions | undefined, ifAbsent: boolean) {
+    const blob = this.container.getBlockBlobClient(this.blobName(key));
+    const immutabilityPolicy = this.immutability(key, options);
+    const conditions = ifAbsent ? { ifNoneMatch: '*' } : undefined;
+    try {
+      if (body.length <= this.maxSingleShotSize) {
+        await blob.upload(body, body.length, { conditions, immutabilityPolicy });
+        return;
+      }
+      const ids: string[] = [];
+      for (let offset = 0; offset < body.length; offset += this.blockSize) {
+        const id = Buffer.from(String(ids.length).padStart(6, '0')).toString('base64');
+        const part = body.subarray(offset, offset + this.blockSize);
+        await blob.stageBlock(id, part, part.length);
+        ids.push(id);
+      }
+      await blob.commitBlockList(ids, { conditions, immutabilityPolicy });
+    } catch (err) {
+      const code = errorCode(err);
+      if (ifAbsent && (code === 'BlobAlreadyExists' || failure(err).statusCode === 409)) {
+        throw new ObjectExistsError(this.url, key);
+      }
+      if (immutabilityPolicy && failure(err).statusCode === 400) {
+        throw new LockingUnsupportedError(
+          `${this.url}: cannot lock ${key}: ${this.location.accountUrl} refused the immutability policy (${code}); enable version-level immutability on container ${this.location.container}, or unset spec.azureBlob.immutability`,
+        );
+      }
+      throw this.translate(err, key, 'writing');
+    }
+  }
+
+  private async download(key: string, offset: number, length?: number): Promise<Buffer> {
+    try {
+      const blob = this.container.getBlobClient(this.blobName(key));
+      return await blob.downloadToBuffer(offset, length, { maxRetryRequestsPerBlock: 5 });
+    } catch (err) {
+      throw this.translate(err, key, 'reading');
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return this.download(key, 0);
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const info = await this.stat(key);
+    if (!info) {
+      throw new ObjectNotFoundError(this.url, key);
+    }
+    if (offset + length > info.size) {
+      throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
+    }
+    return length === 0 ? Buffer.alloc(0) : this.download(key, offset, length);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const p = await this.container.getBlobClient(this.blobName(key)).getProperties();
+      return {
+        key,
+        size: p.contentLength ?? 0,
+        modified: p.lastModified ?? new Date(0),
+        retainUntil: p.immutabilityPolicyExpiresOn,
+      };
+    } catch (err) {
+      const e = this.translate(err, key, 'inspecting');
+      if (e instanceof ObjectNotFoundError) {
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const base = this.location.prefix ? `${this.location.prefix}/` : '';
+    const infos: ObjectInfo[] = [];
+    try {
+      for await (const b of this.container.listBlobsFlat({ prefix: base + prefix })) {
+        infos.push({
+          key: b.name.slice(base.length),
+          size: b.properties.contentLength ?? 0,
+          modified: b.properties.lastModified,
+        });
+      }
+    } catch (err) {
+      throw this.translate(err, prefix, 'listing');
+    }
+    return keySorted(infos);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.container.getBlobClient(this.blobName(key)).deleteIfExists();
+    } catch (err) {
+      if (/Immutab|LegalHold/i.test(errorCode(err))) {
+        throw new ObjectLockedError(
+          this.url,
+          key,
+          (await this.stat(key).catch(() => undefined))?.retainUntil,
+        );
+      }
+      throw this.translate(err, key, 'deleting');
+    }
+  }
+}
