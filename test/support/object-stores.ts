@@ -141,13 +141,12 @@ export async function startAzurite(): Promise<AzuriteServer> {
       '127.0.0.1',
       '--blobPort',
       '0',
-      '--location',
-      dir.path,
       '--inMemoryPersistence',
       '--skipApiVersionCheck',
       '--disableTelemetry',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // In memory: nothing is written, but any file Azurite makes lands in the temporary folder.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir.path },
   );
   const started = await waitForOutput(child, /listens on http:\/\/127\.0\.0\.1:(\d+)/, 'Azurite').catch(
     async (err: unknown) => {
@@ -195,7 +194,9 @@ export async function startS3Server(): Promise<S3Server> {
   const accessKeyId = `test${randomBytes(4).toString('hex')}`;
   const secretAccessKey = randomBytes(20).toString('hex');
   const region = 'us-east-1';
-  await mkdir(join(dir.path, 'data'));
+  for (const sub of ['data', 'meta', 'versions']) {
+    await mkdir(join(dir.path, sub));
+  }
   let child: ChildProcess | undefined;
   let port = 0;
   // The port is picked before the server binds it: retry if someone else took it meanwhile.

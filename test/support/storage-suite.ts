@@ -79,6 +79,19 @@ export function storageSuite(backend: Backend): void {
       expect((await storage.get('config')).toString()).to.equal('first');
     });
 
+    it('lets exactly one of several writers racing to create a key win', async () => {
+      const contents = [0, 1, 2, 3, 4].map((i) => Buffer.from(`writer ${i}`));
+      const results = await Promise.allSettled(contents.map((c) => storage.create('config', c)));
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(won).to.have.length(1);
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          expect(r.reason).to.be.instanceOf(ObjectExistsError);
+        }
+      }
+      expect((await storage.get('config')).equals(contents[won[0]!]!)).to.be.true;
+    });
+
     it('reads a byte range, and refuses a range past the end', async () => {
       const data = randomBytes(10_000);
       await storage.put('packs/ab/range', data);
