@@ -17,7 +17,7 @@ import {
   type ContainerClient,
 } from '@azure/storage-blob';
 import type { AzureBlobLocation } from './location.js';
-import { concatParts, isNetworkError, keySorted } from './object-store.js';
+import { concatParts, isNetworkError, keySorted, retryBrokenDownload } from './object-store.js';
 import {
   LockingUnsupportedError,
   ObjectExistsError,
@@ -78,6 +78,8 @@ export class AzureBlobStorage implements Storage {
   private readonly container: ContainerClient;
   private readonly maxSingleShotSize: number;
   private readonly blockSize: number;
+  /** Whether the container really has version-level immutability, asked before the first locked write. */
+  private containerLocks?: Promise<void>;
 
   constructor(
     readonly location: AzureBlobLocation,
@@ -138,6 +140,28 @@ export class AzureBlobStorage implements Storage {
     return { expiriesOn: until, policyMode: 'Locked' };
   }
 
+  /**
+   * Azurite (and a misconfigured container) accepts an immutability policy header and stores the
+   * blob unlocked; asking the container first keeps the promise never to do that.
+   */
+  private assertContainerLocks(key: string): Promise<void> {
+    this.containerLocks ??= this.container.getProperties().then(
+      (p) => {
+        if (!p.isImmutableStorageWithVersioningEnabled) {
+          throw new LockingUnsupportedError(
+            `${this.url}: cannot lock ${key}: container ${this.location.container} at ${this.location.accountUrl} does not have version-level immutability enabled; enable it, or unset spec.azureBlob.immutability`,
+          );
+        }
+      },
+      (err: unknown) => {
+        throw this.translate(err, key, 'checking immutability of the container for');
+      },
+    );
+    // A failure is not remembered: the next locked write asks again.
+    this.containerLocks.catch(() => (this.containerLocks = undefined));
+    return this.containerLocks;
+  }
+
   async put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void> {
     await this.write(key, concatParts(data), options, false);
   }
@@ -149,6 +173,9 @@ export class AzureBlobStorage implements Storage {
   private async write(key: string, body: Buffer, options: PutOptions | undefined, ifAbsent: boolean) {
     const blob = this.container.getBlockBlobClient(this.blobName(key));
     const immutabilityPolicy = this.immutability(key, options);
+    if (immutabilityPolicy) {
+      await this.assertContainerLocks(key);
+    }
     const conditions = ifAbsent ? { ifNoneMatch: '*' } : undefined;
     try {
       if (body.length <= this.maxSingleShotSize) {
@@ -180,7 +207,7 @@ export class AzureBlobStorage implements Storage {
   private async download(key: string, offset: number, length?: number): Promise<Buffer> {
     try {
       const blob = this.container.getBlobClient(this.blobName(key));
-      return await blob.downloadToBuffer(offset, length, { maxRetryRequestsPerBlock: 5 });
+      return await retryBrokenDownload(() => blob.downloadToBuffer(offset, length));
     } catch (err) {
       throw this.translate(err, key, 'reading');
     }

@@ -1,4 +1,5 @@
 /** What the S3 and Azure Blob backends share: pure helpers, no I/O. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectInfo } from './storage.js';
 
 const NETWORK_CODES = new Set([
@@ -28,6 +29,23 @@ export function isNetworkError(err: unknown): boolean {
     return true;
   }
   return e.cause !== undefined && e.cause !== err && isNetworkError(e.cause);
+}
+
+/**
+ * Runs a whole download again when its connection breaks. The SDKs retry a request until its
+ * response headers arrive; a body cut off after that surfaces as an error they do not retry.
+ */
+export async function retryBrokenDownload<T>(download: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await download();
+    } catch (err) {
+      if (attempt >= attempts || !isNetworkError(err)) {
+        throw err;
+      }
+      await sleep(100 * 2 ** attempt);
+    }
+  }
 }
 
 export function sizeOf(data: Uint8Array | readonly Uint8Array[]): number {

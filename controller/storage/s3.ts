@@ -21,6 +21,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
@@ -44,7 +45,7 @@ import {
   type PutOptions,
   type Storage,
 } from './storage.js';
-import { isNetworkError, concatParts, keySorted, sizeOf } from './object-store.js';
+import { concatParts, isNetworkError, keySorted, retryBrokenDownload, sizeOf } from './object-store.js';
 
 export interface S3Tuning {
   /** Objects larger than this go up in parts; AWS allows 5 GiB in one PutObject. */
@@ -78,6 +79,8 @@ export class S3Storage implements Storage {
   private readonly client: S3Client;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
+  /** Whether the bucket really has Object Lock, asked once before the first locked write. */
+  private bucketLocks?: Promise<void>;
 
   constructor(
     readonly location: S3Location,
@@ -157,6 +160,34 @@ export class S3Storage implements Storage {
     return { ObjectLockMode: LOCK_MODE, ObjectLockRetainUntilDate: until };
   }
 
+  /**
+   * Some servers (VersityGW among them) accept retention headers on a bucket without Object Lock
+   * and store the object unlocked; asking the bucket first keeps the promise never to do that.
+   */
+  private assertBucketLocks(key: string): Promise<void> {
+    this.bucketLocks ??= this.client
+      .send(new GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }))
+      .then(
+        (out) => out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
+        (err: unknown) => {
+          if (/ObjectLockConfigurationNotFound/.test(failure(err).name ?? failure(err).Code ?? '')) {
+            return false;
+          }
+          throw this.translate(err, key, 'checking Object Lock of the bucket for');
+        },
+      )
+      .then((enabled) => {
+        if (!enabled) {
+          throw new LockingUnsupportedError(
+            `${this.url}: cannot lock ${key}: bucket ${this.location.bucket} has no Object Lock configuration; create the bucket with Object Lock enabled, or unset spec.s3.objectLock`,
+          );
+        }
+      });
+    // A failure is not remembered: the next locked write asks again.
+    this.bucketLocks.catch(() => (this.bucketLocks = undefined));
+    return this.bucketLocks;
+  }
+
   /** Errors a server gives when the bucket cannot lock, as the message that says how to fix it. */
   private lockFailure(err: unknown, key: string): Error | undefined {
     const f = failure(err);
@@ -193,6 +224,9 @@ export class S3Storage implements Storage {
   ): Promise<void> {
     const Key = this.objectKey(key);
     const lock = this.lockParams(key, options);
+    if (lock.ObjectLockMode) {
+      await this.assertBucketLocks(key);
+    }
     const condition = ifAbsent ? { IfNoneMatch: '*' } : {};
     try {
       if (sizeOf(data) > this.multipartThreshold) {
@@ -263,10 +297,12 @@ export class S3Storage implements Storage {
 
   async get(key: string): Promise<Buffer> {
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
-      );
-      return await bodyOf(out.Body);
+      return await retryBrokenDownload(async () => {
+        const out = await this.client.send(
+          new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
+        );
+        return bodyOf(out.Body);
+      });
     } catch (err) {
       throw this.translate(err, key, 'reading');
     }
@@ -281,14 +317,16 @@ export class S3Storage implements Storage {
     }
     let data: Buffer;
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.location.bucket,
-          Key: this.objectKey(key),
-          Range: `bytes=${offset}-${offset + length - 1}`,
-        }),
-      );
-      data = await bodyOf(out.Body);
+      data = await retryBrokenDownload(async () => {
+        const out = await this.client.send(
+          new GetObjectCommand({
+            Bucket: this.location.bucket,
+            Key: this.objectKey(key),
+            Range: `bytes=${offset}-${offset + length - 1}`,
+          }),
+        );
+        return bodyOf(out.Body);
+      });
     } catch (err) {
       if (failure(err).$metadata?.httpStatusCode === 416) {
         data = Buffer.alloc(0);
