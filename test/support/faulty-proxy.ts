@@ -37,7 +37,9 @@ function drain(req: IncomingMessage): Promise<void> {
   return new Promise((resolve) => {
     req.on('data', () => undefined);
     req.on('end', resolve);
-    req.on('error', () => resolve());
+    req.on('error', () => {
+      resolve();
+    });
   });
 }
 
@@ -127,7 +129,11 @@ export async function startFaultyProxy(target: { host: string; port: number }): 
     },
     stop() {
       server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
+      return new Promise((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }

@@ -48,7 +48,7 @@ export function storageFaultSuite<L>(backend: FaultBackend<L>): void {
     before(async () => {
       proxy = await startFaultyProxy(backend.server());
     });
-    after(() => proxy?.stop());
+    after(() => proxy.stop());
     beforeEach(async () => {
       proxy.clear();
       location = await backend.newLocation();

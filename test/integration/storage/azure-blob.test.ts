@@ -11,7 +11,7 @@ describe('the Azure Blob backend (Azurite on loopback)', () => {
   before(async () => {
     server = await startAzurite();
   });
-  after(() => server?.stop());
+  after(() => server.stop());
 
   storageSuite({
     name: 'Azure Blob',

@@ -12,7 +12,7 @@ describe('S3 Object Lock (VersityGW on loopback)', function () {
   before(async () => {
     server = await startS3Server();
   });
-  after(() => server?.stop());
+  after(() => server.stop());
 
   it('refuses to delete a locked object before its retention ends, saying until when', async () => {
     const storage = new S3Storage(await server.newBucket({ objectLock: true, prefix: 'offsite' }));

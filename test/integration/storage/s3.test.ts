@@ -9,7 +9,7 @@ describe('the S3 backend (VersityGW on loopback)', () => {
   before(async () => {
     server = await startS3Server();
   });
-  after(() => server?.stop());
+  after(() => server.stop());
 
   storageSuite({
     name: 'S3',
