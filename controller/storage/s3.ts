@@ -170,7 +170,7 @@ export class S3Storage implements Storage {
       .then(
         (out) => out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
         (err: unknown) => {
-          if (/ObjectLockConfigurationNotFound/.test(failure(err).name ?? failure(err).Code ?? '')) {
+          if ((failure(err).name ?? failure(err).Code ?? '').includes('ObjectLockConfigurationNotFound')) {
             return false;
           }
           throw this.translate(err, key, 'checking Object Lock of the bucket for');
