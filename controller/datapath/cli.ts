@@ -12,7 +12,7 @@ import { RepositoryError } from '../repository/errors.js';
 import { DEFAULT_GRACE_MS, collectGarbage } from '../repository/gc.js';
 import { takeInventory } from '../repository/inventory.js';
 import { Repository } from '../repository/repository.js';
-import { openStorage } from '../storage/open.js';
+import { STORAGE_URL_HELP, openStorage } from '../storage/open.js';
 import { StorageError } from '../storage/storage.js';
 import { catalogRecoveryPoint } from '../ilr/catalog-store.js';
 import { backupDisk } from './backup.js';
@@ -408,7 +408,7 @@ function group(
       .map(([n, s]) => `  ${n.padEnd(8)} ${s.summary}\n           ${s.usage}`)
       .join(
         '\n',
-      )}\n\nCommon: --repo file:///path (or SHADOWKEEP_REPO), --key-file PATH (or SHADOWKEEP_KEY_FILE), --json\n`;
+      )}\n\nCommon: --repo URL (or SHADOWKEEP_REPO), --key-file PATH (or SHADOWKEEP_KEY_FILE), --json\n\n${STORAGE_URL_HELP}\n`;
   return {
     name,
     summary,

@@ -56,19 +56,13 @@ function flag(q: Map<string, string>, name: string, url: string): boolean {
 }
 
 function httpUrl(value: string, name: string, url: string): string {
-  // No query: a SAS token there would end up in every message that names the repository.
-  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(value)) {
+  // No query or user info: a SAS token or password there would end up in every message.
+  if (!/^https?:\/\/[^/?#@]+(\/[^?#]*)?$/.test(value)) {
     throw new StorageError(
-      `repository URL ${url}: ${name} must be an http:// or https:// URL without a query, not '${value}'`,
+      `repository URL ${url}: ${name} must be an http:// or https:// URL without a query or user name, not '${value}'`,
     );
   }
   return value.replace(/\/+$/, '');
-}
-
-/** Credential-free URL for messages: the one given, without anything but its own parameters. */
-function displayUrl(scheme: string, name: string, prefix: string, q: Map<string, string>): string {
-  const query = [...q].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-  return `${scheme}://${name}${prefix ? `/${prefix}` : ''}${query ? `?${query}` : ''}`;
 }
 
 function s3LocationOf(u: URL, url: string, env: Env): S3Location {
@@ -83,7 +77,8 @@ function s3LocationOf(u: URL, url: string, env: Env): S3Location {
   const secret = env.AWS_SECRET_ACCESS_KEY;
   return {
     type: 's3',
-    url: displayUrl('s3', bucket, prefix, q),
+    // Credential-free as given: only known parameters pass, and none of them holds a secret.
+    url,
     bucket,
     prefix,
     endpoint: endpoint === undefined ? undefined : httpUrl(endpoint, 'endpoint', url),
@@ -135,7 +130,7 @@ function azureLocationOf(u: URL, url: string, env: Env): AzureBlobLocation {
   }
   return {
     type: 'azureBlob',
-    url: displayUrl('azblob', container, prefix, q),
+    url,
     accountUrl,
     container,
     prefix,
