@@ -12,7 +12,9 @@ export type Fault =
   /** Read half of the request body, then drop the connection: the server never sees the request. */
   | { kind: 'resetUpload' }
   /** Forward, then send only the response headers and half the body before dropping the connection. */
-  | { kind: 'resetDownload' };
+  | { kind: 'resetDownload' }
+  /** Forward, but move the response's Date header by `offsetMs`, as a server with a wrong clock would. */
+  | { kind: 'skewDate'; offsetMs: number };
 
 interface Rule {
   fault: Fault;
@@ -29,6 +31,8 @@ export interface FaultyProxy {
   inject(fault: Fault, count: number, method?: string): void;
   /** Faults served since the start or the last `clear`. */
   readonly faultsServed: number;
+  /** Statuses the server answered with, in order, since the start or the last `clear`. */
+  readonly upstreamStatuses: readonly number[];
   clear(): void;
   stop(): Promise<void>;
 }
@@ -46,6 +50,7 @@ function drain(req: IncomingMessage): Promise<void> {
 export async function startFaultyProxy(target: { host: string; port: number }): Promise<FaultyProxy> {
   const rules: Rule[] = [];
   let served = 0;
+  const statuses: number[] = [];
 
   function take(method: string | undefined): Fault | undefined {
     const rule = rules.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method));
@@ -86,6 +91,10 @@ export async function startFaultyProxy(target: { host: string; port: number }): 
       headers: req.headers,
     });
     upstream.on('response', (up) => {
+      statuses.push(up.statusCode ?? 0);
+      if (fault?.kind === 'skewDate' && up.headers.date) {
+        up.headers.date = new Date(Date.parse(up.headers.date) + fault.offsetMs).toUTCString();
+      }
       if (fault?.kind === 'resetDownload') {
         const length = Number(up.headers['content-length'] ?? 0);
         res.writeHead(up.statusCode ?? 502, up.headers);
@@ -123,9 +132,13 @@ export async function startFaultyProxy(target: { host: string; port: number }): 
     get faultsServed() {
       return served;
     },
+    get upstreamStatuses() {
+      return statuses;
+    },
     clear() {
       rules.length = 0;
       served = 0;
+      statuses.length = 0;
     },
     stop() {
       server.closeAllConnections();

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MiB, makeRawImage, tempDir, type TempDir } from '../../support/disk-images.js';
+import { startFaultyProxy } from '../../support/faulty-proxy.js';
 import { repoRoot } from '../../support/kube.js';
 import {
   startAzurite,
@@ -55,6 +56,32 @@ describe('the CLI on object storage URLs (real S3 and Azure servers on loopback)
       }),
     },
   ];
+
+  it('backs up to S3 from a machine whose clock is an hour behind: the SDK corrects from the server and retries', async () => {
+    const proxy = await startFaultyProxy({ host: '127.0.0.1', port: s3.port });
+    try {
+      const { bucket } = await s3.newBucket();
+      const env = {
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        SHADOWKEEP_REPO: `s3://${bucket}/skewed?endpoint=${proxy.url}&pathStyle=true`,
+        SHADOWKEEP_KEY_FILE: dir.file('skewed.key'),
+        // libfaketime moves the wall clock only; timers keep running normally.
+        FAKETIME_DONT_FAKE_MONOTONIC: '1',
+      };
+      const late = (...args: string[]) =>
+        execa('faketime', ['-f', '-1h', shadowkeep, ...args], { env, reject: false });
+      expect((await late('repo', 'init')).exitCode).to.equal(0);
+      const backup = await late('disk', 'backup', '--disk', dir.file('disk.raw'), '--no-catalog');
+      expect(backup.exitCode, backup.stderr).to.equal(0);
+      const check = await late('repo', 'check', '--read-data');
+      expect(check.stdout).to.include('no problems found');
+      // The server really refused the first, skewed signatures (each process learns the offset anew).
+      expect(proxy.upstreamStatuses.filter((s) => s === 403)).to.have.length(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
 
   for (const target of targets) {
     it(`initialises, backs up, checks with --read-data and restores through an ${target.name} URL`, async () => {
