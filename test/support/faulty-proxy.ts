@@ -12,9 +12,7 @@ export type Fault =
   /** Read half of the request body, then drop the connection: the server never sees the request. */
   | { kind: 'resetUpload' }
   /** Forward, then send only the response headers and half the body before dropping the connection. */
-  | { kind: 'resetDownload' }
-  /** Forward, but move the response's Date header by `offsetMs`, as a server with a wrong clock would. */
-  | { kind: 'skewDate'; offsetMs: number };
+  | { kind: 'resetDownload' };
 
 interface Rule {
   fault: Fault;
@@ -92,9 +90,6 @@ export async function startFaultyProxy(target: { host: string; port: number }): 
     });
     upstream.on('response', (up) => {
       statuses.push(up.statusCode ?? 0);
-      if (fault?.kind === 'skewDate' && up.headers.date) {
-        up.headers.date = new Date(Date.parse(up.headers.date) + fault.offsetMs).toUTCString();
-      }
       if (fault?.kind === 'resetDownload') {
         const length = Number(up.headers['content-length'] ?? 0);
         res.writeHead(up.statusCode ?? 502, up.headers);
