@@ -204,28 +204,48 @@ export class AzureBlobStorage implements Storage {
     }
   }
 
+  /** One Get Blob request for the whole blob or a range; the body's length is the caller's to check. */
   private async download(key: string, offset: number, length?: number): Promise<Buffer> {
+    const blob = this.container.getBlobClient(this.blobName(key));
+    return retryBrokenDownload(async () => {
+      const response = await blob.download(offset, length);
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.readableStreamBody ?? []) {
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks);
+    });
+  }
+
+  async get(key: string): Promise<Buffer> {
     try {
-      const blob = this.container.getBlobClient(this.blobName(key));
-      return await retryBrokenDownload(() => blob.downloadToBuffer(offset, length));
+      return await this.download(key, 0);
     } catch (err) {
       throw this.translate(err, key, 'reading');
     }
   }
 
-  async get(key: string): Promise<Buffer> {
-    return this.download(key, 0);
-  }
-
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const info = await this.stat(key);
-    if (!info) {
-      throw new ObjectNotFoundError(this.url, key);
+    if (length === 0) {
+      if (!(await this.stat(key))) {
+        throw new ObjectNotFoundError(this.url, key);
+      }
+      return Buffer.alloc(0);
     }
-    if (offset + length > info.size) {
+    let data: Buffer;
+    try {
+      data = await this.download(key, offset, length);
+    } catch (err) {
+      // 416: the range starts past the end of the blob.
+      if (failure(err).statusCode !== 416) {
+        throw this.translate(err, key, 'reading');
+      }
+      data = Buffer.alloc(0);
+    }
+    if (data.length !== length) {
       throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
     }
-    return length === 0 ? Buffer.alloc(0) : this.download(key, offset, length);
+    return data;
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
