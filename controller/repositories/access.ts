@@ -157,7 +157,7 @@ export async function repositoryLocation(rest: KubeRest, repo: BackupRepository)
       credentials: {
         accessKeyId,
         secretAccessKey,
-        sessionToken: sessionToken ? sessionToken : undefined,
+        ...(sessionToken ? { sessionToken } : {}),
       },
       objectLock: s3.objectLock ?? false,
     };

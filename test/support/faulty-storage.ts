@@ -1,6 +1,7 @@
 /** Real storage that fails on cue: the process dying or the link dropping in the middle of a write. */
 import type { ObjectInfo, PutOptions, Storage } from '../../controller/storage/storage.js';
 import { StorageError } from '../../controller/storage/storage.js';
+import type { StorageLocation } from '../../controller/storage/location.js';
 
 export class FaultyStorage implements Storage {
   /** Writes still allowed before every further write fails; Infinity for none failing. */
@@ -14,6 +15,10 @@ export class FaultyStorage implements Storage {
   }
   get locking(): boolean {
     return this.inner.locking;
+  }
+  /** Restore workers read through the inner storage: faults here are about writes. */
+  get location(): StorageLocation | undefined {
+    return this.inner.location;
   }
 
   private spend(key: string): void {
