@@ -255,6 +255,25 @@ export async function openRepositoryStorage(rest: KubeRest, repo: BackupReposito
 }
 
 /**
+ * Creates a repository in empty storage; when another first writer (a backup on another host, a
+ * copy) created it in the meantime, opens theirs instead.
+ */
+async function initOrJoin(
+  storage: Storage,
+  key: Buffer,
+  twinOf: Repository | undefined,
+): Promise<Repository> {
+  try {
+    return await (twinOf ? Repository.initCopyOf(storage, key, twinOf) : Repository.init(storage, key));
+  } catch (err) {
+    if (await storage.stat(CONFIG_KEY)) {
+      return Repository.open(storage, key);
+    }
+    throw err;
+  }
+}
+
+/**
  * Opens the repository a BackupRepository describes. With `create` it is created when the storage
  * is empty (the first writer initializes it; the format makes concurrent first writers safe to
  * retry); with `twinOf` it is created as an offsite twin of that repository.
@@ -272,11 +291,8 @@ export async function openRepository(
     let empty: boolean;
     try {
       empty = err instanceof UnsupportedFormatError && !(await storage.stat(CONFIG_KEY));
-      if (empty && twinOf) {
-        return await Repository.initCopyOf(storage, key, twinOf);
-      }
-      if (empty && create) {
-        return await Repository.init(storage, key);
+      if (empty && (twinOf || create)) {
+        return await initOrJoin(storage, key, twinOf);
       }
     } catch (initErr) {
       throw accessErrorOf(initErr, storage);

@@ -128,14 +128,31 @@ export class S3Storage implements Storage {
         `bucket ${bucket} does not exist at ${this.where()}; create it or fix the bucket name (spec.s3.bucket)`,
       );
     }
-    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden'].includes(code)) {
+    if (code === 'CredentialsProviderError') {
       return new StorageAccessDeniedError(
-        `${this.url}: ${action} ${key} refused by ${this.where()} (${code}): check the access key and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, spec.s3.credentialsSecret) and that they may use bucket ${bucket}`,
+        `${this.url}: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or spec.s3.credentialsSecret)`,
+      );
+    }
+    if (
+      ['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException'].includes(
+        code,
+      )
+    ) {
+      return new StorageError(
+        `${this.url}: ${action} ${key}: bucket ${bucket} is in another region than ${this.location.region} (${code}); set the bucket's region (spec.s3.region, or region= in the URL)`,
       );
     }
     if (code === 'RequestTimeTooSkewed') {
       return new StorageAccessDeniedError(
         `${this.url}: ${this.where()} refused the request because this machine's clock differs from the server's by more than 15 minutes; fix the clock (NTP)`,
+      );
+    }
+    if (
+      status === 403 ||
+      ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden'].includes(code)
+    ) {
+      return new StorageAccessDeniedError(
+        `${this.url}: ${action} ${key} refused by ${this.where()} (${code}): check the access key and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, spec.s3.credentialsSecret) and that they may use bucket ${bucket}`,
       );
     }
     if (isNetworkError(err) || (status !== undefined && status >= 500)) {

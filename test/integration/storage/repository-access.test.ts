@@ -151,6 +151,12 @@ describe('BackupRepositories on object storage (real S3 and Azure servers on loo
       }
     });
 
+    it(`lets first writers racing on empty ${kind} storage share one repository`, async () => {
+      const repo = await repository(await spec());
+      const opened = await Promise.all([1, 2, 3].map(() => openRepository(rest, repo, { create: true })));
+      expect(new Set(opened.map((r) => r.config.id)).size).to.equal(1);
+    });
+
     it(`says when the ${kind} credentials Secret is missing`, async () => {
       const s = await spec();
       const block = kind === 'S3' ? s.s3! : s.azureBlob!;
