@@ -17,7 +17,7 @@ import {
   type ContainerClient,
 } from '@azure/storage-blob';
 import type { AzureBlobLocation } from './location.js';
-import { concatParts, isNetworkError, keySorted, retryBrokenDownload } from './object-store.js';
+import { concatParts, isNetworkError, keySorted, redact, retryBrokenDownload } from './object-store.js';
 import {
   LockingUnsupportedError,
   ObjectExistsError,
@@ -119,12 +119,12 @@ export class AzureBlobStorage implements Storage {
       );
     }
     if (isNetworkError(err) || (f.statusCode !== undefined && f.statusCode >= 500)) {
-      const why = f.statusCode !== undefined ? `HTTP ${f.statusCode} ${code}` : (f.message ?? code);
+      const why = f.statusCode !== undefined ? `HTTP ${f.statusCode} ${code}` : redact(f.message) || code;
       return new StorageUnreachableError(
         `${this.url}: ${action} ${key} failed after retries: ${accountUrl} is unreachable or failing (${why}); check the account URL (spec.azureBlob.accountUrl), the network and the service`,
       );
     }
-    return new StorageError(`${this.url}: ${action} ${key} failed: ${code} ${f.message ?? ''}`.trim());
+    return new StorageError(`${this.url}: ${action} ${key} failed: ${code} ${redact(f.message)}`.trim());
   }
 
   private immutability(key: string, options: PutOptions | undefined): BlobImmutabilityPolicy | undefined {

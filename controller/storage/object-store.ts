@@ -48,6 +48,17 @@ export async function retryBrokenDownload<T>(download: () => Promise<T>, attempt
   }
 }
 
+/**
+ * A server's or SDK's message with anything that looks like a credential blanked out: messages
+ * reach conditions, Events and logs, and some quote a signed URL or a connection string.
+ */
+export function redact(message: string | undefined): string {
+  return (message ?? '').replace(
+    /\b(sig|signature|accountkey|sharedaccesssignature|x-amz-signature|x-amz-credential|x-amz-security-token)=[^&;\s"']*/gi,
+    '$1=REDACTED',
+  );
+}
+
 export function sizeOf(data: Uint8Array | readonly Uint8Array[]): number {
   return data instanceof Uint8Array ? data.length : data.reduce((n, p) => n + p.length, 0);
 }

@@ -45,7 +45,14 @@ import {
   type PutOptions,
   type Storage,
 } from './storage.js';
-import { concatParts, isNetworkError, keySorted, retryBrokenDownload, sizeOf } from './object-store.js';
+import {
+  concatParts,
+  isNetworkError,
+  keySorted,
+  redact,
+  retryBrokenDownload,
+  sizeOf,
+} from './object-store.js';
 
 export interface S3Tuning {
   /** Objects larger than this go up in parts; AWS allows 5 GiB in one PutObject. */
@@ -156,12 +163,12 @@ export class S3Storage implements Storage {
       );
     }
     if (isNetworkError(err) || (status !== undefined && status >= 500)) {
-      const why = status !== undefined ? `HTTP ${status} ${code}` : (f.message ?? code);
+      const why = status !== undefined ? `HTTP ${status} ${code}` : redact(f.message) || code;
       return new StorageUnreachableError(
         `${this.url}: ${action} ${key} failed after retries: ${this.where()} is unreachable or failing (${why}); check the endpoint (spec.s3.endpoint), the network and the server`,
       );
     }
-    return new StorageError(`${this.url}: ${action} ${key} failed: ${code}: ${f.message ?? ''}`.trim());
+    return new StorageError(`${this.url}: ${action} ${key} failed: ${code}: ${redact(f.message)}`.trim());
   }
 
   private lockParams(key: string, options: PutOptions | undefined) {
@@ -215,7 +222,7 @@ export class S3Storage implements Storage {
     ) {
       if (/lock/i.test(f.message ?? '')) {
         return new LockingUnsupportedError(
-          `${this.url}: cannot lock ${key}: bucket ${this.location.bucket} has no Object Lock configuration (${f.message ?? ''}); create the bucket with Object Lock enabled, or unset spec.s3.objectLock`,
+          `${this.url}: cannot lock ${key}: bucket ${this.location.bucket} has no Object Lock configuration (${redact(f.message)}); create the bucket with Object Lock enabled, or unset spec.s3.objectLock`,
         );
       }
     }
