@@ -165,6 +165,16 @@ export function pointInputs(
       ...(inUseBy ? { inUseBy } : {}),
       ...(lockedUntil ? { lockedUntil: new Date(lockedUntil) } : {}),
       copies: Object.fromEntries((status?.copies ?? []).map((c) => [c.repository, c.phase])),
+      ...(status?.verification
+        ? {
+            verification: {
+              time: new Date(status.verification.time),
+              result: status.verification.result,
+              level: status.verification.level,
+              ...(status.verification.message ? { message: status.verification.message } : {}),
+            },
+          }
+        : {}),
     };
   });
 }

@@ -47,6 +47,8 @@ export interface PointInput {
   lockedUntil?: Date;
   /** The phase of the point's copy to each offsite repository that has one. */
   copies: Record<string, CopyPhase>;
+  /** The newest verification of this point (status.verification). */
+  verification?: { time: Date; result: 'Passed' | 'Failed'; level: string; message?: string };
 }
 
 export interface PointToCreate {
@@ -132,6 +134,12 @@ export function planProtection(
 
   const rpoMisses: string[] = [];
   const offsiteLagging: string[] = [];
+  const verifications: {
+    vm: string;
+    point: string;
+    verification: NonNullable<PointInput['verification']>;
+  }[] = [];
+  const unverified: string[] = [];
   let lastPointTime: Date | undefined;
 
   for (const vm of vms) {
@@ -241,6 +249,18 @@ export function planProtection(
       } else if (newest) {
         row.offsiteLag = '0s';
       }
+    }
+
+    // Verification: the VM's most recent test restore, whichever point it was of.
+    const lastVerified = mine
+      .filter((p): p is PointInput & { verification: NonNullable<PointInput['verification']> } =>
+        Boolean(p.verification),
+      )
+      .sort((a, b) => b.verification.time.getTime() - a.verification.time.getTime())[0];
+    if (lastVerified) {
+      verifications.push({ vm: vm.name, point: lastVerified.name, verification: lastVerified.verification });
+    } else if (newest) {
+      unverified.push(vm.name);
     }
 
     // Retention per VM, in the schedule's time zone.
@@ -372,24 +392,7 @@ export function planProtection(
           },
   );
 
-  conditions.push(
-    policy.verificationConfigured
-      ? {
-          type: 'Verified',
-          status: 'Unknown',
-          reason: 'VerificationNotAvailable',
-          message:
-            'scheduled test restores (spec.verification) are not available in this release yet; no recovery point has been verified',
-          observedGeneration: g,
-        }
-      : {
-          type: 'Verified',
-          status: 'Unknown',
-          reason: 'NotConfigured',
-          message: 'spec.verification is not set: recovery points are not test-restored',
-          observedGeneration: g,
-        },
-  );
+  conditions.push({ ...verifiedCondition(policy, verifications, unverified), observedGeneration: g });
 
   return {
     create,
@@ -399,5 +402,46 @@ export function planProtection(
     ...(next ? { nextRunTime: next } : {}),
     ...(lastPointTime ? { lastRecoveryPointTime: lastPointTime } : {}),
     requeueAfterMs: Math.max(1000, requeueAt - now.getTime()),
+  };
+}
+
+/** The policy's Verified condition: the newest verification of each VM, failures first. */
+function verifiedCondition(
+  policy: PolicyInput,
+  verifications: { vm: string; point: string; verification: NonNullable<PointInput['verification']> }[],
+  unverified: string[],
+): Omit<ConditionInput, 'observedGeneration'> {
+  const failed = verifications.filter((v) => v.verification.result === 'Failed');
+  if (failed.length > 0) {
+    return {
+      type: 'Verified',
+      status: 'False',
+      reason: 'VerificationFailed',
+      message: `the newest verification failed for ${failed
+        .map((f) => `${f.vm} (RecoveryPoint ${f.point}: ${f.verification.message ?? f.verification.level})`)
+        .join('; ')}; see \`kubectl describe rp\` and its Events`,
+    };
+  }
+  if (!policy.verificationConfigured && verifications.length === 0) {
+    return {
+      type: 'Verified',
+      status: 'Unknown',
+      reason: 'NotConfigured',
+      message: 'spec.verification is not set: recovery points are not test-restored',
+    };
+  }
+  if (unverified.length > 0) {
+    return {
+      type: 'Verified',
+      status: 'Unknown',
+      reason: 'NotVerifiedYet',
+      message: `no recovery point verified yet for ${unverified.join(', ')}; the next spec.verification slot verifies the newest, or run \`kubectl shadowkeep verify\``,
+    };
+  }
+  return {
+    type: 'Verified',
+    status: 'True',
+    reason: 'RecoveryPointsVerified',
+    message: `the newest verification of every VM passed (${verifications.length} VMs)`,
   };
 }

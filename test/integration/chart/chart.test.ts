@@ -145,6 +145,7 @@ describe('the Helm chart', () => {
     const fromController = [
       'ShadowkeepVMRecoveryPointTooOld',
       'ShadowkeepRecoveryPointsFailing',
+      'ShadowkeepVerificationFailed',
       'ShadowkeepAgentHeartbeatStale',
       'ShadowkeepControllerNoLeader',
       'ShadowkeepReconcileErrors',
