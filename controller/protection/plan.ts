@@ -94,6 +94,23 @@ function retentionState(p: PointInput): RetainedPoint['state'] {
   return p.phase === 'Failed' ? 'Failed' : 'InProgress';
 }
 
+/** One VM's points as retention reads them (also what `kubectl shadowkeep plan` shows). */
+export function retainedPoints(
+  mine: readonly PointInput[],
+  now: Date,
+): (RetainedPoint & { copies: Record<string, CopyPhase> })[] {
+  return mine
+    .filter((p) => p.phase !== 'Deleting')
+    .map((p) => ({
+      name: p.name,
+      time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
+      state: retentionState(p),
+      ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
+      ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
+      copies: p.copies,
+    }));
+}
+
 /**
  * What the policy needs next, as a pure function of (spec, observed world, clock): which recovery
  * points to create for the current schedule slot (with retries for failed attempts), which to
@@ -265,16 +282,7 @@ export function planProtection(
 
     // Retention per VM, in the schedule's time zone.
     const timeZone = policy.schedule.timeZone ?? 'UTC';
-    const retained = mine
-      .filter((p) => p.phase !== 'Deleting')
-      .map((p) => ({
-        name: p.name,
-        time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
-        state: retentionState(p),
-        ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
-        ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
-        copies: p.copies,
-      }));
+    const retained = retainedPoints(mine, now);
     const decision = planRetention(retained, policy.retention, now, timeZone);
     // A point lives while any repository's rules keep it, and until it has reached every offsite one.
     const keptOffsite = new Set(

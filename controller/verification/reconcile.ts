@@ -94,8 +94,9 @@ export class VerificationReconciler implements Reconciler {
       return undefined;
     }
     if (!decision.verify) {
+      // Timers cannot wait a year (a yearly slot); a look every hour is cheap and level-based.
       return decision.wakeAt
-        ? { requeueAfterMs: Math.max(1000, decision.wakeAt.getTime() - now.getTime()) }
+        ? { requeueAfterMs: Math.min(3_600_000, Math.max(1000, decision.wakeAt.getTime() - now.getTime())) }
         : undefined;
     }
     const outcome = await this.verify(rp, decision.level);
