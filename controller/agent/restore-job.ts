@@ -21,7 +21,7 @@ import { BackupFailure } from './backup-job.js';
 import { failedStatus } from '../recoverypoint/status.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { readStoredVm } from './vm-layout.js';
-import { restoreWholeVm, vhdxName, writeDisks, type WholeVmResult } from './vm-restore.js';
+import { distinctVhdxNames, restoreWholeVm, writeDisks, type WholeVmResult } from './vm-restore.js';
 
 export interface RestoreJobDeps {
   hypervisor: Hypervisor;
@@ -110,10 +110,11 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
     };
     if (target.type === 'Disks') {
       const folder = await destinationFolder(target.path, 'spec.target.path');
-      const writes = disks.map((disk) => ({
+      // The stored file names are data from the host: only their last segment is used.
+      const names = distinctVhdxNames(disks.map((d) => d.fileName ?? `disk-${d.controllerLocation}`));
+      const writes = disks.map((disk, i) => ({
         manifest: disk.manifest ?? '',
-        // The stored file name is data from the host: keep only its last segment.
-        out: join(folder, vhdxName(disk.fileName ?? `disk-${disk.controllerLocation}`)),
+        out: join(folder, names[i] ?? ''),
         size: disk.virtualSize ?? 0,
       }));
       for (const { out } of writes) {

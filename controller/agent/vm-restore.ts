@@ -52,6 +52,19 @@ export function vhdxName(hostPath: string): string {
   return `${basename(stem, extname(stem))}.vhdx`;
 }
 
+/**
+ * File names for disks that go into one folder: two disks called data.vhdx in different folders of
+ * the original VM must not land on the same file, so repeats get the disk's position as a suffix.
+ */
+export function distinctVhdxNames(hostPaths: readonly string[]): string[] {
+  const names = hostPaths.map(vhdxName);
+  return names.map((name, i) =>
+    names.findIndex((n) => n.toLowerCase() === name.toLowerCase()) === i
+      ? name
+      : `${basename(name, '.vhdx')}-${i}.vhdx`,
+  );
+}
+
 export interface WholeVmContext {
   restore: VirtualMachineRestore;
   repo: Repository;
@@ -94,6 +107,8 @@ async function originalLocation(ctx: WholeVmContext): Promise<Omit<WholeVmResult
   });
   let restoredBytes: number;
   try {
+    // The VM's folder may be gone with the VM (a deleted VM whose files were removed too).
+    await Promise.all(staged.map((s) => mkdir(dirname(s.final), { recursive: true })));
     restoredBytes = await writeDisks(
       ctx.repo,
       staged.map((s) => ({
@@ -156,7 +171,8 @@ async function alternateHost(ctx: WholeVmContext): Promise<Omit<WholeVmResult, '
   const staging = join(vmPath, 'Staging');
   try {
     await mkdir(staging, { recursive: true });
-    const disks = layout.disks.map((d) => ({ ...d, path: join(staging, vhdxName(d.path)) }));
+    const names = distinctVhdxNames(layout.disks.map((d) => d.path));
+    const disks = layout.disks.map((d, i) => ({ ...d, path: join(staging, names[i] ?? vhdxName(d.path)) }));
     const restoredBytes = await writeDisks(
       ctx.repo,
       disks.map((d) => ({ manifest: d.manifest, out: d.path, size: ctx.sizes.get(d.manifest) ?? 0 })),
