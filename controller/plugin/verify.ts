@@ -100,11 +100,9 @@ export const verifyCommand: Command = {
     if (values['no-wait']) {
       return ExitCode.ok;
     }
-    // Done when a result newer than the one before the request appears (clocks of this machine and
-    // the controller's may differ, so the request time is not compared).
-    const previous = before.status.verification?.time;
-    const answered = (rp: RecoveryPoint | undefined): boolean =>
-      rp?.status?.verification?.time !== undefined && rp.status.verification.time !== previous;
+    // Done when the controller answered this very request (status.verification.request).
+    const asked = request[annotations.verifyRequested];
+    const answered = (rp: RecoveryPoint | undefined): boolean => rp?.status?.verification?.request === asked;
     const latest = await waitForAll({
       names: [name],
       fetch: (n) => clients.recoveryPoints.get(n, namespace),

@@ -11,8 +11,10 @@ export interface VerifiablePoint {
   completed: boolean;
   pointInTime?: Date;
   verifiedAt?: Date;
-  /** From the verify-requested annotation. */
-  requestedAt?: Date;
+  /** The verify-requested annotation, as written (its clock is the requester's, so it is never compared with ours). */
+  request?: string;
+  /** The request the newest verification answered (status.verification.request). */
+  answered?: string;
   requestedLevel?: VerificationLevel;
 }
 
@@ -26,7 +28,7 @@ export type VerificationDecision =
   | { verify: false; wakeAt?: Date };
 
 /**
- * `point` is due when someone asked after its last verification, or when the policy verifies on a
+ * `point` is due when someone asked and that request was not answered yet, or when the policy verifies on a
  * schedule, it is the VM's newest completed point of that policy (`siblings` includes it), and no
  * point of the VM was verified since the schedule's latest slot: one test restore per VM per slot.
  */
@@ -39,7 +41,7 @@ export function verificationDue(
   if (!point.completed) {
     return { verify: false };
   }
-  if (point.requestedAt && (!point.verifiedAt || point.verifiedAt < point.requestedAt)) {
+  if (point.request !== undefined && point.request !== point.answered) {
     return { verify: true, level: point.requestedLevel ?? policy?.level ?? 'Checksums', why: 'Requested' };
   }
   if (!policy) {

@@ -27,7 +27,8 @@ const dateOf = (text: string | undefined): Date | undefined => {
 
 export function verifiable(rp: RecoveryPoint): VerifiablePoint {
   const level = rp.metadata.annotations?.[annotations.verifyLevel];
-  const requestedAt = dateOf(rp.metadata.annotations?.[annotations.verifyRequested]);
+  const request = rp.metadata.annotations?.[annotations.verifyRequested];
+  const answered = rp.status?.verification?.request;
   const pointInTime = dateOf(rp.status?.pointInTime);
   const verifiedAt = dateOf(rp.status?.verification?.time);
   return {
@@ -35,7 +36,8 @@ export function verifiable(rp: RecoveryPoint): VerifiablePoint {
     completed: rp.status?.phase === 'Completed' && !rp.metadata.deletionTimestamp,
     ...(pointInTime ? { pointInTime } : {}),
     ...(verifiedAt ? { verifiedAt } : {}),
-    ...(requestedAt ? { requestedAt } : {}),
+    ...(request ? { request } : {}),
+    ...(answered ? { answered } : {}),
     ...(level && levels.has(level) ? { requestedLevel: level as VerificationLevel } : {}),
   };
 }
@@ -100,7 +102,11 @@ export class VerificationReconciler implements Reconciler {
         : undefined;
     }
     const outcome = await this.verify(rp, decision.level);
-    await this.record(rp, outcome);
+    await this.record(
+      rp,
+      outcome,
+      decision.why === 'Requested' ? rp.metadata.annotations?.[annotations.verifyRequested] : undefined,
+    );
     return undefined;
   }
 
@@ -130,7 +136,11 @@ export class VerificationReconciler implements Reconciler {
     return verifyRecoveryPoint(repo, manifests, level);
   }
 
-  private async record(rp: RecoveryPoint, outcome: VerificationOutcome): Promise<void> {
+  private async record(
+    rp: RecoveryPoint,
+    outcome: VerificationOutcome,
+    request: string | undefined,
+  ): Promise<void> {
     const now = this.deps.clock.now();
     const passed = outcome.result === 'Passed';
     const condition = mergeConditions(
@@ -155,6 +165,7 @@ export class VerificationReconciler implements Reconciler {
           level: outcome.level,
           result: outcome.result,
           message: outcome.message.slice(0, 1024),
+          ...(request ? { request: request.slice(0, 64) } : {}),
         },
         conditions: condition,
       },

@@ -42,19 +42,23 @@ describe('when a recovery point is verified', () => {
     expect(verificationDue(lastWeek, [older, lastWeek], weekly, afterSlot)).to.include({ verify: true });
   });
 
-  it('verifies a point someone asked for, once, even without a schedule, at the level asked', () => {
-    const asked = { ...older, requestedAt: afterSlot, requestedLevel: 'Checksums' as const };
+  it('verifies a point someone asked for, once per request, even without a schedule, at the level asked', () => {
+    // The request carries the requester's clock, which may run ahead of the controller's: only
+    // whether it was answered counts.
+    const asked = { ...older, request: '2026-11-22T09:00:00Z', requestedLevel: 'Checksums' as const };
     expect(verificationDue(asked, [asked], undefined, afterSlot)).to.deep.equal({
       verify: true,
       level: 'Checksums',
       why: 'Requested',
     });
-    const done = { ...asked, verifiedAt: new Date(afterSlot.getTime() + 1000) };
+    const done = { ...asked, verifiedAt: afterSlot, answered: asked.request };
     expect(verificationDue(done, [done], undefined, afterSlot)).to.deep.equal({ verify: false });
+    const again = { ...done, request: '2026-11-22T09:05:00Z' };
+    expect(verificationDue(again, [again], undefined, afterSlot)).to.include({ verify: true });
   });
 
   it('never verifies a point that has not completed', () => {
-    const running = { ...newest, completed: false, requestedAt: afterSlot };
+    const running = { ...newest, completed: false, request: '2026-11-22T09:00:00Z' };
     expect(verificationDue(running, [running], weekly, afterSlot)).to.deep.equal({ verify: false });
   });
 });
