@@ -108,12 +108,16 @@ describe('the Argo CD health check for shadowkeep.io kinds', function () {
 
   it('reads policies: protecting, misconfigured, suspended', async () => {
     const [node1] = env.nodes as [string];
-    await env.sim.createVm({
+    const vm = await env.sim.createVm({
       name: 'argo01',
       owner: node1,
       storage: env.sim.layout.csvVolume('Volume1'),
       disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
       running: true,
+    });
+    // Policies created before the inventory lists the VM are Ready with nothing to protect yet.
+    await eventually(async () => expect(await env.clients.vms.get(vm.id)).to.not.equal(undefined), {
+      what: 'the inventory',
     });
     const spec = {
       selector: { names: ['argo01'] },
@@ -145,10 +149,11 @@ describe('the Argo CD health check for shadowkeep.io kinds', function () {
     const good = await env.sim.createVm({ name: 'argo-good', owner: node1, storage, disks, running: true });
     const bad = await env.sim.createVm({ name: 'argo-bad', owner: node1, storage, disks, running: true });
     await env.sim.setFaults(bad.id, { snapshotFailure: true });
+    // On its node's own disk: a point waiting there must not hold the CSV's backup slot.
     const waiting = await env.sim.createVm({
       name: 'argo-wait',
       owner: node2,
-      storage,
+      storage: env.sim.layout.localStorage(node2),
       disks,
       running: true,
     });
@@ -156,26 +161,31 @@ describe('the Argo CD health check for shadowkeep.io kinds', function () {
       what: 'the inventory',
     });
     await env.stopAgent(node2);
-    for (const [name, vm] of [
-      ['argo-good-1', good],
-      ['argo-bad-1', bad],
-      ['argo-wait-1', waiting],
-    ] as const) {
-      await env.clients.recoveryPoints.create({
+    const backUp = (name: string, vm: { name: string; id: string }) =>
+      env.clients.recoveryPoints.create({
         apiVersion: 'shadowkeep.io/v1alpha1',
         kind: 'RecoveryPoint',
         metadata: { name, namespace: env.namespace },
         spec: { vm: { name: vm.name, id: vm.id }, repository: 'primary' },
       });
-    }
+    // One at a time: the first backup creates the empty repository, and the others follow it.
+    await backUp('argo-good-1', good);
     expect(await becomes(point('argo-good-1'), 'Healthy')).to.deep.equal({
       status: 'Healthy',
       message: 'Completed',
     });
+    await backUp('argo-bad-1', bad);
     expect((await becomes(point('argo-bad-1'), 'Degraded')).message).to.match(/^SnapshotFailed: /);
-    const pending = await health(await point('argo-wait-1')());
-    expect(pending.status).to.equal('Progressing');
-    expect(pending.message).to.match(/^Pending/);
+    await backUp('argo-wait-1', waiting);
+    // No agent on node 2: the controller holds the point Pending and says why.
+    await eventually(
+      async () => {
+        const pending = await health(await point('argo-wait-1')());
+        expect(pending.status).to.equal('Progressing');
+        expect(pending.message).to.match(/^Pending: \w+: /);
+      },
+      { what: 'the waiting point to say why it waits' },
+    );
   });
 
   it('reads restores and repositories: done, failed, available, unusable', async () => {
