@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=hack/lib.sh
 source "$root/hack/lib.sh"
 
-apt_packages=(qemu-utils ntfs-3g wimtools gdisk fdisk attr openssl curl faketime)
+apt_packages=(qemu-utils ntfs-3g wimtools gdisk fdisk attr openssl curl faketime lua5.4)
 install_debian_packages() {
   local missing=()
   for pkg in "${apt_packages[@]}"; do

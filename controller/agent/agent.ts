@@ -195,6 +195,7 @@ export class Agent {
     for (const restore of this.assignedRestores.list(waiting)) {
       this.track(`VirtualMachineRestore/${keyOf(restore.metadata)}`, () =>
         runRestore(structuredClone(restore), {
+          hypervisor: this.opts.hypervisor,
           restores: this.restores,
           points: this.points,
           repositories: this.repositories,

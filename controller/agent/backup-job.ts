@@ -20,11 +20,10 @@ import { decideBackupMode } from '../hypervisor/decision.js';
 import { HypervisorError, type Hypervisor, type ReferencePoint, type Snapshot } from '../hypervisor/types.js';
 import type { ResourceClient } from '../kube/client.js';
 import type { Repository } from '../repository/repository.js';
+import { layoutOf, vmConfigurationCatalog, vmLayoutCatalog } from './vm-layout.js';
 
 /** Annotation on a completed recovery point: the change-tracking reference its successor diffs against. */
 export const referencePointAnnotation = 'shadowkeep.io/reference-point';
-/** Catalog name under the first disk's manifest that holds the VM's configuration as of the point. */
-export const vmConfigurationCatalog = 'vm-configuration';
 
 /** A failure that ends a recovery point, with a reason code for metrics and a message for people. */
 export class BackupFailure extends Error {
@@ -208,6 +207,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
     let done = 0;
     let lastProgress = 0;
     const disks: RecoveryPointDisk[] = [];
+    const manifestsByDisk = new Map<string, string>();
     let method: RecoveryPointStatus['method'] = parent ? 'Incremental' : 'Full';
     for (const disk of snapshot.disks) {
       const location = String(disk.controllerLocation);
@@ -237,6 +237,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
         },
       });
       done += disk.virtualSize;
+      manifestsByDisk.set(disk.diskId, manifest.id);
       disks.push({
         controllerLocation: location,
         fileName: disk.sourcePath.split(/[\\/]/).pop() ?? disk.sourcePath,
@@ -254,6 +255,8 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
         vmConfigurationCatalog,
         await readFile(snapshot.configurationPath),
       );
+      const layout = layoutOf(vm, snapshot, manifestsByDisk);
+      await repo.putCatalog(disks[0].manifest, vmLayoutCatalog, Buffer.from(JSON.stringify(layout)));
     }
 
     const reference = await hypervisor.releaseSnapshot(snapshot, { keepAsReference: true });

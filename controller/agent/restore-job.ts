@@ -1,5 +1,5 @@
 import { access, mkdir } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type {
   BackupRepository,
   RecoveryPoint,
@@ -9,7 +9,6 @@ import type {
 } from '../api/index.js';
 import { percentOf } from '../api/quantities.js';
 import type { Logger } from '../common/log.js';
-import { restoreDisk } from '../datapath/restore.js';
 import { openStoredDisk } from '../datapath/stored-disk.js';
 import { extract } from '../ilr/extract.js';
 import { openVolume } from '../ilr/open-volume.js';
@@ -20,8 +19,12 @@ import type { Repository } from '../repository/repository.js';
 import { StatusWriter } from './status-writer.js';
 import { BackupFailure } from './backup-job.js';
 import { failedStatus } from '../recoverypoint/status.js';
+import type { Hypervisor } from '../hypervisor/types.js';
+import { readStoredVm } from './vm-layout.js';
+import { distinctVhdxNames, restoreWholeVm, writeDisks, type WholeVmResult } from './vm-restore.js';
 
 export interface RestoreJobDeps {
+  hypervisor: Hypervisor;
   restores: ResourceClient<VirtualMachineRestore>;
   points: ResourceClient<RecoveryPoint>;
   repositories: ResourceClient<BackupRepository>;
@@ -62,7 +65,8 @@ export function volumePath(itemPath: string): string {
 /**
  * Runs a VirtualMachineRestore assigned to this node. `Disks` writes each disk of the recovery
  * point as a VHDX into the target folder (never over an existing file); `Items` copies files and
- * folders out of the recovery point's NTFS volumes into the destination without restoring a disk.
+ * folders out of the recovery point's NTFS volumes into the destination without restoring a disk;
+ * `OriginalLocation` and `AlternateHost` restore and register the whole VM (vm-restore.ts).
  */
 export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJobDeps): Promise<void> {
   const { now } = deps;
@@ -100,34 +104,28 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
     let restoredBytes = 0;
     let items: VirtualMachineRestoreItem[] | undefined;
 
+    let restoredVm: WholeVmResult | undefined;
+    const onProgress = (bytesDone: number, bytesTotal: number): void => {
+      status.hint({ progress: { bytesDone, bytesTotal, percent: percentOf(bytesDone, bytesTotal) } });
+    };
     if (target.type === 'Disks') {
       const folder = await destinationFolder(target.path, 'spec.target.path');
-      const total = disks.reduce((sum, d) => sum + (d.virtualSize ?? 0), 0);
-      for (const disk of disks) {
-        // The stored file name is data from the host: keep only its last segment.
-        const stem = basename((disk.fileName ?? `disk-${disk.controllerLocation}`).replaceAll('\\', '/'));
-        const out = join(folder, `${basename(stem, extname(stem))}.vhdx`);
+      // The stored file names are data from the host: only their last segment is used.
+      const names = distinctVhdxNames(disks.map((d) => d.fileName ?? `disk-${d.controllerLocation}`));
+      const writes = disks.map((disk, i) => ({
+        manifest: disk.manifest ?? '',
+        out: join(folder, names[i] ?? ''),
+        size: disk.virtualSize ?? 0,
+      }));
+      for (const { out } of writes) {
         if (await exists(out)) {
           throw new BackupFailure(
             'DestinationExists',
             `${out} exists already; restore into an empty folder or remove it first`,
           );
         }
-        const done = restoredBytes;
-        await restoreDisk(repo, disk.manifest ?? '', out, {
-          format: 'vhdx',
-          onProgress: (bytes: number) => {
-            status.hint({
-              progress: {
-                bytesDone: done + bytes,
-                bytesTotal: total,
-                percent: percentOf(done + bytes, total),
-              },
-            });
-          },
-        });
-        restoredBytes += disk.virtualSize ?? 0;
       }
+      restoredBytes = await writeDisks(repo, writes, onProgress);
     } else if (target.type === 'Items') {
       const destination = await destinationFolder(target.items?.destination, 'spec.target.items.destination');
       items = [];
@@ -143,21 +141,38 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
       }
       restoredBytes = items.reduce((sum, i) => sum + (i.bytes ?? 0), 0);
     } else {
-      throw new BackupFailure(
-        'NotAvailable',
-        `restoring a whole VM (${target.type}) is not available in this release yet; restore its Disks and import them with Import-VM`,
-      );
+      if (target.type === 'AlternateHost') {
+        await destinationFolder(target.path, 'spec.target.path');
+      }
+      const stored = await readStoredVm(repo, disks[0]?.manifest ?? '', rp.metadata.name);
+      if (typeof stored === 'string') {
+        throw new BackupFailure('NoVMConfiguration', stored);
+      }
+      restoredVm = await restoreWholeVm({
+        restore,
+        repo,
+        hypervisor: deps.hypervisor,
+        stored,
+        sizes: new Map(disks.map((d) => [d.manifest ?? '', d.virtualSize ?? 0])),
+        onProgress,
+      });
+      restoredBytes = restoredVm.restoredBytes;
     }
 
     const failed = (items ?? []).filter((i) => i.result !== 'Restored');
     const message = items
       ? `${items.length - failed.length} of ${items.length} items restored to ${target.items?.destination ?? ''}`
-      : `${disks.length} disks restored to ${target.path ?? ''}`;
+      : restoredVm
+        ? vmMessage(restoredVm, deps.node)
+        : `${disks.length} disks restored to ${target.path ?? ''}`;
     await status.write({
       phase: failed.length > 0 ? 'Failed' : 'Completed',
       completionTime: now().toISOString(),
       restoredBytes,
       ...(items ? { items } : {}),
+      ...(restoredVm
+        ? { restoredVM: { name: restoredVm.imported.vm.name, id: restoredVm.imported.vm.id } }
+        : {}),
       ...(failed.length > 0
         ? {
             failure: {
@@ -194,6 +209,14 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
     await status.write(failedStatus(restore, reason, message, now()));
     throw err;
   }
+}
+
+function vmMessage(result: WholeVmResult, node: string): string {
+  const { vm } = result.imported;
+  return [
+    `VM ${vm.name} (${vm.id}) registered on ${node}${result.started ? ' and started' : ', left off'}`,
+    ...result.imported.adjustments,
+  ].join('; ');
 }
 
 /** One item: the first disk whose main NTFS volume holds the path wins. */

@@ -12,7 +12,10 @@ export const conditionTypes = {
   RPOMet: 'RPOMet',
   /** VirtualMachineProtection: every completed recovery point has reached every offsite repository. */
   OffsiteInSync: 'OffsiteInSync',
-  /** VirtualMachineProtection: the newest scheduled test restore of every VM passed. */
+  /**
+   * VirtualMachineProtection: the newest scheduled test restore of every VM passed. RecoveryPoint:
+   * the newest verification of this point passed.
+   */
   Verified: 'Verified',
 } as const;
 
@@ -21,7 +24,7 @@ export type ConditionType = (typeof conditionTypes)[keyof typeof conditionTypes]
 /** The condition types each kind reports, in the order `kubectl describe` should show them. */
 export const conditionTypesByKind = {
   VirtualMachineProtection: ['Ready', 'Reconciling', 'Stalled', 'RPOMet', 'OffsiteInSync', 'Verified'],
-  RecoveryPoint: ['Ready', 'Reconciling', 'Stalled'],
+  RecoveryPoint: ['Ready', 'Reconciling', 'Stalled', 'Verified'],
   BackupRepository: ['Ready'],
   VirtualMachineRestore: ['Ready', 'Reconciling', 'Stalled'],
   HyperVHost: ['Ready'],

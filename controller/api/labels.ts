@@ -36,6 +36,13 @@ export const annotations = {
    * repository it came from. Such a point is never placed for a new backup.
    */
   importedFrom: 'shadowkeep.io/imported-from',
+  /**
+   * On a RecoveryPoint: when someone asked for it to be verified now (an RFC 3339 time, written by
+   * `kubectl shadowkeep verify`); the controller verifies it once unless a newer result exists.
+   */
+  verifyRequested: 'shadowkeep.io/verify-requested',
+  /** On a RecoveryPoint, with verify-requested: the level asked for (Checksums, Filesystem or Boot). */
+  verifyLevel: 'shadowkeep.io/verify-level',
 } as const;
 
 export const finalizers = {

@@ -659,6 +659,11 @@ export interface RecoveryPointVerification {
   result: 'Passed' | 'Failed';
   /** What failed and what to do, for people. */
   message?: string;
+  /**
+   * The shadowkeep.io/verify-requested annotation this verification answered, when it was asked for
+   * rather than scheduled; a new value asks again.
+   */
+  request?: string;
 }
 
 /** Why the work failed, when phase is Failed. */

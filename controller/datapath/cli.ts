@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ExitCode, UserError, type Command } from '../cli/command.js';
 import { DiskFormatError } from '../disk/errors.js';
 import { openVirtualDisk } from '../disk/open.js';
-import { checkRepository } from '../repository/check.js';
+import { checkManifests, checkRepository } from '../repository/check.js';
 import { RepositoryError } from '../repository/errors.js';
 import { DEFAULT_GRACE_MS, collectGarbage } from '../repository/gc.js';
 import { takeInventory } from '../repository/inventory.js';
@@ -134,14 +134,22 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   }),
   check: sub({
     summary: 'verify structure; with --read-data also decrypt and verify every chunk',
-    usage: 'repo check --repo URL --key-file PATH [--read-data]',
-    options: { 'read-data': { type: 'boolean', default: false } },
+    usage: 'repo check --repo URL --key-file PATH [--read-data] [--manifest ID]...',
+    options: {
+      'read-data': { type: 'boolean', default: false },
+      manifest: { type: 'string', multiple: true },
+    },
     async run(v) {
       const repo = await openRepo(v);
-      const report = await checkRepository(repo, { readData: v['read-data'] });
+      const only = v.manifest ?? [];
+      const report =
+        only.length > 0
+          ? { packs: undefined, ...(await checkManifests(repo, only)) }
+          : await checkRepository(repo, { readData: v['read-data'] });
+      const readData = v['read-data'] || only.length > 0;
       const lines = [
-        `${report.manifests} manifests, ${report.packs} packs, ${report.chunks} chunks in use` +
-          (v['read-data']
+        `${report.manifests} manifests${report.packs === undefined ? '' : `, ${report.packs} packs`}, ${report.chunks} chunks in use` +
+          (readData
             ? `; verified ${report.chunksVerified} chunks (${formatBytes(report.bytesVerified)})`
             : ''),
         ...report.problems.map(

@@ -230,15 +230,27 @@ export interface RecoverySnapshotInfo extends SnapshotHandle {
 }
 
 export interface ImportRequest {
-  /** Configuration file restored from a recovery point (Snapshot.configurationPath as it was). */
-  configurationPath: string;
-  /** Folder for the imported VM's configuration; the host's default when unset (filehost keeps it in its registry). */
-  vmPath?: string;
+  /** The configuration file restored from a recovery point (what Snapshot.configurationPath held). */
+  configuration: Uint8Array;
+  /** Its file name as the host wrote it (`<GUID>.vmcx` on Hyper-V); the backend decides where it goes. */
+  configurationName: string;
+  /**
+   * Folder for the VM's own files. `Same`: the folder it had (Hyper-V registers the configuration
+   * there). `New`: a fresh folder; the VM's configuration and disks end up under it (disks in
+   * `<vmPath>/Virtual Hard Disks`), moved or copied from where `disks` staged them.
+   */
+  vmPath: string;
   /** Restored disk files; Hyper-V places them by slot, filehost by disk id. Disks not listed are detached. */
   disks: (DiskSlot & { diskId: string; path: string })[];
-  /** `Same`: replace the original (it must be unregistered first); `New`: a copy beside the original. */
+  /** `Same`: replace the original (it must be unregistered first); `New`: a copy with a new ID. */
   identity: 'Same' | 'New';
   newName?: string;
+}
+
+export interface ImportedVm {
+  vm: VmInfo;
+  /** What the host changed to make the configuration fit (a network adapter left unconnected), for people. */
+  adjustments: string[];
 }
 
 export interface BootCheckResult {
@@ -304,7 +316,7 @@ export interface Hypervisor {
   destroyReferencePoint(reference: ReferencePoint): Promise<void>;
 
   // Restore primitives
-  importVm(request: ImportRequest): Promise<VmInfo>;
+  importVm(request: ImportRequest): Promise<ImportedVm>;
   /** Removes a VM from the host's registry and keeps its files (before an in-place restore). */
   unregisterVm(vmId: string): Promise<void>;
   startVm(vmId: string): Promise<void>;

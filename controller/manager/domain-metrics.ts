@@ -101,6 +101,27 @@ export function registerDomainMetrics(registry: Registry, informers: Informers, 
   });
 
   new Gauge({
+    name: 'shadowkeep_vm_verification_failed',
+    help: 'Per VM: 1 when its most recent verification (test restore) failed, 0 when it passed.',
+    labelNames: ['namespace', 'policy', 'vm'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const newest = new Map<string, RecoveryPoint>();
+      for (const rp of informers.recoveryPoints.list((p) => Boolean(p.status?.verification))) {
+        const key = `${rp.metadata.namespace ?? ''}/${vmIdOf(rp) ?? ''}`;
+        const best = newest.get(key);
+        if (!best || (rp.status?.verification?.time ?? '') > (best.status?.verification?.time ?? '')) {
+          newest.set(key, rp);
+        }
+      }
+      for (const rp of newest.values()) {
+        this.set(vmLabels(rp), rp.status?.verification?.result === 'Failed' ? 1 : 0);
+      }
+    },
+  });
+
+  new Gauge({
     name: 'shadowkeep_host_heartbeat_age_seconds',
     help: 'Time since each host agent last reported.',
     labelNames: ['node'],

@@ -18,6 +18,8 @@ import { RepositoryReconciler } from '../repositories/reconcile.js';
 import { InventoryReconciler } from '../inventory/reconcile.js';
 import { RestoreReconciler } from '../restore/reconcile.js';
 import { CopyReconciler } from '../copy/reconcile.js';
+import { openRepository } from '../repositories/access.js';
+import { VerificationReconciler } from '../verification/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
 import { registerDomainMetrics } from './domain-metrics.js';
 
@@ -58,6 +60,7 @@ export class Manager {
     inventory: Controller;
     restores: Controller;
     copies: Controller;
+    verification: Controller;
   };
   private readonly rest: KubeRest;
   private server: Server | undefined;
@@ -106,14 +109,19 @@ export class Manager {
       }),
       { ...deps, workers: opts.copyWorkers ?? 2 },
     );
-    this.controllers = { protection, points, repositories, inventory, restores, copies };
+    // One worker: a verification reads a whole recovery point back; two at once halve each other's speed.
+    const verification = new Controller(
+      new VerificationReconciler({ ...deps, openRepository: (repo) => openRepository(this.rest, repo) }),
+      { ...deps, workers: 1 },
+    );
+    this.controllers = { protection, points, repositories, inventory, restores, copies, verification };
     this.wire();
   }
 
   /** Which keys each change wakes: every reconciler reads the world afresh, so keys are all it needs. */
   private wire(): void {
     const { informers } = this;
-    const { protection, points, repositories, inventory, restores, copies } = this.controllers;
+    const { protection, points, repositories, inventory, restores, copies, verification } = this.controllers;
     const pendingRestores = (namespace: string | undefined): void => {
       informers.restores
         .list(
@@ -146,7 +154,7 @@ export class Manager {
     informers.protections.onChange((key, policy) => {
       protection.enqueue(key);
       allVMs();
-      // A new offsite target applies to every recovery point the policy already has.
+      // A new offsite target or verification schedule applies to every point the policy already has.
       informers.recoveryPoints
         .list(
           (rp) =>
@@ -155,10 +163,12 @@ export class Manager {
         )
         .forEach((rp) => {
           copies.enqueue(keyOf(rp.metadata));
+          verification.enqueue(keyOf(rp.metadata));
         });
     });
     informers.recoveryPoints.onChange((key, rp) => {
       points.enqueue(key);
+      verification.enqueue(key);
       // The inventory shows only the newest completed point: other phases cannot change it.
       const vmId = rp?.metadata.labels?.[labels.vmId];
       if (vmId && (rp.status?.phase === 'Completed' || rp.metadata.deletionTimestamp)) {
@@ -253,7 +263,7 @@ export class Manager {
 
   /** Queues every object for a fresh pass, as after a restart (used when the clock jumps). */
   resyncAll(): void {
-    const { protection, points, repositories, inventory, restores, copies } = this.controllers;
+    const { protection, points, repositories, inventory, restores, copies, verification } = this.controllers;
     this.informers.restores.list().forEach((r) => {
       restores.enqueue(keyOf(r.metadata));
     });
@@ -266,6 +276,7 @@ export class Manager {
     this.informers.recoveryPoints.list().forEach((p) => {
       points.enqueue(keyOf(p.metadata));
       copies.enqueue(keyOf(p.metadata));
+      verification.enqueue(keyOf(p.metadata));
     });
     this.informers.repositories.list().forEach((p) => {
       repositories.enqueue(keyOf(p.metadata));

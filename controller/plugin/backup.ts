@@ -6,7 +6,6 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  formatBytes,
   type HyperVVirtualMachine,
   type RecoveryPoint,
   type VirtualMachineProtection,
@@ -26,6 +25,7 @@ import {
   usageErrors,
   type Palette,
 } from './output.js';
+import { waitForAll } from './wait.js';
 
 /** One VM to back up and under which policy (or straight into a repository). */
 export interface BackupTarget {
@@ -146,61 +146,6 @@ export function onDemandPoint(
   };
 }
 
-export const finished = (rp: RecoveryPoint | undefined): boolean =>
-  rp?.status?.phase === 'Completed' || rp?.status?.phase === 'Failed';
-
-/** A bar of `width` cells filled to `percent`. */
-export function progressBar(percent: number, width = 24): string {
-  const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-}
-
-function percentOf(rp: RecoveryPoint): number {
-  if (rp.status?.phase === 'Completed') {
-    return 100;
-  }
-  return rp.status?.progress?.percent ?? 0;
-}
-
-function bytesOf(rp: RecoveryPoint): string {
-  const progress = rp.status?.progress;
-  if (!progress?.bytesTotal) {
-    return '';
-  }
-  return ` ${formatBytes(progress.bytesDone ?? 0)}/${formatBytes(progress.bytesTotal)}`;
-}
-
-/** One terminal line: name, phase, bar, percentage and bytes. */
-export function progressLine(name: string, rp: RecoveryPoint | undefined, colours: Palette): string {
-  const phase = rp?.status?.phase ?? 'Pending';
-  const shown =
-    phase === 'Completed' ? colours.green(phase) : phase === 'Failed' ? colours.red(phase) : phase;
-  const percent = rp ? percentOf(rp) : 0;
-  return `${name}  ${progressBar(percent)} ${String(percent).padStart(3)}%  ${shown}${rp ? bytesOf(rp) : ''}`;
-}
-
-/**
- * A plain progress line for logs (no bar), or undefined when nothing worth a line changed since
- * `previous` (phase, or progress by another 10 %).
- */
-export function plainProgress(
-  name: string,
-  rp: RecoveryPoint | undefined,
-  previous: RecoveryPoint | undefined,
-): string | undefined {
-  const phase = rp?.status?.phase ?? 'Pending';
-  const percent = rp ? percentOf(rp) : 0;
-  const before = previous ? percentOf(previous) : -1;
-  const phaseBefore = previous?.status?.phase ?? (previous ? 'Pending' : undefined);
-  if (phase === phaseBefore && Math.floor(percent / 10) === Math.floor(before / 10)) {
-    return undefined;
-  }
-  if (phase === 'Completed' || phase === 'Failed') {
-    return undefined; // the outcome gets its own line
-  }
-  return `${name}: ${phase} ${percent}%${rp ? bytesOf(rp) : ''}`;
-}
-
 /** The outcome for people: what was captured, or why it failed. */
 export function outcomeLine(rp: RecoveryPoint, colours: Palette): string {
   const s = rp.status ?? {};
@@ -233,8 +178,6 @@ const usage =
   '  --no-wait               create the recovery points and return\n' +
   '  --timeout DURATION      give up waiting after this long, e.g. 30m (default 2h)\n' +
   commonUsage;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -329,51 +272,13 @@ export const backupCommand: Command = {
       return ExitCode.ok;
     }
 
-    const tty = process.stderr.isTTY;
-    const colours = palette(colourWanted(process.stderr));
-    const latest = new Map<string, RecoveryPoint | undefined>();
-    const deadline = Date.now() + timeoutMs;
-    let drawn = 0;
-    // Interrupting the wait does not cancel anything: the recovery points are the cluster's now.
-    const interrupted = (): void => {
-      process.stderr.write(
-        `\nstopped waiting; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}\n`,
-      );
-      process.exit(130);
-    };
-    process.once('SIGINT', interrupted);
-    for (;;) {
-      const previous = new Map(latest);
-      for (const name of names) {
-        if (!finished(latest.get(name))) {
-          latest.set(name, await clients.recoveryPoints.get(name, namespace));
-        }
-      }
-      if (tty) {
-        const lines = names.map((n) => progressLine(n, latest.get(n), colours));
-        process.stderr.write(
-          (drawn ? `\u001b[${drawn}A` : '') + lines.map((l) => `\u001b[2K${l}\n`).join(''),
-        );
-        drawn = lines.length;
-      } else {
-        for (const name of names) {
-          const line = plainProgress(name, latest.get(name), previous.get(name));
-          if (line) {
-            process.stderr.write(`${line}\n`);
-          }
-        }
-      }
-      if (names.every((n) => finished(latest.get(n)))) {
-        break;
-      }
-      if (Date.now() > deadline) {
-        throw new UserError(
-          `gave up waiting after ${values.timeout}; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
-        );
-      }
-      await sleep(1000);
-    }
-    process.off('SIGINT', interrupted);
+    const latest = await waitForAll({
+      names,
+      fetch: (name) => clients.recoveryPoints.get(name, namespace),
+      timeoutMs,
+      onTimeout: `gave up waiting after ${values.timeout}; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
+      onInterrupt: `stopped waiting; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
+    });
 
     const points = names.map((n) => latest.get(n)).filter((rp): rp is RecoveryPoint => rp !== undefined);
     const failed = points.filter((rp) => rp.status?.phase === 'Failed');

@@ -8,7 +8,35 @@ import {
   type VirtualMachineRestore,
 } from '../api/index.js';
 import { namespaceMayProtect, owningPolicy, selects, type InventoryVM } from '../policy/selection.js';
-import type { PointInput, VMInput } from './plan.js';
+import type { PointInput, PolicyInput, VMInput } from './plan.js';
+
+/** The policy as the planner reads it (shared by the reconciler and `kubectl shadowkeep plan`). */
+export function policyInput(
+  policy: VirtualMachineProtection,
+  repositoryFound: boolean,
+  now: Date,
+): PolicyInput {
+  return {
+    namespace: policy.metadata.namespace ?? '',
+    name: policy.metadata.name,
+    generation: policy.metadata.generation ?? 0,
+    createdAt: new Date(policy.metadata.creationTimestamp ?? now.toISOString()),
+    schedule: {
+      cron: policy.spec.schedule.cron,
+      ...(policy.spec.schedule.timeZone ? { timeZone: policy.spec.schedule.timeZone } : {}),
+    },
+    ...(policy.spec.rpo ? { rpo: policy.spec.rpo } : {}),
+    suspend: policy.spec.suspend === true,
+    retention: policy.spec.retention,
+    offsite: (policy.spec.offsite ?? []).map((o) => ({
+      repository: o.repository,
+      retention: o.retention,
+    })),
+    verificationConfigured: policy.spec.verification !== undefined,
+    repository: policy.spec.repository,
+    repositoryFound,
+  };
+}
 
 /** A HyperVVirtualMachine as selection sees it. */
 export function inventoryVM(vm: HyperVVirtualMachine): InventoryVM {
@@ -165,6 +193,16 @@ export function pointInputs(
       ...(inUseBy ? { inUseBy } : {}),
       ...(lockedUntil ? { lockedUntil: new Date(lockedUntil) } : {}),
       copies: Object.fromEntries((status?.copies ?? []).map((c) => [c.repository, c.phase])),
+      ...(status?.verification
+        ? {
+            verification: {
+              time: new Date(status.verification.time),
+              result: status.verification.result,
+              level: status.verification.level,
+              ...(status.verification.message ? { message: status.verification.message } : {}),
+            },
+          }
+        : {}),
     };
   });
 }

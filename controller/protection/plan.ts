@@ -47,6 +47,8 @@ export interface PointInput {
   lockedUntil?: Date;
   /** The phase of the point's copy to each offsite repository that has one. */
   copies: Record<string, CopyPhase>;
+  /** The newest verification of this point (status.verification). */
+  verification?: { time: Date; result: 'Passed' | 'Failed'; level: string; message?: string };
 }
 
 export interface PointToCreate {
@@ -92,6 +94,23 @@ function retentionState(p: PointInput): RetainedPoint['state'] {
   return p.phase === 'Failed' ? 'Failed' : 'InProgress';
 }
 
+/** One VM's points as retention reads them (also what `kubectl shadowkeep plan` shows). */
+export function retainedPoints(
+  mine: readonly PointInput[],
+  now: Date,
+): (RetainedPoint & { copies: Record<string, CopyPhase> })[] {
+  return mine
+    .filter((p) => p.phase !== 'Deleting')
+    .map((p) => ({
+      name: p.name,
+      time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
+      state: retentionState(p),
+      ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
+      ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
+      copies: p.copies,
+    }));
+}
+
 /**
  * What the policy needs next, as a pure function of (spec, observed world, clock): which recovery
  * points to create for the current schedule slot (with retries for failed attempts), which to
@@ -132,6 +151,12 @@ export function planProtection(
 
   const rpoMisses: string[] = [];
   const offsiteLagging: string[] = [];
+  const verifications: {
+    vm: string;
+    point: string;
+    verification: NonNullable<PointInput['verification']>;
+  }[] = [];
+  const unverified: string[] = [];
   let lastPointTime: Date | undefined;
 
   for (const vm of vms) {
@@ -243,18 +268,21 @@ export function planProtection(
       }
     }
 
+    // Verification: the VM's most recent test restore, whichever point it was of.
+    const lastVerified = mine
+      .filter((p): p is PointInput & { verification: NonNullable<PointInput['verification']> } =>
+        Boolean(p.verification),
+      )
+      .sort((a, b) => b.verification.time.getTime() - a.verification.time.getTime())[0];
+    if (lastVerified) {
+      verifications.push({ vm: vm.name, point: lastVerified.name, verification: lastVerified.verification });
+    } else if (newest) {
+      unverified.push(vm.name);
+    }
+
     // Retention per VM, in the schedule's time zone.
     const timeZone = policy.schedule.timeZone ?? 'UTC';
-    const retained = mine
-      .filter((p) => p.phase !== 'Deleting')
-      .map((p) => ({
-        name: p.name,
-        time: p.pointInTime ?? p.scheduledTime ?? p.completionTime ?? now,
-        state: retentionState(p),
-        ...(p.inUseBy ? { inUseBy: p.inUseBy } : {}),
-        ...(p.lockedUntil ? { lockedUntil: p.lockedUntil } : {}),
-        copies: p.copies,
-      }));
+    const retained = retainedPoints(mine, now);
     const decision = planRetention(retained, policy.retention, now, timeZone);
     // A point lives while any repository's rules keep it, and until it has reached every offsite one.
     const keptOffsite = new Set(
@@ -372,24 +400,7 @@ export function planProtection(
           },
   );
 
-  conditions.push(
-    policy.verificationConfigured
-      ? {
-          type: 'Verified',
-          status: 'Unknown',
-          reason: 'VerificationNotAvailable',
-          message:
-            'scheduled test restores (spec.verification) are not available in this release yet; no recovery point has been verified',
-          observedGeneration: g,
-        }
-      : {
-          type: 'Verified',
-          status: 'Unknown',
-          reason: 'NotConfigured',
-          message: 'spec.verification is not set: recovery points are not test-restored',
-          observedGeneration: g,
-        },
-  );
+  conditions.push({ ...verifiedCondition(policy, verifications, unverified), observedGeneration: g });
 
   return {
     create,
@@ -399,5 +410,46 @@ export function planProtection(
     ...(next ? { nextRunTime: next } : {}),
     ...(lastPointTime ? { lastRecoveryPointTime: lastPointTime } : {}),
     requeueAfterMs: Math.max(1000, requeueAt - now.getTime()),
+  };
+}
+
+/** The policy's Verified condition: the newest verification of each VM, failures first. */
+function verifiedCondition(
+  policy: PolicyInput,
+  verifications: { vm: string; point: string; verification: NonNullable<PointInput['verification']> }[],
+  unverified: string[],
+): Omit<ConditionInput, 'observedGeneration'> {
+  const failed = verifications.filter((v) => v.verification.result === 'Failed');
+  if (failed.length > 0) {
+    return {
+      type: 'Verified',
+      status: 'False',
+      reason: 'VerificationFailed',
+      message: `the newest verification failed for ${failed
+        .map((f) => `${f.vm} (RecoveryPoint ${f.point}: ${f.verification.message ?? f.verification.level})`)
+        .join('; ')}; see \`kubectl describe rp\` and its Events`,
+    };
+  }
+  if (!policy.verificationConfigured && verifications.length === 0) {
+    return {
+      type: 'Verified',
+      status: 'Unknown',
+      reason: 'NotConfigured',
+      message: 'spec.verification is not set: recovery points are not test-restored',
+    };
+  }
+  if (unverified.length > 0) {
+    return {
+      type: 'Verified',
+      status: 'Unknown',
+      reason: 'NotVerifiedYet',
+      message: `no recovery point verified yet for ${unverified.join(', ')}; the next spec.verification slot verifies the newest, or run \`kubectl shadowkeep verify\``,
+    };
+  }
+  return {
+    type: 'Verified',
+    status: 'True',
+    reason: 'RecoveryPointsVerified',
+    message: `the newest verification of every VM passed (${verifications.length} VMs)`,
   };
 }

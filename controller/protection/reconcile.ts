@@ -15,7 +15,7 @@ import { findCondition, mergeConditions, sameStatus } from '../runtime/condition
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { Clients, Informers } from '../manager/world.js';
-import { pointInputs, selectedVMs } from './inputs.js';
+import { pointInputs, policyInput, selectedVMs } from './inputs.js';
 import { planProtection, type PointToCreate } from './plan.js';
 
 export const fieldManager = 'shadowkeep-controller';
@@ -82,26 +82,11 @@ export class ProtectionReconciler implements Reconciler {
       this.deps.controllerNamespace,
     );
     const plan = planProtection(
-      {
-        namespace,
-        name,
-        generation: policy.metadata.generation ?? 0,
-        createdAt: new Date(policy.metadata.creationTimestamp ?? now.toISOString()),
-        schedule: {
-          cron: policy.spec.schedule.cron,
-          ...(policy.spec.schedule.timeZone ? { timeZone: policy.spec.schedule.timeZone } : {}),
-        },
-        ...(policy.spec.rpo ? { rpo: policy.spec.rpo } : {}),
-        suspend: policy.spec.suspend === true,
-        retention: policy.spec.retention,
-        offsite: (policy.spec.offsite ?? []).map((o) => ({
-          repository: o.repository,
-          retention: o.retention,
-        })),
-        verificationConfigured: policy.spec.verification !== undefined,
-        repository: policy.spec.repository,
-        repositoryFound: informers.repositories.get(`${namespace}/${policy.spec.repository}`) !== undefined,
-      },
+      policyInput(
+        policy,
+        informers.repositories.get(`${namespace}/${policy.spec.repository}`) !== undefined,
+        now,
+      ),
       vms,
       pointInputs(ownPoints, informers.recoveryPoints.list(), informers.restores.list()),
       now,

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import {
   HypervisorError,
@@ -15,6 +15,7 @@ import {
   type HostInfo,
   type Hypervisor,
   type ImportRequest,
+  type ImportedVm,
   type RecoverySnapshotInfo,
   type ReferencePoint,
   type Snapshot,
@@ -205,8 +206,8 @@ export class FileHost implements Hypervisor {
     });
   }
 
-  async importVm(request: ImportRequest): Promise<VmInfo> {
-    const source = await readJson<SimVm>(resolve(request.configurationPath), 'VM configuration');
+  async importVm(request: ImportRequest): Promise<ImportedVm> {
+    const source = parseConfiguration(request.configuration);
     const host = await this.getHost();
     const disks: SimDisk[] = [];
     for (const disk of source.disks) {
@@ -232,6 +233,17 @@ export class FileHost implements Hypervisor {
       }
       disks.push({ ...disk, path: resolve(restored.path), trackingId: randomUUID() });
     }
+    if (request.identity === 'New') {
+      // Like Import-VM -Copy: the new VM's disks live under its own folder.
+      const folder = `${resolve(request.vmPath)}/Virtual Hard Disks`;
+      this.layout.classify(folder);
+      await mkdir(folder, { recursive: true });
+      for (const disk of disks) {
+        const moved = `${folder}/${basename(disk.path ?? '')}`;
+        await rename(disk.path ?? '', moved);
+        disk.path = moved;
+      }
+    }
     const id = request.identity === 'New' ? randomUUID() : checkVmId(source.id);
     const first = disks[0]?.path;
     if (first === undefined) {
@@ -255,7 +267,7 @@ export class FileHost implements Hypervisor {
       faults: {},
     };
     await registerVm(this.layout, vm);
-    return vmInfo(vm, this.layout, host, this.now());
+    return { vm: vmInfo(vm, this.layout, host, this.now()), adjustments: [] };
   }
 
   async unregisterVm(vmId: string): Promise<void> {
@@ -522,6 +534,26 @@ export class FileHost implements Hypervisor {
 }
 
 /** Adds a VM to the cluster's registry; fails if a VM with that id is registered already. */
+/** A restored configuration, checked to be a simulated VM's before anything trusts its fields. */
+function parseConfiguration(bytes: Uint8Array): SimVm {
+  let parsed: Partial<SimVm>;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<SimVm>;
+  } catch {
+    throw new HypervisorError(
+      'InvalidState',
+      'the restored configuration is not a filehost VM configuration',
+    );
+  }
+  if (parsed.schema !== 1 || typeof parsed.id !== 'string' || !Array.isArray(parsed.disks)) {
+    throw new HypervisorError(
+      'InvalidState',
+      'the restored configuration is not a filehost VM configuration',
+    );
+  }
+  return parsed as SimVm;
+}
+
 export async function registerVm(layout: Layout, vm: SimVm): Promise<void> {
   await mkdir(layout.vmsDir(), { recursive: true });
   try {

@@ -62,11 +62,12 @@ export async function withLock<T>(
 }
 
 async function abandoned(lock: string): Promise<boolean> {
-  let text: string;
+  let holder: Partial<Holder> | undefined;
   try {
-    text = await readFile(`${lock}/holder`, 'utf8');
+    holder = JSON.parse(await readFile(`${lock}/holder`, 'utf8')) as Partial<Holder>;
   } catch (err) {
-    if (!isCode(err, 'ENOENT')) {
+    // Not written yet, or caught half-written (writeFile is not atomic): judge by the lock's age.
+    if (!isCode(err, 'ENOENT') && !(err instanceof SyntaxError)) {
       throw err;
     }
     const age = await stat(lock).then(
@@ -75,7 +76,6 @@ async function abandoned(lock: string): Promise<boolean> {
     );
     return age > incompleteAfterMs;
   }
-  const holder = JSON.parse(text) as Partial<Holder>;
   if (holder.host !== hostname() || typeof holder.pid !== 'number') {
     return false;
   }

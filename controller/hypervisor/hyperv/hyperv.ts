@@ -2,6 +2,8 @@
  * `hyperv`: the `Hypervisor` backend for a real Windows Hyper-V host, driving PowerShell and CIM
  * through fixed scripts (scripts.ts) with arguments passed as data (powershell.ts).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { win32 } from 'node:path';
 import { awaitHeartbeat } from '../boot-check.js';
 import { excludedDisks } from '../decision.js';
 import { checkVmName } from '../names.js';
@@ -14,6 +16,7 @@ import {
   type HostInfo,
   type Hypervisor,
   type ImportRequest,
+  type ImportedVm,
   type RecoverySnapshotInfo,
   type ReferencePoint,
   type Snapshot,
@@ -37,11 +40,20 @@ export interface HyperVOptions {
   longTimeoutMs?: number;
   /** How long host facts are reused between inventory refreshes. */
   hostCacheMs?: number;
+  /** Writes a restored configuration file on this host (the agent runs there); replaced in tests. */
+  writeFile?: (path: string, data: Uint8Array) => Promise<void>;
+}
+
+/** Writes a file at a Windows path, creating its folder, as the agent on the host does. */
+async function writeHostFile(path: string, data: Uint8Array): Promise<void> {
+  await mkdir(win32.dirname(path), { recursive: true });
+  await writeFile(path, data, { flag: 'wx' });
 }
 
 const snapshotIdPattern = /^(?:Microsoft:[0-9A-Fa-f-]{36}|[0-9a-f-]{36})$/;
 const nodePattern = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 const mergeWaitSeconds = 600;
+const vmcxName = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\.vmcx$/;
 
 export class HyperVHost implements Hypervisor {
   readonly node: string;
@@ -49,6 +61,7 @@ export class HyperVHost implements Hypervisor {
   private readonly timeoutMs: number;
   private readonly longTimeoutMs: number;
   private readonly hostCacheMs: number;
+  private readonly writeFile: (path: string, data: Uint8Array) => Promise<void>;
   private hostCache: { at: number; host: Promise<HostInfo> } | undefined;
   /** Snapshots this process made and has not released: getChanges needs their frozen disk paths. */
   private readonly open = new Map<string, Snapshot>();
@@ -59,6 +72,7 @@ export class HyperVHost implements Hypervisor {
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.longTimeoutMs = options.longTimeoutMs ?? 3_600_000;
     this.hostCacheMs = options.hostCacheMs ?? 300_000;
+    this.writeFile = options.writeFile ?? writeHostFile;
   }
 
   getHost(): Promise<HostInfo> {
@@ -263,28 +277,41 @@ export class HyperVHost implements Hypervisor {
     });
   }
 
-  async importVm(request: ImportRequest): Promise<VmInfo> {
-    if (!/\.vmcx$/i.test(request.configurationPath)) {
+  async importVm(request: ImportRequest): Promise<ImportedVm> {
+    if (!vmcxName.test(request.configurationName)) {
       throw new HypervisorError(
         'InvalidState',
-        `${JSON.stringify(request.configurationPath)} is not a .vmcx configuration file`,
+        `${JSON.stringify(request.configurationName)} is not a Hyper-V configuration file name (<GUID>.vmcx)`,
       );
     }
+    const vmPath = checkWindowsPath(request.vmPath, 'VM folder').replace(/\\+$/, '');
+    const newId = request.identity === 'New';
+    // Register (same ID) keeps the configuration where Hyper-V itself keeps it; a copy (new ID) is
+    // imported from a staging folder that Import-VM -Copy reads and the agent removes afterwards.
+    const configurationPath = `${vmPath}\\${newId ? 'Staging' : 'Virtual Machines'}\\${request.configurationName}`;
+    await this.writeFile(configurationPath, request.configuration);
     const args = {
-      configurationPath: checkWindowsPath(request.configurationPath, 'configuration'),
-      vmPath: request.vmPath === undefined ? null : checkWindowsPath(request.vmPath, 'VM folder'),
-      newId: request.identity === 'New',
+      configurationPath,
+      vmPath,
+      newId,
       newName: request.newName === undefined ? null : checkVmName(request.newName),
       disks: request.disks.map((d) => ({
         slot: `${d.controllerType}:${d.controllerNumber}:${d.controllerLocation}`,
         path: checkWindowsPath(d.path, 'disk'),
       })),
     };
-    const id = await this.call('importVm', args, this.longTimeoutMs);
-    if (typeof id !== 'string') {
-      throw malformed('importVm', id);
+    const result = await this.call('importVm', args, this.longTimeoutMs);
+    if (!isObject(result)) {
+      throw malformed('importVm', result);
     }
-    return this.ownedVm(id);
+    const switches = strings(result.DisconnectedSwitches, 'importVm DisconnectedSwitches');
+    return {
+      vm: await this.ownedVm(checkGuid(str(result, 'Id', 'importVm'), 'VM id')),
+      adjustments: switches.map(
+        (s) =>
+          `network adapter disconnected: this host has no virtual switch ${JSON.stringify(s)}; connect it with Connect-VMNetworkAdapter`,
+      ),
+    };
   }
 
   async unregisterVm(vmId: string): Promise<void> {

@@ -229,14 +229,16 @@ $null
 
 /**
  * Import from a restored configuration (reference §2e): Compare-VM, point each disk at its restored
- * file, drop network connections to switches this host lacks, re-check, Import-VM.
+ * file, drop network connections to switches this host lacks, re-check, Import-VM. Same ID:
+ * -Register in place. New ID: -Copy -GenerateNewId into the VM's folder (Import-VM allows a new ID
+ * only with a copy), disks to its 'Virtual Hard Disks' subfolder.
  */
 const importVm = String.raw`
 $params = @{ Path = [string]$A.configurationPath }
-# A new id needs -Copy (Import-VM allows -GenerateNewId only with it): the disks are copied to vmPath.
 if ($A.newId) {
   $params.Copy = $true; $params.GenerateNewId = $true
-  if ($A.vmPath) { $params.VirtualMachinePath = [string]$A.vmPath; $params.VhdDestinationPath = [string]$A.vmPath }
+  $params.VirtualMachinePath = [string]$A.vmPath; $params.SnapshotFilePath = [string]$A.vmPath; $params.SmartPagingFilePath = [string]$A.vmPath
+  $params.VhdDestinationPath = Join-Path ([string]$A.vmPath) 'Virtual Hard Disks'
 } else { $params.Register = $true }
 $report = Compare-VM @params
 foreach ($drive in @(Get-VMHardDiskDrive -VM $report.VM)) {
@@ -244,13 +246,14 @@ foreach ($drive in @(Get-VMHardDiskDrive -VM $report.VM)) {
   $match = @($A.disks | Where-Object { $_.slot -eq $slot })[0]
   if ($match) { Set-VMHardDiskDrive -VMHardDiskDrive $drive -Path ([string]$match.path) } else { Remove-VMHardDiskDrive -VMHardDiskDrive $drive }
 }
-foreach ($issue in @($report.Incompatibilities | Where-Object { $_.MessageId -eq 33012 })) { $issue.Source | Disconnect-VMNetworkAdapter }
+$switches = @()
+foreach ($issue in @($report.Incompatibilities | Where-Object { $_.MessageId -eq 33012 })) { $switches += [string]$issue.Source.SwitchName; $issue.Source | Disconnect-VMNetworkAdapter }
 $report = Compare-VM -CompatibilityReport $report
 $left = @($report.Incompatibilities)
 if ($left.Count -gt 0) { Fail 'InvalidState' ('the configuration cannot be imported: ' + (($left | ForEach-Object { [string]$_.MessageId + ' ' + $_.Message }) -join '; ')) }
 $vm = Import-VM -CompatibilityReport $report
 if ($A.newName) { Rename-VM -VM $vm -NewName ([string]$A.newName) }
-([guid]$vm.Id).ToString()
+[ordered]@{ Id = ([guid]$vm.Id).ToString(); DisconnectedSwitches = @($switches) }
 `;
 
 const unregister = String.raw`

@@ -160,6 +160,18 @@ describe('the agent node-restriction admission policy', () => {
         },
         { namespace: namespace.name },
       );
+      await apply(
+        {
+          apiVersion: 'shadowkeep.io/v1alpha1',
+          kind: 'VirtualMachineRestore',
+          metadata: { name: `files-${node}`, labels: { 'shadowkeep.io/node': node } },
+          spec: {
+            recoveryPoint: `sql01-${node}`,
+            target: { type: 'Items', items: { paths: ['C:\\a.txt'], destination: '\\\\fs01\\r' } },
+          },
+        },
+        { namespace: namespace.name },
+      );
     }
   });
 
@@ -302,6 +314,41 @@ describe('the agent node-restriction admission policy', () => {
       ]),
       /may write only RecoveryPoints/,
     );
+  });
+
+  it("lets an agent report on the restores assigned to its node, not on another node's", async () => {
+    const ns = namespace.name;
+    expectAllowed(
+      await patchStatus(
+        asAgentOf[nodeA] ?? '',
+        'virtualmachinerestore',
+        `files-${nodeA}`,
+        { phase: 'Restoring' },
+        ns,
+      ),
+    );
+    expectRefused(
+      await patchStatus(
+        asAgentOf[nodeA] ?? '',
+        'virtualmachinerestore',
+        `files-${nodeB}`,
+        { phase: 'Restoring' },
+        ns,
+      ),
+      new RegExp(`may write only VirtualMachineRestores labelled shadowkeep.io/node=${nodeA}`),
+    );
+    // RBAC, not the policy, keeps it from relabelling a restore: it may not patch the object at all.
+    const relabel = await run(asAgentOf[nodeA] ?? '', [
+      'label',
+      'virtualmachinerestore',
+      `files-${nodeB}`,
+      '-n',
+      ns,
+      `shadowkeep.io/node=${nodeA}`,
+      '--overwrite',
+    ]);
+    expect(relabel.exitCode).to.not.equal(0);
+    expect(relabel.stderr).to.match(/forbidden/i);
   });
 
   it('refuses the agent account when its token carries no node name', async () => {

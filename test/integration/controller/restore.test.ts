@@ -114,9 +114,4 @@ describe('restoring with a VirtualMachineRestore', function () {
       await live.close();
     }
   });
-
-  it('refuses a whole-VM restore plainly, as not available yet', async () => {
-    const restore = await restoreTo('whole-vm', { type: 'OriginalLocation' });
-    expect(restore.status?.failure?.reason).to.equal('NotAvailable');
-  });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import {
   blockIndex,
   guestBlock,
@@ -395,30 +395,47 @@ describe('filehost backend', function () {
   });
 
   describe('restore', () => {
-    it('imports a VM from a snapshot configuration as a new VM and sees it boot', async () => {
+    it('imports a VM from a snapshot configuration as a new VM in its own folder and sees it boot', async () => {
       const id = await c.createVm();
       await c.sim.guestWrite(id, 5 * mib, Buffer.alloc(4096, 9));
       const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' });
-      const restoreDir = `${c.root}/csv/Volume1/restored`;
-      await mkdir(restoreDir, { recursive: true });
-      await copyFile(snapshot.configurationPath, `${restoreDir}/vm.json`);
-      await copyFile(snapshot.disks[0]!.snapshotPath, `${restoreDir}/disk0.vhdx`);
+      const staging = `${c.root}/csv/Volume1/restored/Staging`;
+      await mkdir(staging, { recursive: true });
+      await copyFile(snapshot.disks[0]!.snapshotPath, `${staging}/disk0.vhdx`);
+      const configuration = await readFile(snapshot.configurationPath);
       await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
-      const restored = await c.node1.importVm({
-        configurationPath: `${restoreDir}/vm.json`,
-        disks: [{ ...snapshot.disks[0]!, path: `${restoreDir}/disk0.vhdx` }],
+      const { vm: restored } = await c.node1.importVm({
+        configuration,
+        configurationName: 'vm.json',
+        vmPath: `${c.root}/csv/Volume1/restored`,
+        disks: [{ ...snapshot.disks[0]!, path: `${staging}/disk0.vhdx` }],
         identity: 'New',
         newName: 'sql01 (restored "test"; $(x))',
       });
       expect(restored.id).to.not.equal(id);
       expect(restored).to.include({ name: 'sql01 (restored "test"; $(x))', state: 'Off' });
+      const moved = `${c.root}/csv/Volume1/restored/Virtual Hard Disks/disk0.vhdx`;
+      expect(restored.disks.map((d) => d.path)).to.deep.equal([moved]);
       await c.node1.startVm(restored.id);
       expect(await c.node1.bootCheck(restored.id, 2_000)).to.include({
         booted: true,
         heartbeat: 'OkApplicationsHealthy',
       });
-      const raw = await c.readDisk(`${restoreDir}/disk0.vhdx`);
+      const raw = await c.readDisk(moved);
       expect(raw.subarray(5 * mib, 5 * mib + 4096).equals(Buffer.alloc(4096, 9))).to.be.true;
+    });
+
+    it('refuses a configuration that is not a simulated VM', async () => {
+      const err = await failure(
+        c.node1.importVm({
+          configuration: Buffer.from('<xml/>'),
+          configurationName: 'vm.json',
+          vmPath: `${c.root}/csv/Volume1/x`,
+          disks: [],
+          identity: 'New',
+        }),
+      );
+      expect(err.message).to.contain('not a filehost VM configuration');
     });
 
     it('reports a restored VM that never boots', async () => {
@@ -430,23 +447,23 @@ describe('filehost backend', function () {
       const id = await c.createVm({ running: false });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' });
       const request = {
-        configurationPath: snapshot.configurationPath,
+        configuration: await readFile(snapshot.configurationPath),
+        configurationName: 'vm.json',
+        vmPath: `${c.root}/csv/Volume1`,
         disks: [{ ...snapshot.disks[0]!, path: snapshot.disks[0]!.snapshotPath }],
         identity: 'Same' as const,
       };
       expect((await failure(c.node1.importVm(request))).code).to.equal('InvalidState');
       const keep = `${c.root}/csv/Volume1/keep.vhdx`;
       await copyFile(snapshot.disks[0]!.snapshotPath, keep);
-      const config = `${c.root}/csv/Volume1/keep.json`;
-      await copyFile(snapshot.configurationPath, config);
       await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       await c.node1.unregisterVm(id);
-      const restored = await c.node1.importVm({
+      const { vm: restored } = await c.node1.importVm({
         ...request,
-        configurationPath: config,
         disks: [{ ...snapshot.disks[0]!, path: keep }],
       });
       expect(restored.id).to.equal(id);
+      expect(restored.disks.map((d) => d.path)).to.deep.equal([keep]);
     });
 
     it('does not shut down a guest that does not answer unless forced', async () => {

@@ -23,7 +23,10 @@ function hostWith(recordings: Record<string, string | string[]>): {
   log: ReturnType<typeof replay>;
 } {
   const log = replay({ host: 'ps51/host', ...recordings });
-  return { host: new HyperVHost({ node: 'hv-node-1', runner: log.runner }), log };
+  return {
+    host: new HyperVHost({ node: 'hv-node-1', runner: log.runner, writeFile: () => Promise.resolve() }),
+    log,
+  };
 }
 
 async function failure(promise: Promise<unknown>): Promise<HypervisorError> {
@@ -120,7 +123,9 @@ describe('hyperv backend (recorded PowerShell)', () => {
       const name = 'web "01"; Remove-Item C:\\ -Recurse; $(Stop-Computer) `whoami` — Zürich 日本';
       await failure(
         host.importVm({
-          configurationPath: 'D:\\Restore\\sql01\\Virtual Machines\\1A2B.vmcx',
+          configuration: Buffer.from('vmcx'),
+          configurationName: '1A2B3C4D-0000-4000-8000-000000000001.vmcx',
+          vmPath: 'D:\\Restore\\sql01',
           identity: 'New',
           newName: name,
           disks: [
@@ -155,7 +160,14 @@ describe('hyperv backend (recorded PowerShell)', () => {
       await host.moveStorage(sql01, `D:\\VMs\\${nasty.replace(/[\\|]/g, '')}`);
       await host.liveMigrate(sql01, 'HV-NODE-2');
       await failure(
-        host.importVm({ configurationPath: 'D:\\R\\a.vmcx', identity: 'New', newName: nasty, disks: [] }),
+        host.importVm({
+          configuration: Buffer.from('vmcx'),
+          configurationName: '1A2B3C4D-0000-4000-8000-000000000001.vmcx',
+          vmPath: 'D:\\R',
+          identity: 'New',
+          newName: nasty,
+          disks: [],
+        }),
       );
       expect(log.invocations.length).to.be.greaterThan(6);
       for (const call of log.invocations) {
@@ -366,6 +378,114 @@ describe('hyperv backend (recorded PowerShell)', () => {
         });
         expect(stale?.createdAt.toISOString()).to.equal('2025-11-21T03:00:12.000Z');
       }
+    });
+  });
+
+  describe('whole-VM restore', () => {
+    const vmcx = '1A2B3C4D-0000-4000-8000-000000000001.vmcx';
+    const osDisk = {
+      diskId: 'a',
+      controllerType: 'SCSI' as const,
+      controllerNumber: 0,
+      controllerLocation: 0,
+    };
+
+    function importingHost(recordings: Record<string, string>): {
+      host: HyperVHost;
+      log: ReturnType<typeof replay>;
+      written: Map<string, string>;
+    } {
+      const log = replay({ host: 'ps51/host', ...recordings });
+      const written = new Map<string, string>();
+      const host = new HyperVHost({
+        node: 'hv-node-1',
+        runner: log.runner,
+        writeFile: (path, data) => {
+          written.set(path, Buffer.from(data).toString());
+          return Promise.resolve();
+        },
+      });
+      return { host, log, written };
+    }
+
+    it('registers the VM again with its own ID where Hyper-V keeps its configuration', async () => {
+      const { host, log, written } = importingHost({ importVm: 'ps51/importVm', vms: 'ps51/vm-sql01' });
+      const { vm, adjustments } = await host.importVm({
+        configuration: Buffer.from('restored vmcx'),
+        configurationName: vmcx,
+        vmPath: 'C:\\ClusterStorage\\Volume10\\sql01',
+        identity: 'Same',
+        disks: [{ ...osDisk, path: 'C:\\ClusterStorage\\Volume10\\sql01\\os.vhdx' }],
+      });
+      expect(vm).to.include({ id: sql01, name: 'sql01' });
+      expect(adjustments).to.deep.equal([]);
+      const configuration = `C:\\ClusterStorage\\Volume10\\sql01\\Virtual Machines\\${vmcx}`;
+      expect([...written]).to.deep.equal([[configuration, 'restored vmcx']]);
+      const call = log.invocations.find((i) => i.operation === 'importVm')!;
+      expect(log.argumentsOf(call)).to.deep.equal({
+        configurationPath: configuration,
+        vmPath: 'C:\\ClusterStorage\\Volume10\\sql01',
+        newId: false,
+        newName: null,
+        disks: [{ slot: 'SCSI:0:0', path: 'C:\\ClusterStorage\\Volume10\\sql01\\os.vhdx' }],
+      });
+    });
+
+    it('imports a copy with a new ID from a staging folder and reports the switch it had to disconnect', async () => {
+      const { host, log, written } = importingHost({ importVm: 'ps7/importVm-new', vms: 'ps7/vm-restored' });
+      const { vm, adjustments } = await host.importVm({
+        configuration: Buffer.from('restored vmcx'),
+        configurationName: vmcx,
+        vmPath: 'D:\\Restores\\sql01-restored\\',
+        identity: 'New',
+        newName: 'sql01-restored',
+        disks: [{ ...osDisk, path: 'D:\\Restores\\sql01-restored\\Staging\\os.vhdx' }],
+      });
+      expect(vm).to.include({
+        id: '7d1e2f30-5a6b-4c7d-8e9f-a0b1c2d3e4f5',
+        name: 'sql01-restored',
+        state: 'Off',
+      });
+      expect(vm.disks.map((d) => d.path)).to.include(
+        'D:\\Restores\\sql01-restored\\Virtual Hard Disks\\os.vhdx',
+      );
+      expect(adjustments).to.deep.equal([
+        'network adapter disconnected: this host has no virtual switch "External-Prod"; connect it with Connect-VMNetworkAdapter',
+      ]);
+      expect([...written.keys()]).to.deep.equal([`D:\\Restores\\sql01-restored\\Staging\\${vmcx}`]);
+      const call = log.invocations.find((i) => i.operation === 'importVm')!;
+      expect(log.argumentsOf(call)).to.deep.include({ newId: true, vmPath: 'D:\\Restores\\sql01-restored' });
+    });
+
+    it('passes on what Compare-VM could not resolve, so nothing is half registered', async () => {
+      const { host } = importingHost({ importVm: 'failures/import-incompatible/importVm' });
+      const err = await failure(
+        host.importVm({
+          configuration: Buffer.from('x'),
+          configurationName: vmcx,
+          vmPath: 'D:\\Restores\\sql01',
+          identity: 'New',
+          disks: [],
+        }),
+      );
+      expect(err.code).to.equal('InvalidState');
+      expect(err.message).to.contain('40010').and.contain('processor compatibility');
+    });
+
+    it('refuses a configuration file name that is not a Hyper-V one before writing anything', async () => {
+      const { host, log, written } = importingHost({});
+      const err = await failure(
+        host.importVm({
+          configuration: Buffer.from('x'),
+          configurationName: '..\\..\\Windows\\evil.vmcx',
+          vmPath: 'D:\\Restores\\sql01',
+          identity: 'New',
+          disks: [],
+        }),
+      );
+      expect(err.message).to.contain('<GUID>.vmcx');
+      expect(written.size).to.equal(0);
+      expect(log.invocations.filter((i) => i.operation === 'importVm')).to.deep.equal([]);
     });
   });
 

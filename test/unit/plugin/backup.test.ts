@@ -5,12 +5,10 @@ import {
   onDemandPoint,
   onDemandPointName,
   outcomeLine,
-  plainProgress,
-  progressBar,
-  progressLine,
   targetForVm,
   targetsForPolicy,
 } from '../../../controller/plugin/backup.js';
+import { plainProgress, progressBar, progressLine } from '../../../controller/plugin/wait.js';
 import { palette } from '../../../controller/plugin/output.js';
 import { aPoint, aPolicy, aVM } from './fixtures.js';
 

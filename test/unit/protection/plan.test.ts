@@ -204,4 +204,65 @@ describe('protection planning', () => {
     expect(condition(plan, 'OffsiteInSync')).to.include({ status: 'False', reason: 'CopiesBehind' });
     expect(plan.rows[0]!.offsiteLag).to.equal('4h');
   });
+
+  describe('the Verified condition', () => {
+    const verified = (result: 'Passed' | 'Failed', message?: string) => ({
+      verification: {
+        time: new Date('2026-11-21T06:00:00Z'),
+        result,
+        level: 'Filesystem',
+        ...(message ? { message } : {}),
+      },
+    });
+
+    it('says verification is not configured when the policy has none and nothing was verified', () => {
+      const plan = planProtection(
+        aPolicy(),
+        [aVM('sql01')],
+        [aPoint('p1', 'sql01', '2026-11-21T08:00:00Z')],
+        now,
+      );
+      expect(condition(plan, 'Verified')).to.include({ status: 'Unknown', reason: 'NotConfigured' });
+    });
+
+    it('names the VMs whose points were never verified yet', () => {
+      const plan = planProtection(
+        aPolicy({ verificationConfigured: true }),
+        [aVM('sql01'), aVM('sql02')],
+        [
+          aPoint('p1', 'sql01', '2026-11-21T08:00:00Z', verified('Passed')),
+          aPoint('p2', 'sql02', '2026-11-21T08:00:00Z'),
+        ],
+        now,
+      );
+      expect(condition(plan, 'Verified')).to.include({ status: 'Unknown', reason: 'NotVerifiedYet' });
+      expect(condition(plan, 'Verified')?.message).to.contain('sql02').and.not.contain('sql01');
+    });
+
+    it('is True when the newest verification of every VM passed', () => {
+      const plan = planProtection(
+        aPolicy({ verificationConfigured: true }),
+        [aVM('sql01')],
+        [aPoint('p1', 'sql01', '2026-11-21T08:00:00Z', verified('Passed'))],
+        now,
+      );
+      expect(condition(plan, 'Verified')).to.include({ status: 'True', reason: 'RecoveryPointsVerified' });
+    });
+
+    it('is False with the point and the cause when a VM failed its newest verification', () => {
+      const plan = planProtection(
+        aPolicy({ verificationConfigured: true }),
+        [aVM('sql01'), aVM('sql02')],
+        [
+          aPoint('p1', 'sql01', '2026-11-21T08:00:00Z', verified('Failed', '1 damaged object(s)')),
+          aPoint('p2', 'sql02', '2026-11-21T08:00:00Z', verified('Passed')),
+        ],
+        now,
+      );
+      expect(condition(plan, 'Verified')).to.include({ status: 'False', reason: 'VerificationFailed' });
+      expect(condition(plan, 'Verified')?.message).to.contain(
+        'sql01 (RecoveryPoint p1: 1 damaged object(s))',
+      );
+    });
+  });
 });

@@ -1,0 +1,181 @@
+import {
+  annotations,
+  conditionTypes,
+  vmIdOf,
+  type BackupRepository,
+  type RecoveryPoint,
+} from '../api/index.js';
+import type { Logger } from '../common/log.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Clients, Informers } from '../manager/world.js';
+import type { Repository } from '../repository/repository.js';
+import type { Clock } from '../runtime/clock.js';
+import { mergeConditions } from '../runtime/conditions.js';
+import type { Reconciler } from '../runtime/controller.js';
+import type { ReconcileResult } from '../runtime/workqueue.js';
+import { verificationDue, type VerifiablePoint, type VerificationPolicy } from './due.js';
+import { verifyRecoveryPoint, type VerificationLevel, type VerificationOutcome } from './verify.js';
+
+/** Its own field manager: the Verified condition and status.verification are this reconciler's alone. */
+const fieldManager = 'shadowkeep-verification';
+const levels = new Set<string>(['Checksums', 'Filesystem', 'Boot']);
+
+const dateOf = (text: string | undefined): Date | undefined => {
+  const date = text ? new Date(text) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+};
+
+export function verifiable(rp: RecoveryPoint): VerifiablePoint {
+  const level = rp.metadata.annotations?.[annotations.verifyLevel];
+  const request = rp.metadata.annotations?.[annotations.verifyRequested];
+  const answered = rp.status?.verification?.request;
+  const pointInTime = dateOf(rp.status?.pointInTime);
+  const verifiedAt = dateOf(rp.status?.verification?.time);
+  return {
+    name: rp.metadata.name,
+    completed: rp.status?.phase === 'Completed' && !rp.metadata.deletionTimestamp,
+    ...(pointInTime ? { pointInTime } : {}),
+    ...(verifiedAt ? { verifiedAt } : {}),
+    ...(request ? { request } : {}),
+    ...(answered ? { answered } : {}),
+    ...(level && levels.has(level) ? { requestedLevel: level as VerificationLevel } : {}),
+  };
+}
+
+/**
+ * Proof of recoverability: verifies a completed recovery point when its policy's
+ * spec.verification schedule says so (the newest point of each VM, once per slot) or when someone
+ * asked (annotation shadowkeep.io/verify-requested), and records the result in
+ * status.verification, the point's Verified condition and an Event. The policy's own Verified
+ * condition is summarized from these by the protection reconciler.
+ */
+export class VerificationReconciler implements Reconciler {
+  readonly name = 'verification';
+
+  constructor(
+    private readonly deps: {
+      clients: Clients;
+      informers: Informers;
+      clock: Clock;
+      events: EventRecorder;
+      logger: Logger;
+      openRepository: (repo: BackupRepository) => Promise<Repository>;
+    },
+  ) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { informers, clock } = this.deps;
+    const rp = informers.recoveryPoints.get(key);
+    if (!rp) {
+      return undefined;
+    }
+    const namespace = rp.metadata.namespace ?? '';
+    const policy = rp.spec.protection
+      ? informers.protections.get(`${namespace}/${rp.spec.protection}`)
+      : undefined;
+    const schedule = policy?.spec.verification;
+    const verificationPolicy: VerificationPolicy | undefined = schedule
+      ? { schedule: schedule.schedule, level: schedule.level ?? 'Checksums' }
+      : undefined;
+    const vmId = vmIdOf(rp);
+    const siblings = verificationPolicy
+      ? informers.recoveryPoints.list(
+          (p) =>
+            p.metadata.namespace === namespace &&
+            p.spec.protection === rp.spec.protection &&
+            vmIdOf(p) === vmId,
+        )
+      : [rp];
+    const now = clock.now();
+    let decision;
+    try {
+      decision = verificationDue(verifiable(rp), siblings.map(verifiable), verificationPolicy, now);
+    } catch (err) {
+      // An unparsable verification schedule: the policy's Verified condition reports it.
+      this.deps.logger.debug('verification schedule unusable', { key, error: String(err) });
+      return undefined;
+    }
+    if (!decision.verify) {
+      // Timers cannot wait a year (a yearly slot); a look every hour is cheap and level-based.
+      return decision.wakeAt
+        ? { requeueAfterMs: Math.min(3_600_000, Math.max(1000, decision.wakeAt.getTime() - now.getTime())) }
+        : undefined;
+    }
+    const outcome = await this.verify(rp, decision.level);
+    await this.record(
+      rp,
+      outcome,
+      decision.why === 'Requested' ? rp.metadata.annotations?.[annotations.verifyRequested] : undefined,
+    );
+    return undefined;
+  }
+
+  private async verify(rp: RecoveryPoint, level: VerificationLevel): Promise<VerificationOutcome> {
+    const namespace = rp.metadata.namespace ?? '';
+    const repositoryName = rp.status?.repository ?? rp.spec.repository ?? '';
+    const repoObject = this.deps.informers.repositories.get(`${namespace}/${repositoryName}`);
+    const fail = (message: string): VerificationOutcome => ({
+      level,
+      result: 'Failed',
+      reason: 'NoData',
+      message,
+      bytesVerified: 0,
+    });
+    if (!repoObject) {
+      return fail(`BackupRepository ${namespace}/${repositoryName} that holds this point does not exist`);
+    }
+    let repo: Repository;
+    try {
+      repo = await this.deps.openRepository(repoObject);
+    } catch (err) {
+      return fail(
+        `repository ${repositoryName} cannot be opened: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const manifests = (rp.status?.disks ?? []).flatMap((d) => (d.manifest ? [d.manifest] : []));
+    return verifyRecoveryPoint(repo, manifests, level);
+  }
+
+  private async record(
+    rp: RecoveryPoint,
+    outcome: VerificationOutcome,
+    request: string | undefined,
+  ): Promise<void> {
+    const now = this.deps.clock.now();
+    const passed = outcome.result === 'Passed';
+    const condition = mergeConditions(
+      rp.status?.conditions,
+      [
+        {
+          type: conditionTypes.Verified,
+          status: passed ? 'True' : 'False',
+          reason: outcome.reason,
+          message: `${outcome.level}: ${outcome.message}`,
+          observedGeneration: rp.metadata.generation ?? 1,
+        },
+      ],
+      now,
+    ).filter((c) => c.type === conditionTypes.Verified);
+    await this.deps.clients.recoveryPoints.applyStatus(
+      rp.metadata.name,
+      rp.metadata.namespace,
+      {
+        verification: {
+          time: now.toISOString(),
+          level: outcome.level,
+          result: outcome.result,
+          message: outcome.message.slice(0, 1024),
+          ...(request ? { request: request.slice(0, 64) } : {}),
+        },
+        conditions: condition,
+      },
+      fieldManager,
+    );
+    await this.deps.events.record(
+      rp,
+      passed ? 'Normal' : 'Warning',
+      passed ? 'Verified' : 'VerificationFailed',
+      `${outcome.level} verification ${passed ? 'passed' : 'failed'}: ${outcome.message}`,
+    );
+  }
+}
