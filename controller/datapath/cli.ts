@@ -22,6 +22,7 @@ import { openRepository } from './open-repository.js';
 import { formatBytes, progressBar } from './progress.js';
 import { restoreDisk } from './restore.js';
 import { copyManifests } from '../copy/copy-point.js';
+import { healFromCopy } from '../copy/heal.js';
 import { CONFIG_KEY } from '../repository/layout.js';
 
 const common = {
@@ -208,6 +209,37 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         `copied ${report.manifests.length} manifests to ${target.storage.url}: ${report.chunksCopied} chunks sent (${formatBytes(report.bytesSent)}), ${report.chunksPresent} already there`,
       );
       return ExitCode.ok;
+    },
+  }),
+  heal: sub({
+    summary: 'repair damaged or missing chunks and manifests from an offsite copy of this repository',
+    usage:
+      'repo heal --repo URL --key-file PATH --from COPY_URL [--from-key-file PATH]\n' +
+      '  Runs check --read-data, moves every chunk of a damaged pack into new packs (lost ones\n' +
+      '  fetched from the copy), removes the damaged packs and lists what could not be healed.',
+    options: { from: { type: 'string' }, 'from-key-file': { type: 'string' } },
+    async run(v) {
+      const repo = await openRepo(v);
+      const copy = await Repository.open(
+        openStorage(required(v.from, '--from')),
+        await readKeyFile(v['from-key-file'] ?? keyFilePath(v)),
+      );
+      const report = await healFromCopy(repo, copy);
+      const lines = [
+        `${report.found.length} problems found; ${report.packsReplaced.length} damaged packs replaced, ${report.chunksFromCopy} chunks fetched from the copy, ${report.chunksMoved} moved, ${report.manifestsReplaced.length} manifests replaced`,
+        ...report.remaining.map(
+          (p) =>
+            `not healed: ${p.object}: ${p.problem}; affects ${p.affectedManifests.length > 0 ? p.affectedManifests.join(', ') : 'no recovery point'}`,
+        ),
+        ...(report.unusedDamage.length > 0
+          ? [`${report.unusedDamage.length} damaged objects no recovery point uses: 'repo gc' removes them`]
+          : []),
+        report.remaining.length === 0
+          ? 'every recovery point is intact'
+          : `${report.remaining.length} problems remain`,
+      ];
+      print(v.json, report, lines.join('\n'));
+      return report.remaining.length === 0 ? ExitCode.ok : ExitCode.failed;
     },
   }),
   gc: sub({

@@ -15,6 +15,8 @@ export interface CheckProblem {
   problem: string;
   /** Manifest ids whose disks cannot be fully restored because of this problem. */
   affectedManifests: string[];
+  /** Chunks (ids) this problem makes unreadable here: what healing must fetch from a copy. */
+  lostChunks?: string[];
 }
 
 export interface CheckReport {
@@ -56,6 +58,7 @@ export async function checkRepository(
         object: info.key,
         problem: err instanceof Error ? err.message : String(err),
         affectedManifests: affected(ids),
+        lostChunks: [...new Set(ids.filter((id) => inv.users.has(id)))],
       });
     }
   }
@@ -74,7 +77,7 @@ export async function checkRepository(
         ? `chunk is not where the index says in pack ${known.pack}`
         : `pack ${known.pack} holding the chunk is missing`
       : 'chunk is in no index';
-    problems.push({ object: `chunk ${id}`, problem, affectedManifests: affected([id]) });
+    problems.push({ object: `chunk ${id}`, problem, affectedManifests: affected([id]), lostChunks: [id] });
   }
 
   let chunksVerified = 0;
@@ -98,6 +101,7 @@ export async function checkRepository(
             object: `chunk ${e.id} in ${packKey(pack)}`,
             problem: err instanceof Error ? err.message : String(err),
             affectedManifests: affected([e.id]),
+            lostChunks: [e.id],
           });
         }
       }
@@ -163,7 +167,12 @@ export async function checkManifests(
   for (const { id, location } of located) {
     const affectedManifests = users.get(id) ?? [];
     if (!location) {
-      problems.push({ object: `chunk ${id}`, problem: 'chunk is in no index', affectedManifests });
+      problems.push({
+        object: `chunk ${id}`,
+        problem: 'chunk is in no index',
+        affectedManifests,
+        lostChunks: [id],
+      });
       continue;
     }
     try {
@@ -176,6 +185,7 @@ export async function checkManifests(
         object: `chunk ${id} in ${packKey(location.pack)}`,
         problem: err instanceof Error ? err.message : String(err),
         affectedManifests,
+        lostChunks: [id],
       });
     }
   }

@@ -13,7 +13,7 @@ import { ObjectLockedError } from '../storage/storage.js';
 import { RepositoryError } from './errors.js';
 import { takeInventory } from './inventory.js';
 import { CONDEMNED_PREFIX, INDEX_PREFIX, packIdOfKey as packIdOf, packKey } from './layout.js';
-import type { Repository } from './repository.js';
+import type { Condemnation, Repository } from './repository.js';
 
 export interface GcOptions {
   /** How old an unused pack, condemnation or temporary file must be before it goes. */
@@ -47,6 +47,16 @@ async function deleteUnlessLocked(repo: Repository, key: string, report: GcRepor
 }
 
 export const DEFAULT_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Records packs as going: from now on writers copy chunks out of them rather than reference them,
+ * and readers prefer any other copy of their chunks.
+ */
+export async function condemnPacks(repo: Repository, packs: string[], now: Date): Promise<Condemnation> {
+  const key = `${CONDEMNED_PREFIX}${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
+  await repo.putObject(key, Buffer.from(JSON.stringify(packs)));
+  return { key, at: now, packs };
+}
 
 export async function collectGarbage(repo: Repository, options: GcOptions): Promise<GcReport> {
   const now = options.now ?? new Date();
@@ -86,10 +96,8 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
     (p) => !used.has(packIdOf(p.key)) && !alreadyCondemned.has(packIdOf(p.key)) && old(p.modified),
   );
   if (toCondemn.length > 0) {
-    const key = `${CONDEMNED_PREFIX}${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(4).toString('hex')}`;
     const packs = toCondemn.map((p) => packIdOf(p.key));
-    await repo.putObject(key, Buffer.from(JSON.stringify(packs)));
-    condemnations.push({ key, at: now, packs });
+    condemnations.push(await condemnPacks(repo, packs, now));
     report.packsCondemned = packs.length;
   }
 
@@ -117,11 +125,13 @@ export async function collectGarbage(repo: Repository, options: GcOptions): Prom
   }
   report.packsDeleted = deleted.size;
 
-  if (deleted.size > 0) {
+  // Entries of packs deleted now, or earlier (healing removes damaged packs), are dropped.
+  const gone = (pack: string): boolean => deleted.has(pack) || !inv.packs.has(pack);
+  if (deleted.size > 0 || inv.entries.some((e) => gone(e.pack))) {
     // One index object for what remains replaces the ones read; indexes written meanwhile stay.
     const seen = new Set<string>();
     const remaining = inv.entries.filter(
-      (e) => !deleted.has(e.pack) && !seen.has(`${e.pack}/${e.id}`) && seen.add(`${e.pack}/${e.id}`),
+      (e) => !gone(e.pack) && !seen.has(`${e.pack}/${e.id}`) && seen.add(`${e.pack}/${e.id}`),
     );
     if (remaining.length > 0) {
       await repo.putObject(`${INDEX_PREFIX}${randomBytes(16).toString('hex')}`, encodeIndex(remaining));

@@ -242,17 +242,19 @@ export class Repository {
   /**
    * Loads every index object. For writing, chunks in packs condemned by garbage collection are
    * left out, so a backup stores such chunks afresh instead of referencing packs about to go;
-   * readers see them all (a condemned pack exists until its grace period has passed).
+   * readers see them all (a condemned pack exists until its grace period has passed), preferring
+   * any copy of a chunk outside them.
    */
   async loadIndex({ forWriting = false }: { forWriting?: boolean } = {}): Promise<ChunkIndex> {
-    const condemned = forWriting
-      ? new Set((await this.loadCondemnations()).flatMap((c) => c.packs))
-      : new Set<string>();
+    const condemned = new Set((await this.loadCondemnations()).flatMap((c) => c.packs));
+    // A chunk also stored outside condemned packs (rescued by a writer, or healed) is read there.
+    const preferLive = (current: ChunkLocation, candidate: ChunkLocation): boolean =>
+      condemned.has(current.pack) && !condemned.has(candidate.pack);
     const index = new ChunkIndex();
     for (const o of await this.storage.list(INDEX_PREFIX)) {
       for (const entry of decodeIndex(await this.getObject(o.key), `index ${o.key}`)) {
-        if (!condemned.has(entry.pack)) {
-          index.add(entry);
+        if (!forWriting || !condemned.has(entry.pack)) {
+          index.add(entry, preferLive);
         }
       }
     }

@@ -147,6 +147,29 @@ describe('the repo and disk commands', function () {
     expect(JSON.parse(listed.stdout)).to.deep.equal(JSON.parse(source.stdout));
   });
 
+  it('heals every damaged pack of the repository from its offsite copy', async () => {
+    // The copy test above left a complete copy in offsite/.
+    const packs = (await readdir(dir.file('repo/packs'), { recursive: true })).filter((n) => n.includes('/'));
+    for (const pack of packs) {
+      const path = dir.file(`repo/packs/${pack}`);
+      const bytes = await readFile(path);
+      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+      await writeFile(path, bytes);
+    }
+    const broken = await shadowkeep(['repo', 'check', ...repoArgs, '--read-data'], env).done;
+    expect(broken.code).to.equal(1);
+    const heal = await shadowkeep(
+      ['repo', 'heal', ...repoArgs, '--from', `file://${dir.file('offsite')}`],
+      env,
+    ).done;
+    expect(heal.code, heal.stdout + heal.stderr).to.equal(0);
+    expect(heal.stdout).to.match(/damaged packs replaced, \d+ chunks fetched from the copy/);
+    expect(heal.stdout).to.include('every recovery point is intact');
+    await shadowkeep(['repo', 'gc', ...repoArgs, '--grace', '0'], env).done;
+    const check = await shadowkeep(['repo', 'check', ...repoArgs, '--read-data'], env).done;
+    expect(check.code, check.stdout).to.equal(0);
+  });
+
   it('says which option is missing and exits with the usage code', async () => {
     const r = await shadowkeep(['disk', 'restore', ...repoArgs], env).done;
     expect(r.code).to.equal(2);
