@@ -11,6 +11,7 @@ import type { Clients, Informers } from '../manager/world.js';
 import type { Repository } from '../repository/repository.js';
 import type { Clock } from '../runtime/clock.js';
 import { mergeConditions } from '../runtime/conditions.js';
+import { healFromCopy } from '../copy/heal.js';
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import { verificationDue, type VerifiablePoint, type VerificationPolicy } from './due.js';
@@ -133,7 +134,39 @@ export class VerificationReconciler implements Reconciler {
       );
     }
     const manifests = (rp.status?.disks ?? []).flatMap((d) => (d.manifest ? [d.manifest] : []));
-    return verifyRecoveryPoint(repo, manifests, level);
+    const outcome = await verifyRecoveryPoint(repo, manifests, level);
+    return outcome.reason === 'ChunksDamaged'
+      ? this.healAndVerifyAgain(rp, repo, manifests, level, outcome)
+      : outcome;
+  }
+
+  /** Damaged chunks are re-fetched from the first completed offsite copy, then the point is verified again. */
+  private async healAndVerifyAgain(
+    rp: RecoveryPoint,
+    repo: Repository,
+    manifests: string[],
+    level: VerificationLevel,
+    damaged: VerificationOutcome,
+  ): Promise<VerificationOutcome> {
+    const namespace = rp.metadata.namespace ?? '';
+    const copy = rp.status?.copies?.find((c) => c.phase === 'Completed');
+    const copyObject = copy && this.deps.informers.repositories.get(`${namespace}/${copy.repository}`);
+    if (!copy || !copyObject) {
+      return damaged;
+    }
+    try {
+      const report = await healFromCopy(repo, await this.deps.openRepository(copyObject));
+      const again = await verifyRecoveryPoint(repo, manifests, level);
+      return {
+        ...again,
+        message: `healed from the copy in ${copy.repository} (${report.chunksFromCopy} chunks re-fetched, ${report.packsReplaced.length} damaged packs replaced); ${again.message}`,
+      };
+    } catch (err) {
+      return {
+        ...damaged,
+        message: `${damaged.message}; healing from ${copy.repository} failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
   }
 
   private async record(

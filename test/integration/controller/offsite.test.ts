@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
 import { execa } from 'execa';
-import type { RecoveryPoint } from '../../../controller/api/index.js';
+import { annotations, type RecoveryPoint } from '../../../controller/api/index.js';
 import { openVirtualDisk } from '../../../controller/disk/index.js';
 import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
@@ -267,6 +267,37 @@ describe('offsite copies of recovery points', function () {
     } finally {
       await rm(seededDir, { recursive: true, force: true });
     }
+  });
+
+  it('heals chunks damaged in the primary from the offsite copy when verification finds them', async () => {
+    const packsDir = path.join(env.repoDir, 'packs');
+    for (const name of (await readdir(packsDir, { recursive: true })).filter((n) => n.includes('/'))) {
+      const file = path.join(packsDir, name);
+      const bytes = await readFile(file);
+      bytes[0] = (bytes[0] ?? 0) ^ 0xff;
+      await writeFile(file, bytes);
+    }
+    const before = (await env.clients.recoveryPoints.get('erp01-2', env.namespace))?.status?.verification
+      ?.time;
+    await env.clients.recoveryPoints.mergePatch('erp01-2', env.namespace, {
+      metadata: { annotations: { [annotations.verifyRequested]: env.clock.now().toISOString() } },
+    });
+    const verification = await eventually(
+      async () => {
+        const v = (await env.clients.recoveryPoints.get('erp01-2', env.namespace))?.status?.verification;
+        expect(v?.time).to.not.equal(before);
+        return v;
+      },
+      { timeoutMs: 60_000, what: 'the verification of erp01-2' },
+    );
+    expect(verification?.result, verification?.message).to.equal('Passed');
+    expect(verification?.message).to.match(/^healed from the copy in dr-\w+ \(\d+ chunks re-fetched/);
+    const primary = await Repository.open(
+      new FilesystemStorage(env.repoDir),
+      Buffer.from('integration-test-key-0123456789'),
+    );
+    const check = await checkRepository(primary, { readData: true });
+    expect(check.problems.filter((p) => p.affectedManifests.length > 0)).to.deep.equal([]);
   });
 
   it('rebuilds the RecoveryPoints in a new namespace from the offsite repository alone, after the primary is lost, and restores from them', async () => {
