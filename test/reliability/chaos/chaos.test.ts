@@ -19,12 +19,7 @@ import { startEstate, type Estate } from './support/estate.js';
 import { planFaults, seededRandom } from './support/fault-plan.js';
 import { computeFigures, formatTable } from './support/figures.js';
 import { PointObserver } from './support/observer.js';
-import {
-  checkWithCli,
-  orphanCheckpoints,
-  pointsWithMissingData,
-  restoresToLiveDisk,
-} from './support/verify.js';
+import { checkWithCli, orphanCheckpoints, pointsWithMissingData, restoresTo } from './support/verify.js';
 
 const MiB = 1024 * 1024;
 const short = process.env.SHADOWKEEP_RELIABILITY === 'short';
@@ -166,13 +161,7 @@ describe('chaos: agents, controller replicas and the API server killed during sc
     for (const [i, rp] of quiet.entries()) {
       if (
         !rp ||
-        !(await restoresToLiveDisk(
-          rp,
-          estate.vms[i]!.disk,
-          estate.primaryDir,
-          estate.primaryKeyFile,
-          scratch,
-        ))
+        !(await restoresTo(rp, estate.vms[i]!.disk, estate.primaryDir, estate.primaryKeyFile, scratch))
       ) {
         notLikeLive.push(
           rp?.metadata.name ?? `${estate.vms[i]!.name}: no point after the guests stopped writing`,

@@ -1,7 +1,7 @@
 /**
  * The estate a chaos or storage-fault run protects, on the real control plane: a namespace with a
  * primary and an offsite Filesystem repository, a simulated Hyper-V cluster (filehost) with VMs on
- * Cluster Shared Volumes, a `* * * * *` policy, and the Shadowkeep processes (controller replicas
+ * Cluster Shared Volumes, a policy (by default `* * * * *`), and the Shadowkeep processes (controller replicas
  * with leader election, one agent per host) started from bin/shadowkeep.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,8 @@ export interface EstateOptions {
   primaryDir?: string;
   /** With an offsite Filesystem repository the policy copies every point to. */
   offsite: boolean;
+  /** The policy's cron schedule; `* * * * *` (a point per VM per minute) when unset. */
+  schedule?: string;
 }
 
 export interface Estate {
@@ -152,7 +154,7 @@ export async function startEstate(options: EstateOptions): Promise<Estate> {
     metadata: { name: policyName, namespace },
     spec: {
       selector: { namePatterns: [`*-${id}`], hosts: nodes },
-      schedule: { cron: '* * * * *' },
+      schedule: { cron: options.schedule ?? '* * * * *' },
       repository: 'primary',
       // Every point stays for the whole run, so each one's data can be checked at the end.
       retention: { keepLast: 1000 },

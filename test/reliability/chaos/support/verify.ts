@@ -64,10 +64,13 @@ export async function pointsWithMissingData(
   return bad;
 }
 
-/** Restores the point's first disk and compares it with the VM's live disk, 4 MiB at a time. */
-export async function restoresToLiveDisk(
+/**
+ * Restores the point's first disk and compares it with `expectedDisk` (the VM's live disk, or a copy
+ * of it taken when the point was), 4 MiB at a time.
+ */
+export async function restoresTo(
   rp: RecoveryPoint,
-  liveDisk: string,
+  expectedDisk: string,
   dir: string,
   keyFile: string,
   scratch: string,
@@ -80,7 +83,7 @@ export async function restoresToLiveDisk(
   const out = path.join(scratch, `${rp.metadata.name}.raw`);
   await restoreDisk(repo, manifest, out, { format: 'raw', threads: 2 });
   const restored = await openVirtualDisk(out);
-  const live = await openVirtualDisk(liveDisk);
+  const live = await openVirtualDisk(expectedDisk);
   try {
     if (restored.size !== live.size) {
       return false;
