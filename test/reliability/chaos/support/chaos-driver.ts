@@ -106,16 +106,34 @@ export class ChaosDriver {
     );
   }
 
+  /** Waits up to `timeoutMs` for an offsite copy in phase Copying; returns its point's name. */
+  private async copyInProgress(timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { items } = await this.estate.clients.recoveryPoints
+        .list(this.estate.namespace)
+        .catch(() => ({ items: [] }));
+      const copying = items.find((rp) => rp.status?.copies?.some((c) => c.phase === 'Copying'));
+      if (copying) {
+        return copying.metadata.name;
+      }
+      await sleep(200);
+    }
+    return undefined;
+  }
+
   private async choose(fault: Fault): Promise<{ victim: ShadowkeepProcess; label: string }> {
     const { controllers, agents } = this.estate;
     if (fault.kind === 'kill-agent') {
       return { victim: runningFrom(agents, fault.target), label: '' };
     }
     if (fault.kind === 'kill-leader') {
+      // The copy workers run in the leader: killing it while a copy runs kills the copy midway.
+      const copying = await this.copyInProgress(15_000);
       const leader = await this.estate.leaderPid().catch(() => undefined);
       const holder = controllers.find((c) => c.pid !== undefined && c.pid === leader);
       if (holder) {
-        return { victim: holder, label: ', leader' };
+        return { victim: holder, label: copying ? `, leader, while copying ${copying}` : ', leader' };
       }
       // No replica holds the lease right now (a handover is under way): hit one that runs.
       const running = controllers.find((c) => c.pid !== undefined) ?? controllers[0]!;

@@ -130,7 +130,9 @@ export async function startEstate(options: EstateOptions): Promise<Estate> {
     (_, i) =>
       new ShadowkeepProcess(
         `controller-${i + 1}`,
-        ['controller', '--namespace', namespace, '--metrics-port', '0'],
+        // Copies limited to 1 MiB/s each last seconds, so a leader killed at a random moment often
+        // kills a copy midway.
+        ['controller', '--namespace', namespace, '--metrics-port', '0', '--copy-bandwidth-mib', '1'],
         path.join(logs, `controller-${i + 1}.log`),
         env,
       ),
