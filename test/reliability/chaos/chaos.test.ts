@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { expect } from 'chai';
-import type { RecoveryPoint } from '../../../controller/api/index.js';
 import { ChaosDriver, controlPlaneDir } from './support/chaos-driver.js';
+import { firstQuietPoints, waitUntilConverged, waitUntilSettled } from './support/convergence.js';
 import { startEstate, type Estate } from './support/estate.js';
 import { planFaults, seededRandom } from './support/fault-plan.js';
 import { computeFigures, formatTable } from './support/figures.js';
@@ -31,11 +31,6 @@ const say = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const inFlight = (rp: RecoveryPoint): boolean =>
-  !['Completed', 'Failed'].includes(rp.status?.phase ?? 'Pending');
-const copyDone = (rp: RecoveryPoint): boolean =>
-  rp.status?.phase !== 'Completed' ||
-  (rp.status.copies ?? []).some((c) => c.repository === 'offsite' && c.phase === 'Completed');
 
 describe('chaos: agents, controller replicas and the API server killed during scheduled backups', function () {
   this.timeout(size.windowMs + 2 * size.convergeMs + 10 * 60_000);
@@ -101,61 +96,28 @@ describe('chaos: agents, controller replicas and the API server killed during sc
     // The first schedule slot after the guests stopped writing: its points must equal the live disks.
     const quietSlot = Math.ceil((Date.now() + 1) / 60_000) * 60_000;
 
-    let convergedAt = 0;
-    let last: RecoveryPoint[] = [];
-    const deadline = Date.now() + size.convergeMs;
-    while (Date.now() < deadline) {
-      last = await observer.poll();
-      const earlierSettled = last
-        .filter((rp) => Date.parse(rp.spec.scheduledTime ?? '') < quietSlot)
-        .every((rp) => !inFlight(rp) && copyDone(rp));
-      const everyVmCaughtUp = estate.vms.every((vm) =>
-        last.some(
-          (rp) =>
-            rp.spec.vm.name === vm.name &&
-            Date.parse(rp.spec.scheduledTime ?? '') >= quietSlot &&
-            rp.status?.phase === 'Completed' &&
-            copyDone(rp),
-        ),
-      );
-      if (earlierSettled && everyVmCaughtUp) {
-        convergedAt = Date.now();
-        break;
-      }
-      await sleep(1000);
-    }
-    const stuck = last
-      .filter((rp) => inFlight(rp) || !copyDone(rp))
-      .map((rp) => `${rp.metadata.name}: ${rp.status?.phase ?? 'Pending'}`);
+    const convergence = await waitUntilConverged(
+      observer,
+      estate.vms.map((vm) => vm.name),
+      quietSlot,
+      size.convergeMs,
+    );
     expect(
-      convergedAt,
-      `converged within ${size.convergeMs / 1000}s of the last fault; not settled: ${stuck.join(', ')}`,
+      convergence.at,
+      `converged within ${size.convergeMs / 1000}s of the last fault; not settled: ${convergence.unsettled.join(', ')}`,
     ).to.be.above(0);
+    const convergedAt = convergence.at;
 
     // No new points from here on, so what is left can be counted and checked.
     await estate.setPolicySuspended(true);
-    const points = await (async () => {
-      for (;;) {
-        const now = await observer.poll();
-        if (now.every((rp) => !inFlight(rp) && copyDone(rp))) {
-          return now;
-        }
-        await sleep(1000);
-      }
-    })();
+    const points = await waitUntilSettled(observer);
     await observer.stop();
 
     const figures = computeFigures([...observer.points.values()]);
-    const quiet = estate.vms.map(
-      (vm) =>
-        points
-          .filter(
-            (rp) =>
-              rp.spec.vm.name === vm.name &&
-              Date.parse(rp.spec.scheduledTime ?? '') >= quietSlot &&
-              rp.status?.phase === 'Completed',
-          )
-          .sort((a, b) => (a.spec.scheduledTime ?? '').localeCompare(b.spec.scheduledTime ?? ''))[0],
+    const quiet = firstQuietPoints(
+      points,
+      estate.vms.map((vm) => vm.name),
+      quietSlot,
     );
     const notLikeLive: string[] = [];
     for (const [i, rp] of quiet.entries()) {

@@ -3,6 +3,8 @@
  * goals met that were not.
  */
 import { expect } from 'chai';
+import type { RecoveryPoint } from '../../../controller/api/index.js';
+import { converged } from './support/convergence.js';
 import { planFaults } from './support/fault-plan.js';
 import { computeFigures, type ObservedPoint } from './support/figures.js';
 
@@ -65,5 +67,33 @@ describe('chaos fault plan', () => {
       expect(plan.every((f) => f.kind === 'restart-apiserver' || (f.downMs >= 2_000 && f.downMs <= 15_000)))
         .to.be.true;
     }
+  });
+});
+
+describe('chaos convergence', () => {
+  const quietSlot = Date.parse('2026-11-22T09:05:00Z');
+  type Status = NonNullable<RecoveryPoint['status']>;
+  type CopyPhase = NonNullable<Status['copies']>[number]['phase'];
+  const rp = (vm: string, slot: string, phase: Status['phase'], copy?: CopyPhase): RecoveryPoint => ({
+    apiVersion: 'shadowkeep.io/v1alpha1',
+    kind: 'RecoveryPoint',
+    metadata: { name: `${vm}-${slot}` },
+    spec: { vm: { name: vm }, scheduledTime: `2026-11-22T09:${slot}:00Z` },
+    status: {
+      phase,
+      ...(copy ? { copies: [{ repository: 'offsite', phase: copy }] } : {}),
+    },
+  });
+
+  it('waits for every earlier point to end and be copied, and for each VM to complete a quiet slot', () => {
+    const settled = [
+      rp('a', '04', 'Failed'),
+      rp('a', '05', 'Completed', 'Completed'),
+      rp('b', '05', 'Completed', 'Completed'),
+    ];
+    expect(converged(settled, ['a', 'b'], quietSlot)).to.be.true;
+    expect(converged([...settled, rp('b', '04', 'Transferring')], ['a', 'b'], quietSlot)).to.be.false;
+    expect(converged([...settled, rp('b', '03', 'Completed', 'Copying')], ['a', 'b'], quietSlot)).to.be.false;
+    expect(converged(settled.slice(0, 2), ['a', 'b'], quietSlot), 'b has no quiet point').to.be.false;
   });
 });
