@@ -1,23 +1,27 @@
 /**
- * Storage faults under real backups: the repository's disk fills up during a backup (a small
- * tmpfs mounted for the test, with the real controller and agent processes), and storage behind a
- * slow link. Backups fail with a reason that says what happened, or complete slowly; nothing
- * earlier is lost: earlier points restore byte for byte and the repository checks clean.
- *
- * The object store faults (HTTP 500s, timeouts) wait for the S3 and Azure backends.
+ * Storage faults under real backups, with the real controller and agent processes: the
+ * repository's disk fills up during a backup (a small tmpfs mounted for the test), and an S3 object
+ * store (VersityGW) answers 500s through a proxy that fails on cue; in process, storage behind a
+ * slow link. Backups fail with a reason that says what happened, retry, or complete slowly;
+ * nothing earlier is lost: earlier points restore byte for byte and the repository checks clean.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { RecoveryPoint } from '../../../controller/api/index.js';
 import { backupDisk } from '../../../controller/datapath/backup.js';
+import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
+import type { S3Location } from '../../../controller/storage/location.js';
+import { openLocation } from '../../../controller/storage/open.js';
 import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
 import { eventually } from '../../support/eventually.js';
+import { startFaultyProxy, type FaultyProxy } from '../../support/faulty-proxy.js';
+import { startS3Server, type S3Server } from '../../support/object-stores.js';
 import { policyName, startEstate, type Estate } from './support/estate.js';
 import { SlowStorage } from './support/slow-storage.js';
 import { checkWithCli, restoresTo } from './support/verify.js';
@@ -172,5 +176,89 @@ describe('storage faults: a repository behind a slow link', function () {
     process.stdout.write(
       `slow link (30 ms/request, 8 MiB/s): full backup of 12 MiB in ${firstSeconds.toFixed(1)} s over ${slow.requests} requests\n`,
     );
+  });
+});
+
+describe('storage faults: the S3 object store answers 500s', function () {
+  this.timeout(600_000);
+  let s3: S3Server;
+  let proxy: FaultyProxy;
+  let location: S3Location;
+  let estate: Estate;
+  let stopEstate = (): Promise<void> => Promise.resolve();
+
+  before(async () => {
+    s3 = await startS3Server();
+    proxy = await startFaultyProxy({ host: '127.0.0.1', port: s3.port });
+    location = await s3.newBucket({ prefix: 'shadowkeep' });
+    estate = await startEstate({
+      vms: 1,
+      hosts: 1,
+      controllers: 1,
+      diskBytes: 32 * MiB,
+      offsite: false,
+      schedule: '0 3 1 1 *',
+      // The agent and the controller reach the store through the proxy, which fails on cue.
+      primaryStorage: {
+        spec: {
+          type: 'S3',
+          s3: {
+            bucket: location.bucket,
+            prefix: location.prefix,
+            endpoint: proxy.url,
+            region: location.region,
+            forcePathStyle: true,
+            credentialsSecret: 's3-credentials',
+          },
+        },
+        credentials: {
+          name: 's3-credentials',
+          data: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
+        },
+      },
+    });
+    stopEstate = () => estate.stop();
+  });
+
+  after(async () => {
+    await stopEstate();
+    await proxy.stop();
+    await s3.stop();
+  });
+
+  it('retries through passing 500s, fails with the reason when they persist, and loses nothing earlier', async () => {
+    const vm = estate.vms[0]!;
+    const first = await backUp(estate, 's3-first');
+    expect(first.status?.phase, JSON.stringify(first.status?.failure)).to.equal('Completed');
+
+    await estate.sim.guestWrite(vm.id, 8 * MiB, randomBytes(2 * MiB));
+    proxy.inject({ kind: 'status', status: 500 }, 3, 'PUT');
+    const retried = await backUp(estate, 's3-retried');
+    expect(retried.status?.phase, JSON.stringify(retried.status?.failure)).to.equal('Completed');
+    expect(proxy.faultsServed, '500s the backup went through').to.equal(3);
+
+    await estate.sim.guestWrite(vm.id, 12 * MiB, randomBytes(2 * MiB));
+    proxy.inject({ kind: 'status', status: 500 }, Infinity, 'PUT');
+    const failed = await backUp(estate, 's3-failing');
+    proxy.clear();
+    expect(failed.status?.phase).to.equal('Failed');
+    expect(failed.status?.failure?.reason).to.equal('StorageUnreachableError');
+    expect(failed.status?.failure?.message).to.match(/unreachable or failing \(HTTP 500/);
+
+    // Read straight from the store, not through the proxy: every earlier point is whole.
+    const repo = await Repository.open(
+      openLocation(location),
+      Buffer.from(await readFile(estate.primaryKeyFile)),
+    );
+    const report = await checkRepository(repo, { readData: true });
+    expect(report.problems, 'repository check --read-data').to.deep.equal([]);
+    const manifests = new Set(await repo.listManifestIds());
+    for (const rp of [first, retried]) {
+      expect(manifests.has(rp.status?.disks?.[0]?.manifest ?? ''), `${rp.metadata.name} manifest`).to.be.true;
+    }
+
+    const after = await backUp(estate, 's3-after');
+    expect(after.status?.phase, JSON.stringify(after.status?.failure)).to.equal('Completed');
+    expect(after.status?.parent).to.equal('s3-retried');
   });
 });

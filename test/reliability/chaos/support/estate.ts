@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { VirtualMachineProtection } from '../../../../controller/api/index.js';
+import type { BackupRepository, VirtualMachineProtection } from '../../../../controller/api/index.js';
 import { SimCluster } from '../../../../controller/hypervisor/filehost/sim.js';
 import { KubeRest } from '../../../../controller/kube/rest.js';
 import { clientsFor, type Clients } from '../../../../controller/manager/world.js';
@@ -29,6 +29,14 @@ export interface EstateOptions {
   offsite: boolean;
   /** The policy's cron schedule; `* * * * *` (a point per VM per minute) when unset. */
   schedule?: string;
+  /**
+   * The primary repository on other storage than a folder (an object store), with the Secret its
+   * spec names for credentials.
+   */
+  primaryStorage?: {
+    spec: Omit<BackupRepository['spec'], 'encryptionKeySecret'>;
+    credentials: { name: string; data: Record<string, string> };
+  };
 }
 
 export interface Estate {
@@ -60,10 +68,10 @@ async function createSecret(
   rest: KubeRest,
   namespace: string,
   name: string,
-  password: string,
+  stringData: Record<string, string>,
 ): Promise<void> {
   await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-    body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData: { password } },
+    body: { apiVersion: 'v1', kind: 'Secret', metadata: { name }, stringData },
   });
 }
 
@@ -88,13 +96,20 @@ export async function startEstate(options: EstateOptions): Promise<Estate> {
   // The controller unwraps a repository's key with the Secret's password bytes as they are.
   await writeFile(primaryKeyFile, primaryPassword, { mode: 0o600 });
   await writeFile(offsiteKeyFile, offsitePassword, { mode: 0o600 });
-  await createSecret(rest, namespace, 'primary-key', primaryPassword);
-  await createSecret(rest, namespace, 'offsite-key', offsitePassword);
+  await createSecret(rest, namespace, 'primary-key', { password: primaryPassword });
+  await createSecret(rest, namespace, 'offsite-key', { password: offsitePassword });
+  if (options.primaryStorage) {
+    const { name, data } = options.primaryStorage.credentials;
+    await createSecret(rest, namespace, name, data);
+  }
   await clients.repositories.create({
     apiVersion: 'shadowkeep.io/v1alpha1',
     kind: 'BackupRepository',
     metadata: { name: 'primary', namespace },
-    spec: { type: 'Filesystem', filesystem: { path: primaryDir }, encryptionKeySecret: 'primary-key' },
+    spec: {
+      ...(options.primaryStorage?.spec ?? { type: 'Filesystem', filesystem: { path: primaryDir } }),
+      encryptionKeySecret: 'primary-key',
+    },
   });
   if (offsiteDir) {
     await clients.repositories.create({
