@@ -144,7 +144,8 @@ export function mutateJson(base: Buffer, seed: number): Buffer {
       // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- deleting a random field is the edit
       delete target[key];
     } else {
-      (target as Record<string, unknown>)[key] = rng.pick(HOSTILE_VALUES);
+      // A copy: one shared array inserted twice could end up inside itself.
+      (target as Record<string, unknown>)[key] = structuredClone(rng.pick(HOSTILE_VALUES));
     }
   }
   return Buffer.from(JSON.stringify(doc));
