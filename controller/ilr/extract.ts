@@ -35,7 +35,8 @@ function linkReason(point: ReparsePoint): string {
 function childOf(root: string, name: string): string {
   const path = join(root, name);
   const rel = relative(root, path);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/') || rel.includes(sep)) {
+  // One segment, not `..` itself: a name such as `..notes` is an ordinary file name.
+  if (rel === '' || rel === '..' || isAbsolute(rel) || rel.includes('/') || rel.includes(sep)) {
     throw new Error(`refusing to write "${name}" outside ${root}`);
   }
   return path;
