@@ -26,6 +26,9 @@ export const testLogger = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
 });
 
+/** The password in every environment's repository key Secret. */
+export const REPOSITORY_PASSWORD = 'integration-test-key-0123456789';
+
 export interface Environment {
   namespace: string;
   nodes: string[];
@@ -43,7 +46,11 @@ export interface Environment {
   stop(): Promise<void>;
 }
 
-export async function startEnvironment({ nodes = 2, cluster = true } = {}): Promise<Environment> {
+export async function startEnvironment({
+  nodes = 2,
+  cluster = true,
+  logger = testLogger,
+}: { nodes?: number; cluster?: boolean; logger?: winston.Logger } = {}): Promise<Environment> {
   const id = randomBytes(3).toString('hex');
   const namespace = await createNamespace('sk');
   const simRoot = await mkdtemp(path.join(tmpdir(), 'sk-sim-'));
@@ -62,7 +69,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'repo-key' },
-      stringData: { password: 'integration-test-key-0123456789' },
+      stringData: { password: REPOSITORY_PASSWORD },
     },
   });
   await clients.repositories.create({
@@ -78,7 +85,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
     namespace,
     leaderElection: false,
     clock,
-    logger: testLogger,
+    logger,
   });
   await manager.start();
   const agents = new Map<string, Agent>();
@@ -89,7 +96,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
       rest,
       hypervisor: hypervisor(node),
       backend: 'filehost',
-      logger: testLogger,
+      logger,
       inventoryIntervalMs: 500,
       goneAfterMs: 2000,
       now: () => clock.now(),
