@@ -82,9 +82,10 @@ export function parseManifest(data: Buffer, what: string): Manifest {
   if (typeof m.id !== 'string' || typeof m.createdAt !== 'string') {
     return malformed('id or createdAt is not a string');
   }
-  const disk = m.disk as Partial<DiskDescription> | undefined;
+  const disk = m.disk as Partial<DiskDescription> | null | undefined;
   if (
     typeof disk !== 'object' ||
+    disk === null ||
     typeof disk.name !== 'string' ||
     !isCount(disk.virtualSize) ||
     !isCount(disk.logicalSectorSize) ||

@@ -1,6 +1,6 @@
 // Issue 11, part 3: bytes flipped at random in pack files, index objects and manifests, each trial
 // on a fresh copy of a repository holding real backups. `repo check --read-data` must find every
-// one (goal 100%) and name exactly the recovery points (manifests) the damage makes unrestorable.
+// one (goal 100%) and name exactly the recovery points (manifests) the damage concerns.
 // A new backup into the damaged repository must still succeed: damage to one recovery point must
 // not stop protection of the rest, and every restore must either give back the undamaged disk or
 // fail (never return damaged data).
@@ -63,22 +63,37 @@ describe('corruption: flipped bytes in a repository', function () {
   const usersOf = (chunks: Iterable<string>) =>
     [...new Set([...chunks].flatMap((c) => users.get(c) ?? []))].sort();
 
-  /** Which recovery points a byte flipped at `offset` of `key` truly makes unrestorable. */
-  async function affectedBy(kind: Kind, key: string, offsets: number[]): Promise<string[]> {
-    const data = await readFile(`${fixture.root}/${key}`);
+  /**
+   * Which recovery points damage at `offsets` of `key` concerns: `named`, those check must report
+   * (a damaged pack header or trailer concerns every point using the pack: the pack can no longer
+   * be verified, and the index could not be rebuilt from it); `unrestorable`, those whose restore
+   * must fail (a damaged blob, a lost index entry, a damaged manifest).
+   */
+  async function affectedBy(
+    kind: Kind,
+    key: string,
+    offsets: number[],
+  ): Promise<{ named: string[]; unrestorable: string[] }> {
     if (kind === 'manifest') {
-      return [key.slice('manifests/'.length)];
+      const id = [key.slice('manifests/'.length)];
+      return { named: id, unrestorable: id };
     }
     if (kind === 'index') {
       const entries = decodeIndex(await fixture.repo.getObject(key), key);
-      return usersOf(entries.map((e) => e.id));
+      const users = usersOf(entries.map((e) => e.id));
+      return { named: users, unrestorable: users };
     }
+    const data = await readFile(`${fixture.root}/${key}`);
     const entries = await readPackHeader(fixture.repo.keys, packIdOfKey(key), data.length, (o, l) =>
       Promise.resolve(data.subarray(o, o + l)),
     );
     const hit = (offset: number) => entries.find((e) => offset >= e.offset && offset < e.offset + e.length);
-    // A flip in a blob damages that chunk; one in the header or trailer loses the whole pack.
-    return usersOf(offsets.flatMap((o) => (hit(o) ? [hit(o)!.id] : entries.map((e) => e.id))));
+    const blobs = offsets.flatMap((o) => hit(o)?.id ?? []);
+    const inHeader = offsets.some((o) => !hit(o));
+    return {
+      named: usersOf(inHeader ? entries.map((e) => e.id) : blobs),
+      unrestorable: usersOf(blobs),
+    };
   }
 
   it('check --read-data detects every damaged object and names exactly the recovery points it affects', async () => {
@@ -97,7 +112,7 @@ describe('corruption: flipped bytes in a repository', function () {
       }
       await writeFile(`${copy}/${key}`, data);
 
-      const expected = await affectedBy(kind, key, offsets);
+      const { named: expected, unrestorable } = await affectedBy(kind, key, offsets);
       const damaged = await Repository.open(new FilesystemStorage(copy), fixture.key);
       const report = await checkRepository(damaged, { readData: true });
       const named = [...new Set(report.problems.flatMap((p) => p.affectedManifests))].sort();
@@ -108,7 +123,7 @@ describe('corruption: flipped bytes in a repository', function () {
           () => false,
         );
         await rm(`${copy}/restored.raw`, { force: true });
-        if (restored === expected.includes(m.id)) {
+        if (restored === unrestorable.includes(m.id)) {
           wrongRestores.push(`${m.id}: ${restored ? 'restored despite damage' : 'failed though undamaged'}`);
         }
       }

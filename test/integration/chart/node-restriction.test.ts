@@ -45,6 +45,10 @@ describe('the agent node-restriction admission policy', () => {
       JSON.stringify({ status }),
     ]);
 
+  /** Sets (`key=value`) or removes (`key-`) a label of a recovery point in the test namespace. */
+  const labelPoint = (kubeconfig: string, point: string, label: string) =>
+    run(kubeconfig, ['label', 'recoverypoint', point, '-n', namespace.name, label, '--overwrite']);
+
   const expectAllowed = (result: KubectlResult) => {
     expect(result.exitCode, result.stderr).to.equal(0);
   };
@@ -291,27 +295,11 @@ describe('the agent node-restriction admission policy', () => {
     );
     // Claiming node B's point by relabelling it, or handing its own point to node B: refused.
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', [
-        'label',
-        'recoverypoint',
-        `sql01-${nodeB}`,
-        '-n',
-        ns,
-        `shadowkeep.io/node=${nodeA}`,
-        '--overwrite',
-      ]),
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeB}`, `shadowkeep.io/node=${nodeA}`),
       /may write only RecoveryPoints/,
     );
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', [
-        'label',
-        'recoverypoint',
-        `sql01-${nodeA}`,
-        '-n',
-        ns,
-        `shadowkeep.io/node=${nodeB}`,
-        '--overwrite',
-      ]),
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeA}`, `shadowkeep.io/node=${nodeB}`),
       /may write only RecoveryPoints/,
     );
   });
@@ -373,14 +361,7 @@ describe('the agent node-restriction admission policy', () => {
     );
     // Dropping the node label would leave the point to no agent (or to whichever claims it next).
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', [
-        'label',
-        'recoverypoint',
-        `sql01-${nodeA}`,
-        '-n',
-        ns,
-        'shadowkeep.io/node-',
-      ]),
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeA}`, 'shadowkeep.io/node-'),
       /may write only RecoveryPoints/,
     );
     // The same rules hold the other way round: node B's agent cannot touch node A's point.

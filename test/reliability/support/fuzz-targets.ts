@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { sliceSource, type ByteSource } from '../../../controller/common/byte-source.js';
+import { sliceSource } from '../../../controller/common/byte-source.js';
 import { crc32cWithZeroedField } from '../../../controller/disk/crc32c.js';
 import { DiskFormatError, openVirtualDisk } from '../../../controller/disk/index.js';
 import { vhdChecksum } from '../../../controller/disk/vhd.js';
@@ -30,6 +30,7 @@ import { RepositoryError } from '../../../controller/repository/errors.js';
 import { unwrapMasterKey } from '../../../controller/repository/keys.js';
 import { parseManifest } from '../../../controller/repository/manifest.js';
 import { readPackHeader } from '../../../controller/repository/pack.js';
+import { bufferSource } from '../../support/ntfs-images.js';
 import { mutateBytes, mutateJson, type Region } from './mutator.js';
 import { Rng } from './rng.js';
 
@@ -179,18 +180,6 @@ function ntfsRegions(base: Buffer): Region[] {
     }
   }
   return regions;
-}
-
-function bufferSource(buf: Buffer): ByteSource {
-  return {
-    size: buf.length,
-    read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > buf.length) {
-        return Promise.reject(new RangeError(`read ${offset}+${length} outside ${buf.length} bytes`));
-      }
-      return Promise.resolve(Buffer.from(buf.subarray(offset, offset + length)));
-    },
-  };
 }
 
 /** Browses a volume the way `files ls`/`files get` do, within a fixed budget of files and bytes. */
