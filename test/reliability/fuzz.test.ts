@@ -11,6 +11,8 @@ import { baseSeed, printFigures, trials } from './support/settings.js';
 
 const TIMEOUT_MS = 5000;
 const HEAP_LIMIT_MB = 256;
+/** The whole process (test runner, worker, Buffers outside the heap) stays under this. */
+const RSS_LIMIT_MB = 1536;
 
 describe('fuzzing the parsers with mutated real inputs', function () {
   this.timeout(60 * 60_000);
@@ -35,6 +37,7 @@ describe('fuzzing the parsers with mutated real inputs', function () {
         hangs: r.findings.filter((f) => f.kind === 'hang').length,
         'over memory': r.findings.filter((f) => f.kind === 'memory').length,
         'slowest ms': Math.round(r.maxMs),
+        'peak RSS MiB': Math.round(r.peakRssMb),
         'inputs/s': Math.round(r.inputs / r.seconds),
       })),
     );
@@ -66,6 +69,7 @@ describe('fuzzing the parsers with mutated real inputs', function () {
         heapLimitMb: HEAP_LIMIT_MB,
       });
       results.push(stats);
+      expect(stats.peakRssMb, 'peak resident memory in MiB').to.be.below(RSS_LIMIT_MB);
       expect(stats.findings, JSON.stringify(stats.findings.slice(0, 5), null, 2)).to.deep.equal([]);
     });
   }

@@ -231,6 +231,17 @@ describe('security checks', function () {
         running: true,
       });
       diskPath = vm.disks[0]?.path ?? '';
+      const backUp = (name: string, repository: string) =>
+        env.clients.recoveryPoints.create({
+          apiVersion: 'shadowkeep.io/v1alpha1',
+          kind: 'RecoveryPoint',
+          metadata: { name, namespace: env.namespace },
+          spec: { vm: { name: vmName }, repository },
+        });
+      await backUp('marker-1', 'primary');
+      point = await finished('marker-1');
+      // Only now does the storage hold a repository (the first backup creates it), so the second
+      // BackupRepository's first check meets it with the wrong password.
       await env.rest.request('POST', `/api/v1/namespaces/${env.namespace}/secrets`, {
         body: {
           apiVersion: 'v1',
@@ -245,18 +256,7 @@ describe('security checks', function () {
         metadata: { name: 'wrong', namespace: env.namespace },
         spec: { type: 'Filesystem', filesystem: { path: env.repoDir }, encryptionKeySecret: 'wrong-key' },
       });
-      for (const [name, repository] of [
-        ['marker-1', 'primary'],
-        ['wrong-1', 'wrong'],
-      ] as const) {
-        await env.clients.recoveryPoints.create({
-          apiVersion: 'shadowkeep.io/v1alpha1',
-          kind: 'RecoveryPoint',
-          metadata: { name, namespace: env.namespace },
-          spec: { vm: { name: vmName }, repository },
-        });
-      }
-      point = await finished('marker-1');
+      await backUp('wrong-1', 'wrong');
       wrong = await finished('wrong-1');
     });
     after(async () => {
@@ -317,9 +317,20 @@ describe('security checks', function () {
     });
 
     it('writes no secret to a log line, an Event or a status', async () => {
-      const events = await env.rest.request<{ items: { message?: string; reason?: string }[] }>(
-        'GET',
-        '/api/v1/events',
+      // The repository check records WrongKey on its own schedule: wait for it, so the failure
+      // path's Event is among those searched.
+      const events = await eventually(
+        async () => {
+          const list = await env.rest.request<{ items: { message?: string; reason?: string }[] }>(
+            'GET',
+            '/api/v1/events',
+          );
+          if (!list.items.some((e) => e.reason === 'WrongKey')) {
+            throw new Error(`no WrongKey Event yet among ${list.items.length}`);
+          }
+          return list;
+        },
+        { timeoutMs: 60_000, what: 'the WrongKey Event of the repository with the wrong password' },
       );
       const objects = JSON.stringify([
         await env.clients.recoveryPoints.list(env.namespace),
@@ -346,7 +357,6 @@ describe('security checks', function () {
       // The run did log, record Events and fail on the wrong key: an empty haystack would prove nothing.
       expect(wrong.status?.phase).to.equal('Failed');
       expect(lines.length).to.be.greaterThan(0);
-      expect(events.items.some((e) => e.reason === 'WrongKey')).to.be.true;
       expect(leaks).to.deep.equal([]);
     });
   });

@@ -27,6 +27,11 @@ export interface FuzzStats {
   refused: number;
   findings: Finding[];
   maxMs: number;
+  /**
+   * Peak resident memory of the whole process while the target ran, sampled every 50 ms. The
+   * worker's heap limit does not cover Buffers, which live outside the heap; this does.
+   */
+  peakRssMb: number;
   seconds: number;
 }
 
@@ -56,9 +61,14 @@ export async function fuzzTarget(options: {
     refused: 0,
     findings: [],
     maxMs: 0,
+    peakRssMb: 0,
     seconds: 0,
   };
   const started = performance.now();
+  const sample = () => {
+    stats.peakRssMb = Math.max(stats.peakRssMb, process.memoryUsage.rss() / 2 ** 20);
+  };
+  const sampler = setInterval(sample, 50);
   let worker: Worker | undefined;
 
   const keep = async (seed: number, kind: Finding['kind'], error: string) => {
@@ -125,6 +135,8 @@ export async function fuzzTarget(options: {
       }
     }
   } finally {
+    clearInterval(sampler);
+    sample();
     await worker?.terminate();
   }
   stats.seconds = (performance.now() - started) / 1000;
