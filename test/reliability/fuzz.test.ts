@@ -60,7 +60,7 @@ describe('fuzzing the parsers with mutated real inputs', function () {
     it(`${target}: only documented errors, no hang, bounded memory`, async () => {
       const base = bases.find((b) => b.target === target)!;
       // The config carries the scrypt-wrapped key: each input costs a key derivation.
-      const inputs = target === 'repository config' ? trials(300, 20) : trials(3000, 150);
+      const inputs = target === 'repository config' ? trials(1000, 20) : trials(10_000, 150);
       const stats = await fuzzTarget({
         ...base,
         inputs,
