@@ -137,8 +137,14 @@ async function repositoryBases(): Promise<{ bases: Base[]; remove: () => Promise
 
 export async function fuzzBases(dir: TempDir): Promise<{ bases: Base[]; remove: () => Promise<void> }> {
   const repository = await repositoryBases();
-  return {
-    bases: [...(await diskBases(dir)), await ntfsBase(dir), ...repository.bases],
-    remove: repository.remove,
-  };
+  try {
+    return {
+      bases: [...(await diskBases(dir)), await ntfsBase(dir), ...repository.bases],
+      remove: repository.remove,
+    };
+  } catch (err) {
+    // The caller gets no handle to remove the repository's folder with: remove it here.
+    await repository.remove();
+    throw err;
+  }
 }
