@@ -242,20 +242,7 @@ describe('security checks', function () {
       point = await finished('marker-1');
       // Only now does the storage hold a repository (the first backup creates it), so the second
       // BackupRepository's first check meets it with the wrong password.
-      await env.rest.request('POST', `/api/v1/namespaces/${env.namespace}/secrets`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'wrong-key' },
-          stringData: { password: wrongPassword },
-        },
-      });
-      await env.clients.repositories.create({
-        apiVersion: 'shadowkeep.io/v1alpha1',
-        kind: 'BackupRepository',
-        metadata: { name: 'wrong', namespace: env.namespace },
-        spec: { type: 'Filesystem', filesystem: { path: env.repoDir }, encryptionKeySecret: 'wrong-key' },
-      });
+      await env.addRepository('wrong', env.repoDir, wrongPassword);
       await backUp('wrong-1', 'wrong');
       wrong = await finished('wrong-1');
     });

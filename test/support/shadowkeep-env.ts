@@ -41,6 +41,8 @@ export interface Environment {
   manager: Manager;
   agents: Map<string, Agent>;
   hypervisor(node: string): FileHost;
+  /** A filesystem BackupRepository at `path` whose key Secret (named `<name>-key`) holds `password`. */
+  addRepository(name: string, path: string, password: string): Promise<void>;
   startAgent(node: string): Promise<Agent>;
   stopAgent(node: string): Promise<void>;
   stop(): Promise<void>;
@@ -64,20 +66,18 @@ export async function startEnvironment({
   for (const name of nodeNames) {
     await sim.createHost({ name, ...(cluster ? { cluster: `clu-${id}` } : {}) });
   }
-  await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'repo-key' },
-      stringData: { password: REPOSITORY_PASSWORD },
-    },
-  });
-  await clients.repositories.create({
-    apiVersion: 'shadowkeep.io/v1alpha1',
-    kind: 'BackupRepository',
-    metadata: { name: 'primary', namespace },
-    spec: { type: 'Filesystem', filesystem: { path: repoDir }, encryptionKeySecret: 'repo-key' },
-  });
+  const addRepository = async (name: string, repositoryPath: string, password: string): Promise<void> => {
+    await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-key` }, stringData: { password } },
+    });
+    await clients.repositories.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'BackupRepository',
+      metadata: { name, namespace },
+      spec: { type: 'Filesystem', filesystem: { path: repositoryPath }, encryptionKeySecret: `${name}-key` },
+    });
+  };
+  await addRepository('primary', repoDir, REPOSITORY_PASSWORD);
 
   const clock = new ShiftedClock();
   const manager = new Manager({
@@ -124,6 +124,7 @@ export async function startEnvironment({
     manager,
     agents,
     hypervisor,
+    addRepository,
     startAgent,
     stopAgent,
     async stop() {
