@@ -32,8 +32,9 @@ const rp = 'shadowkeep.io/recoverypoints';
 /**
  * What each process needs, from docs/operations.md and the design: the controller reads every kind,
  * creates and deletes recovery points, writes statuses, records Events, holds its leader lease and
- * reads repository key Secrets by name; agents read and write their node's objects (the admission
- * policy narrows them to their node), read repositories and their key Secrets by name.
+ * reads repository key Secrets by name; agents read and write their node's objects and report on
+ * its restores (the admission policy narrows them to their node), read repositories and their key
+ * Secrets by name.
  */
 const NEEDED: Record<string, string[]> = {
   controller: [
@@ -49,9 +50,15 @@ const NEEDED: Record<string, string[]> = {
     `${rp} delete`,
     `${rp} patch`,
     'shadowkeep.io/virtualmachineprotections patch',
-    ...['virtualmachineprotections', 'recoverypoints', 'backuprepositories', 'hypervvirtualmachines'].map(
-      (r) => `shadowkeep.io/${r}/status patch`,
-    ),
+    // It assigns each restore to the node that writes it (a label) and reports on it.
+    'shadowkeep.io/virtualmachinerestores patch',
+    ...[
+      'virtualmachineprotections',
+      'recoverypoints',
+      'backuprepositories',
+      'hypervvirtualmachines',
+      'virtualmachinerestores',
+    ].map((r) => `shadowkeep.io/${r}/status patch`),
     'core/events create',
     'core/events patch',
     'coordination.k8s.io/leases create',
@@ -72,6 +79,10 @@ const NEEDED: Record<string, string[]> = {
     ...['get', 'create', 'patch'].map((v) => `shadowkeep.io/hypervhosts ${v}`),
     'shadowkeep.io/hypervhosts/status get',
     'shadowkeep.io/hypervhosts/status patch',
+    // Restores run on the node that writes the data: agents watch them and report on their node's.
+    ...['get', 'list', 'watch'].map((v) => `shadowkeep.io/virtualmachinerestores ${v}`),
+    'shadowkeep.io/virtualmachinerestores/status get',
+    'shadowkeep.io/virtualmachinerestores/status patch',
     'core/secrets get',
   ],
 };
