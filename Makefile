@@ -45,8 +45,8 @@ verify: setup ## Fail when generated files drift from their sources.
 ##@ Test
 
 .PHONY: test
-test: build verify ## Run unit, integration and end-to-end tests; ends with "N passed, N failed".
-	hack/run-tests.sh unit integration e2e
+test: build verify ## Run unit, integration, end-to-end and short reliability tests; ends with "N passed, N failed".
+	SHADOWKEEP_RELIABILITY=short hack/run-tests.sh unit integration e2e reliability
 
 .PHONY: test-unit
 test-unit: build ## Unit tests (no API server).
@@ -59,6 +59,10 @@ test-integration: build ## Integration tests against a real local control plane.
 .PHONY: test-e2e
 test-e2e: build ## End-to-end flows (control plane, agents, repositories).
 	hack/run-tests.sh e2e
+
+.PHONY: test-reliability
+test-reliability: build ## Reliability and security suite, full trials: prints the figures of docs/reliability.md.
+	SHADOWKEEP_RELIABILITY=full hack/run-tests.sh reliability
 
 .PHONY: bench
 bench: build ## Benchmarks against peers (prints a table, saves JSON under bench/results/).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the named test tiers (unit, integration, e2e) with mocha on the compiled tests in dist/test,
-# then prints one summary line: "N passed, N failed". Exits non-zero when anything failed.
-# Integration and e2e tiers share one control plane (its own state folder), stopped at the end.
+# Runs the named test tiers (unit, integration, e2e, reliability) with mocha on the compiled tests in
+# dist/test, then prints one summary line: "N passed, N failed". Exits non-zero when anything failed.
+# Tiers other than unit share one control plane (its own state folder), stopped at the end.
+# The reliability tier runs its short version unless SHADOWKEEP_RELIABILITY=full (make test-reliability).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=hack/lib.sh

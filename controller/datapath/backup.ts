@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import { openVirtualDisk } from '../disk/open.js';
 import type { ByteRange } from '../disk/ranges.js';
+import type { ChunkIndex } from '../repository/chunk-index.js';
 import { RepositoryError } from '../repository/errors.js';
 import type { ChangeDetection, Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
@@ -34,16 +35,20 @@ export function defaultDiskName(path: string): string {
 /**
  * The recovery point to compare against: the one named by `parentId`, else the newest of the same
  * disk, as long as the disk has kept its size (a resized disk starts afresh, unless the caller
- * claims changed ranges, which then cannot be trusted).
+ * claims changed ranges, which then cannot be trusted). A parent using chunks the index does not
+ * list (a damaged index object) is not compared against: the backup reads everything, so it never
+ * refers to chunks it cannot find, and the changed ranges, which only make sense against a parent,
+ * are ignored.
  */
 async function comparableParent(
   repo: Repository,
   name: string,
   virtualSize: number,
+  index: ChunkIndex,
   options: BackupOptions,
-): Promise<Manifest | undefined> {
+): Promise<{ parent?: Manifest; changedRanges?: ByteRange[] }> {
   if (options.full) {
-    return undefined;
+    return {};
   }
   const parent = options.parentId
     ? await repo.loadManifest(options.parentId)
@@ -56,7 +61,10 @@ async function comparableParent(
         : `--changed-ranges needs an earlier backup of disk '${name}' to apply the changes to`,
     );
   }
-  return comparable;
+  if (comparable?.chunks.some((id) => id !== null && !index.has(id))) {
+    return {};
+  }
+  return { parent: comparable, changedRanges: options.changedRanges };
 }
 
 export async function backupDisk(
@@ -79,17 +87,20 @@ export async function backupDisk(
   };
   await disk.close();
 
-  const comparable = await comparableParent(repo, name, virtualSize, options);
+  const index = await repo.loadIndex({ forWriting: true });
+  const { parent: comparable, changedRanges } = await comparableParent(
+    repo,
+    name,
+    virtualSize,
+    index,
+    options,
+  );
   const chunkSize = comparable?.chunkSize ?? repo.config.chunkSize;
   const previous = comparable?.chunks;
-  const plans = planChunks({ virtualSize, chunkSize, allocated, previous, changed: options.changedRanges });
-  const changeDetection: ChangeDetection = options.changedRanges
-    ? 'changed-ranges'
-    : previous
-      ? 'checksum'
-      : 'full';
+  const plans = planChunks({ virtualSize, chunkSize, allocated, previous, changed: changedRanges });
+  const changeDetection: ChangeDetection = changedRanges ? 'changed-ranges' : previous ? 'checksum' : 'full';
 
-  const writer = new BackupWriter(repo, await repo.loadIndex({ forWriting: true }));
+  const writer = new BackupWriter(repo, index);
   const chunks: (string | null)[] = new Array<string | null>(plans.length).fill(null);
   const stats = { bytesRead: 0, bytesChanged: 0, bytesUploaded: 0, newChunks: 0, seconds: 0 };
   let done = 0;

@@ -37,7 +37,7 @@ export function planSpans(chunks: readonly (string | null)[], index: ChunkIndex,
     }
     const location = index.get(id);
     if (!location) {
-      throw new IntegrityError(`chunk ${id} of manifest ${manifestId} is not in the index (missing pack?)`);
+      throw new IntegrityError(index.whyMissing(id, manifestId));
     }
     byId.set(id, { id, location, positions: [position] });
   });

@@ -89,9 +89,7 @@ class RepositoryDisk implements StoredDisk {
     }
     const location = this.index.get(id);
     if (!location) {
-      throw new IntegrityError(
-        `chunk ${id} of manifest ${this.manifest.id} is not in the index (missing pack?)`,
-      );
+      throw new IntegrityError(this.index.whyMissing(id, this.manifest.id));
     }
     const loading = this.repo.readChunk(id, location);
     this.cache.set(n, loading);

@@ -1,8 +1,12 @@
 import { HypervisorError } from './types.js';
 
-/** Control characters, which no name or path a person typed contains. */
+/**
+ * Characters no name or path a person typed contains: C0 and C1 controls, line and paragraph
+ * separators, and the Unicode bidirectional overrides and isolates, which make a name display as
+ * something else than it is (`\u202Eexe.txt` shows as `txt.exe`).
+ */
 // eslint-disable-next-line no-control-regex -- matching them is the point
-export const controlCharacters = /[\u0000-\u001f\u007f]/;
+export const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** VM names are free text shown to people; only control characters and absurd lengths are refused. */
 export function checkVmName(name: string): string {

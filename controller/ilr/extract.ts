@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, utimes } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, relative, isAbsolute, sep } from 'node:path';
 import type { ByteSource } from '../common/byte-source.js';
 import type { NtfsFile } from '../ntfs/file-record.js';
 import { UnsupportedError } from '../ntfs/errors.js';
@@ -35,7 +35,8 @@ function linkReason(point: ReparsePoint): string {
 function childOf(root: string, name: string): string {
   const path = join(root, name);
   const rel = relative(root, path);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) {
+  // One segment, not `..` itself: a name such as `..notes` is an ordinary file name.
+  if (rel === '' || rel === '..' || isAbsolute(rel) || rel.includes('/') || rel.includes(sep)) {
     throw new Error(`refusing to write "${name}" outside ${root}`);
   }
   return path;

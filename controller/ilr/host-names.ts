@@ -11,13 +11,22 @@ export interface HostName {
 
 const hasLoneSurrogate = (s: string) => !s.isWellFormed();
 
+/** Device names Windows resolves in every folder, with or without an extension (`CON`, `nul.txt`, `COM1.log`). */
+const WINDOWS_DEVICE =
+  /^(?:CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3])(?:\..*)?$/i;
+/** Characters Windows refuses in a name; `:` would open an alternate data stream instead. */
+// eslint-disable-next-line no-control-regex -- control characters are among them
+const WINDOWS_FORBIDDEN = /[<>:"/\\|?*\u0000-\u001f]/;
+
 /**
  * Maps an NTFS name to a name that is safe to create inside the output directory on this host.
  * NTFS (POSIX namespace) allows names a host cannot hold or that would step outside the target:
- * `.`/`..`, `/`, NUL, unpaired UTF-16 surrogates, more than 255 UTF-8 bytes. Those are renamed
- * deterministically (a short hash keeps distinct names distinct) and the reason is returned.
+ * `.`/`..`, `/`, NUL, unpaired UTF-16 surrogates, more than 255 UTF-8 bytes. On Windows also
+ * `\`, `:` (which would write an alternate stream of another file), `<>"|?*`, device names such as
+ * `CON` or `nul.txt`, and trailing dots and spaces (which Windows drops, merging two names). Those
+ * are renamed deterministically (a short hash keeps distinct names distinct) and the reason is returned.
  */
-export function hostName(ntfsName: string): HostName {
+export function hostName(ntfsName: string, platform: NodeJS.Platform = process.platform): HostName {
   const reasons: string[] = [];
   let name = ntfsName;
   if (name === '' || name === '.' || name === '..') {
@@ -30,6 +39,20 @@ export function hostName(ntfsName: string): HostName {
   if (/[/\0]/.test(name)) {
     name = name.replace(/[/\0]/g, '_');
     reasons.push('"/" or NUL in the name');
+  }
+  if (platform === 'win32') {
+    if (WINDOWS_FORBIDDEN.test(name)) {
+      name = name.replace(new RegExp(WINDOWS_FORBIDDEN, 'g'), '_');
+      reasons.push('a character Windows does not allow in a name');
+    }
+    if (/[. ]$/.test(name)) {
+      name = name.replace(/[. ]+$/, (tail) => '_'.repeat(tail.length));
+      reasons.push('a trailing dot or space, which Windows drops');
+    }
+    if (WINDOWS_DEVICE.test(name)) {
+      name = `_${name}`;
+      reasons.push('a Windows device name');
+    }
   }
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
     reasons.push(`longer than ${MAX_NAME_BYTES} UTF-8 bytes`);

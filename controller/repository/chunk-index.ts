@@ -22,6 +22,8 @@ const ENTRY_BYTES = ID_BYTES + 8;
 
 export class ChunkIndex {
   private readonly locations = new Map<string, ChunkLocation>();
+  /** Index objects that could not be read while loading, with why: their chunks are not listed. */
+  readonly unreadable: { key: string; error: string }[] = [];
 
   get size(): number {
     return this.locations.size;
@@ -45,6 +47,15 @@ export class ChunkIndex {
 
   entries(): IterableIterator<[string, ChunkLocation]> {
     return this.locations.entries();
+  }
+
+  /** Why a chunk a manifest uses is not listed, for the error a reader raises. */
+  whyMissing(id: string, manifestId: string): string {
+    const cause =
+      this.unreadable.length > 0
+        ? `index objects that could not be read: ${this.unreadable.map((u) => u.key).join(', ')}; run 'repo check'`
+        : 'missing pack?';
+    return `chunk ${id} of manifest ${manifestId} is not in the index (${cause})`;
   }
 }
 

@@ -51,12 +51,49 @@ export function parseConfig(text: string, url: string): RepositoryConfig {
     );
   }
   if (
-    typeof c.chunkSize !== 'number' ||
-    typeof c.packSize !== 'number' ||
+    typeof c.id !== 'string' ||
+    !Number.isSafeInteger(c.chunkSize) ||
+    !Number.isSafeInteger(c.packSize) ||
+    !Number.isSafeInteger(c.compressionLevel) ||
     !Array.isArray(c.keys) ||
     c.keys.length === 0
   ) {
-    throw new UnsupportedFormatError(`${url}: config lacks chunkSize, packSize or keys`);
+    throw new UnsupportedFormatError(
+      `${url}: config lacks id, chunkSize, packSize, compressionLevel or keys`,
+    );
+  }
+  const bad = c.keys.find((k) => wrappedKeyProblem(k) !== undefined);
+  if (bad !== undefined) {
+    throw new UnsupportedFormatError(`${url}: config has an unusable key entry: ${wrappedKeyProblem(bad)}`);
   }
   return c as RepositoryConfig;
+}
+
+/**
+ * The scrypt costs a config may ask for. `config` is not authenticated, so without a bound anyone
+ * able to write it could make every open derive a key with gigabytes of memory; these allow 32
+ * times the default (which is n = 2^15, r = 8, p = 1: 32 MiB).
+ */
+const MAX_SCRYPT_MEMORY = 1024 * 1024 * 1024;
+const MAX_SCRYPT_P = 16;
+
+const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
+
+/** Why a key entry cannot be used, or undefined when it can. */
+function wrappedKeyProblem(k: unknown): string | undefined {
+  const w = k as Partial<WrappedKey> | null;
+  if (w?.kdf !== 'scrypt') {
+    return `key derivation ${JSON.stringify(w?.kdf)} is not scrypt`;
+  }
+  const { n, r, p } = w;
+  if (!isInteger(n) || !isInteger(r) || !isInteger(p)) {
+    return 'scrypt parameters n, r and p must be integers';
+  }
+  if (n < 2 || (n & (n - 1)) !== 0 || r < 1 || p < 1 || p > MAX_SCRYPT_P || 128 * n * r > MAX_SCRYPT_MEMORY) {
+    return `scrypt parameters n=${n}, r=${r}, p=${p} are out of range (n a power of two, 128·n·r at most 1 GiB, p at most ${MAX_SCRYPT_P})`;
+  }
+  if (typeof w.salt !== 'string' || typeof w.sealed !== 'string') {
+    return 'salt and sealed key must be base64 strings';
+  }
+  return undefined;
 }

@@ -53,20 +53,58 @@ export function newManifestId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+const CHUNK_ID = /^[0-9a-f]{64}$/;
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Decodes a manifest and checks every field later code relies on, so a damaged or hostile manifest
+ * is refused here with a RepositoryError naming the field, rather than failing somewhere deeper.
+ */
 export function parseManifest(data: Buffer, what: string): Manifest {
-  const m = JSON.parse(data.toString('utf8')) as Partial<Manifest>;
+  const malformed = (why: string): never => {
+    throw new RepositoryError(`${what} is malformed (${why})`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data.toString('utf8'));
+  } catch {
+    return malformed('not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return malformed('not a JSON object');
+  }
+  const m = parsed as Partial<Manifest>;
   if (typeof m.version !== 'number' || m.version > MANIFEST_VERSION) {
     throw new RepositoryError(
       `${what} has version ${String(m.version)}, newer than this Shadowkeep supports (${MANIFEST_VERSION})`,
     );
   }
+  if (typeof m.id !== 'string' || typeof m.createdAt !== 'string') {
+    return malformed('id or createdAt is not a string');
+  }
+  const disk = m.disk as Partial<DiskDescription> | null | undefined;
   if (
-    !m.disk ||
-    !Array.isArray(m.chunks) ||
-    typeof m.chunkSize !== 'number' ||
-    m.chunks.length !== Math.ceil(m.disk.virtualSize / m.chunkSize)
+    typeof disk !== 'object' ||
+    disk === null ||
+    typeof disk.name !== 'string' ||
+    !isCount(disk.virtualSize) ||
+    !isCount(disk.logicalSectorSize) ||
+    !isCount(disk.physicalSectorSize)
   ) {
-    throw new RepositoryError(`${what} is malformed (chunk list does not cover the disk)`);
+    return malformed('disk name, size or sector sizes missing');
+  }
+  const { chunkSize } = m;
+  if (!isCount(chunkSize) || chunkSize < 4096 || (chunkSize & (chunkSize - 1)) !== 0) {
+    return malformed(`chunk size ${String(chunkSize)} is not a power of two of at least 4 KiB`);
+  }
+  if (!Array.isArray(m.chunks) || m.chunks.length !== Math.ceil(disk.virtualSize / chunkSize)) {
+    return malformed('chunk list does not cover the disk');
+  }
+  if (!m.chunks.every((c) => c === null || (typeof c === 'string' && CHUNK_ID.test(c)))) {
+    return malformed('a chunk entry is neither null nor a chunk id');
+  }
+  if (m.parent !== null && typeof m.parent !== 'string') {
+    return malformed('parent is neither null nor a manifest id');
   }
   return m as Manifest;
 }

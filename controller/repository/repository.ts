@@ -6,7 +6,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ObjectNotFoundError, type PutOptions, type Storage } from '../storage/storage.js';
-import { ChunkIndex, decodeIndex, type ChunkLocation } from './chunk-index.js';
+import { ChunkIndex, decodeIndex, type ChunkLocation, type IndexEntry } from './chunk-index.js';
 import { decodeChunk, decodeObject, encodeObject } from './codec.js';
 import { FORMAT_NAME, FORMAT_VERSION, parseConfig, type RepositoryConfig } from './config.js';
 import { deriveKeys, type RepositoryKeys } from './crypto.js';
@@ -202,15 +202,23 @@ export class Repository {
   /**
    * The newest manifest of the disk named `name`, to compare a new backup against. Creation time
    * decides, then the id: listing order alone could put two backups made close together the
-   * wrong way round.
+   * wrong way round. A manifest that cannot be read (damaged, or deleted meanwhile) cannot be a
+   * parent and is passed over: one damaged recovery point must not stop every later backup
+   * (`repo check` reports it).
    */
   async latestManifest(name: string): Promise<Manifest | undefined> {
     let latest: Manifest | undefined;
     for (const id of await this.listManifestIds()) {
-      const m = await this.loadManifest(id);
+      const m = await this.loadManifest(id).catch((err: unknown) => {
+        if (!isDamage(err)) {
+          throw err;
+        }
+        return undefined;
+      });
       const newer =
-        !latest || m.createdAt > latest.createdAt || (m.createdAt === latest.createdAt && m.id > latest.id);
-      if (m.disk.name === name && newer) {
+        m &&
+        (!latest || m.createdAt > latest.createdAt || (m.createdAt === latest.createdAt && m.id > latest.id));
+      if (m?.disk.name === name && newer) {
         latest = m;
       }
     }
@@ -243,7 +251,9 @@ export class Repository {
    * Loads every index object. For writing, chunks in packs condemned by garbage collection are
    * left out, so a backup stores such chunks afresh instead of referencing packs about to go;
    * readers see them all (a condemned pack exists until its grace period has passed), preferring
-   * any copy of a chunk outside them.
+   * any copy of a chunk outside them. A damaged index object is left out and listed in
+   * `unreadable`: a writer then stores its chunks afresh, a reader fails only for recovery points
+   * that need them, naming the damaged object.
    */
   async loadIndex({ forWriting = false }: { forWriting?: boolean } = {}): Promise<ChunkIndex> {
     const condemned = new Set((await this.loadCondemnations()).flatMap((c) => c.packs));
@@ -252,7 +262,17 @@ export class Repository {
       condemned.has(current.pack) && !condemned.has(candidate.pack);
     const index = new ChunkIndex();
     for (const o of await this.storage.list(INDEX_PREFIX)) {
-      for (const entry of decodeIndex(await this.getObject(o.key), `index ${o.key}`)) {
+      let entries: IndexEntry[];
+      try {
+        entries = decodeIndex(await this.getObject(o.key), `index ${o.key}`);
+      } catch (err) {
+        if (!isDamage(err)) {
+          throw err;
+        }
+        index.unreadable.push({ key: o.key, error: err.message });
+        continue;
+      }
+      for (const entry of entries) {
         if (!forWriting || !condemned.has(entry.pack)) {
           index.add(entry, preferLive);
         }
@@ -270,4 +290,9 @@ export class Repository {
   get host(): string {
     return hostname();
   }
+}
+
+/** An object that is damaged or gone, as opposed to storage that cannot be reached (which still throws). */
+function isDamage(err: unknown): err is Error {
+  return err instanceof RepositoryError || err instanceof ObjectNotFoundError;
 }

@@ -51,6 +51,8 @@ async function writeSourceTree(root: string): Promise<void> {
   await put(`unicode/${LONG_NAME}`, 'a long name\n');
   await put('big.bin', patternBytes('big', 6 * 1024 * 1024 + 123));
   await put('empty.txt', '');
+  // Starts with two dots but is an ordinary name: restore must not take it for a parent reference.
+  await put('..dots-first.txt', 'a name that starts with two dots\n');
   await put('frag-a.bin', patternBytes('frag-a', 1536 * 1024 + 7));
   await put('frag-b.bin', patternBytes('frag-b', 1024 * 1024));
   await put('with-stream.txt', 'main stream\n');

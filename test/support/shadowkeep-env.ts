@@ -26,6 +26,9 @@ export const testLogger = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
 });
 
+/** The password in every environment's repository key Secret. */
+export const REPOSITORY_PASSWORD = 'integration-test-key-0123456789';
+
 export interface Environment {
   namespace: string;
   nodes: string[];
@@ -38,12 +41,18 @@ export interface Environment {
   manager: Manager;
   agents: Map<string, Agent>;
   hypervisor(node: string): FileHost;
+  /** A filesystem BackupRepository at `path` whose key Secret (named `<name>-key`) holds `password`. */
+  addRepository(name: string, path: string, password: string): Promise<void>;
   startAgent(node: string): Promise<Agent>;
   stopAgent(node: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startEnvironment({ nodes = 2, cluster = true } = {}): Promise<Environment> {
+export async function startEnvironment({
+  nodes = 2,
+  cluster = true,
+  logger = testLogger,
+}: { nodes?: number; cluster?: boolean; logger?: winston.Logger } = {}): Promise<Environment> {
   const id = randomBytes(3).toString('hex');
   const namespace = await createNamespace('sk');
   const simRoot = await mkdtemp(path.join(tmpdir(), 'sk-sim-'));
@@ -57,20 +66,18 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
   for (const name of nodeNames) {
     await sim.createHost({ name, ...(cluster ? { cluster: `clu-${id}` } : {}) });
   }
-  await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
-    body: {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'repo-key' },
-      stringData: { password: 'integration-test-key-0123456789' },
-    },
-  });
-  await clients.repositories.create({
-    apiVersion: 'shadowkeep.io/v1alpha1',
-    kind: 'BackupRepository',
-    metadata: { name: 'primary', namespace },
-    spec: { type: 'Filesystem', filesystem: { path: repoDir }, encryptionKeySecret: 'repo-key' },
-  });
+  const addRepository = async (name: string, repositoryPath: string, password: string): Promise<void> => {
+    await rest.request('POST', `/api/v1/namespaces/${namespace}/secrets`, {
+      body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-key` }, stringData: { password } },
+    });
+    await clients.repositories.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'BackupRepository',
+      metadata: { name, namespace },
+      spec: { type: 'Filesystem', filesystem: { path: repositoryPath }, encryptionKeySecret: `${name}-key` },
+    });
+  };
+  await addRepository('primary', repoDir, REPOSITORY_PASSWORD);
 
   const clock = new ShiftedClock();
   const manager = new Manager({
@@ -78,7 +85,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
     namespace,
     leaderElection: false,
     clock,
-    logger: testLogger,
+    logger,
   });
   await manager.start();
   const agents = new Map<string, Agent>();
@@ -89,7 +96,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
       rest,
       hypervisor: hypervisor(node),
       backend: 'filehost',
-      logger: testLogger,
+      logger,
       inventoryIntervalMs: 500,
       goneAfterMs: 2000,
       now: () => clock.now(),
@@ -117,6 +124,7 @@ export async function startEnvironment({ nodes = 2, cluster = true } = {}): Prom
     manager,
     agents,
     hypervisor,
+    addRepository,
     startAgent,
     stopAgent,
     async stop() {

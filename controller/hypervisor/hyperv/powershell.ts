@@ -116,6 +116,12 @@ export function wrapScript(body: string): string {
   return `${prelude}${body}${epilogue}`;
 }
 
+/**
+ * Windows limits one environment variable to 32,767 characters, name and `=` included; longer
+ * arguments would fail to start the process with a confusing error, so they are refused first.
+ */
+export const MAX_ARGUMENTS_LENGTH = 32_767 - argumentsVariable.length - 1;
+
 export async function invokePowerShell(
   runner: PowerShellRunner,
   operation: string,
@@ -123,10 +129,17 @@ export async function invokePowerShell(
   args: Json,
   timeoutMs: number,
 ): Promise<Json> {
+  const encoded = Buffer.from(JSON.stringify(args), 'utf8').toString('base64');
+  if (encoded.length > MAX_ARGUMENTS_LENGTH) {
+    throw new HypervisorError(
+      'InvalidState',
+      `the arguments of PowerShell (${operation}) are ${encoded.length} characters once encoded, more than Windows passes to a process (${MAX_ARGUMENTS_LENGTH}); use shorter paths or names`,
+    );
+  }
   const output = await runner({
     operation,
     script: wrapScript(body),
-    environment: { [argumentsVariable]: Buffer.from(JSON.stringify(args), 'utf8').toString('base64') },
+    environment: { [argumentsVariable]: encoded },
     timeoutMs,
   });
   if (output.timedOut) {

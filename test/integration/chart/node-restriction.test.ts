@@ -45,6 +45,10 @@ describe('the agent node-restriction admission policy', () => {
       JSON.stringify({ status }),
     ]);
 
+  /** Sets (`key=value`) or removes (`key-`) a label of a recovery point in the test namespace. */
+  const labelPoint = (kubeconfig: string, point: string, label: string) =>
+    run(kubeconfig, ['label', 'recoverypoint', point, '-n', namespace.name, label, '--overwrite']);
+
   const expectAllowed = (result: KubectlResult) => {
     expect(result.exitCode, result.stderr).to.equal(0);
   };
@@ -291,27 +295,11 @@ describe('the agent node-restriction admission policy', () => {
     );
     // Claiming node B's point by relabelling it, or handing its own point to node B: refused.
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', [
-        'label',
-        'recoverypoint',
-        `sql01-${nodeB}`,
-        '-n',
-        ns,
-        `shadowkeep.io/node=${nodeA}`,
-        '--overwrite',
-      ]),
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeB}`, `shadowkeep.io/node=${nodeA}`),
       /may write only RecoveryPoints/,
     );
     expectRefused(
-      await run(asAgentOf[nodeA] ?? '', [
-        'label',
-        'recoverypoint',
-        `sql01-${nodeA}`,
-        '-n',
-        ns,
-        `shadowkeep.io/node=${nodeB}`,
-        '--overwrite',
-      ]),
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeA}`, `shadowkeep.io/node=${nodeB}`),
       /may write only RecoveryPoints/,
     );
   });
@@ -349,6 +337,38 @@ describe('the agent node-restriction admission policy', () => {
     ]);
     expect(relabel.exitCode).to.not.equal(0);
     expect(relabel.stderr).to.match(/forbidden/i);
+  });
+
+  it("refuses an agent's writes to another node's recovery point through the object itself, and un-assigning its own", async () => {
+    const ns = namespace.name;
+    // Annotations and finalizers live on the object, not its status: a finalizer would block deletion.
+    expectRefused(
+      await run(asAgentOf[nodeA] ?? '', ['annotate', 'recoverypoint', `sql01-${nodeB}`, '-n', ns, 'probe=x']),
+      /may write only RecoveryPoints/,
+    );
+    expectRefused(
+      await run(asAgentOf[nodeA] ?? '', [
+        'patch',
+        'recoverypoint',
+        `sql01-${nodeB}`,
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":["example.com/hold"]}}',
+      ]),
+      /may write only RecoveryPoints/,
+    );
+    // Dropping the node label would leave the point to no agent (or to whichever claims it next).
+    expectRefused(
+      await labelPoint(asAgentOf[nodeA] ?? '', `sql01-${nodeA}`, 'shadowkeep.io/node-'),
+      /may write only RecoveryPoints/,
+    );
+    // The same rules hold the other way round: node B's agent cannot touch node A's point.
+    expectRefused(
+      await patchStatus(asAgentOf[nodeB] ?? '', 'recoverypoint', `sql01-${nodeA}`, { phase: 'Failed' }, ns),
+      new RegExp(`may write only RecoveryPoints labelled shadowkeep.io/node=${nodeB}`),
+    );
   });
 
   it('refuses the agent account when its token carries no node name', async () => {

@@ -198,6 +198,34 @@ describe('hyperv backend (recorded PowerShell)', () => {
       expect(log.invocations.filter((i) => i.operation !== 'host')).to.deep.equal([]);
     });
 
+    it('refuses names and paths with bidirectional overrides, C1 controls or line separators', async () => {
+      const { host, log } = hostWith({});
+      for (const trick of ['\u202egpj.exe', 'a\u2066b', 'x\u0085y', 'line\u2028break']) {
+        const named = await failure(
+          host.importVm({
+            configuration: Buffer.from('vmcx'),
+            configurationName: '1A2B3C4D-0000-4000-8000-000000000001.vmcx',
+            vmPath: 'D:\\R',
+            identity: 'New',
+            newName: trick,
+            disks: [],
+          }),
+        );
+        expect(named.message).to.contain('is not a usable VM name');
+        const moved = await failure(host.moveStorage(sql01, `D:\\VMs\\${trick}`));
+        expect(moved.message).to.contain('is not an absolute Windows path');
+      }
+      expect(log.invocations.filter((i) => i.operation !== 'host')).to.deep.equal([]);
+    });
+
+    it('refuses arguments longer than Windows passes in an environment variable, before starting PowerShell', async () => {
+      const { host, log } = hostWith({});
+      const err = await failure(host.moveStorage(sql01, `D:\\${'deep\\'.repeat(4500)}vm`));
+      expect(err.code).to.equal('InvalidState');
+      expect(err.message).to.match(/more than Windows passes to a process \(32751\); use shorter paths/);
+      expect(log.invocations.filter((i) => i.operation !== 'host')).to.deep.equal([]);
+    });
+
     it('keeps every script within the Windows command-line limit once encoded', () => {
       for (const [operation, body] of Object.entries(scripts)) {
         expect(encodeCommand(wrapScript(body)).length, operation).to.be.below(32_000);

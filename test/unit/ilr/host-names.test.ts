@@ -30,4 +30,29 @@ describe('host names for restored files', () => {
     expect(a.name).to.not.equal(b.name);
     expect(a.renamed).to.equal('longer than 255 UTF-8 bytes');
   });
+
+  it('on Windows, renames names that would open a stream, a device or merge with another name', () => {
+    const cases: [string, RegExp][] = [
+      ['report.docx:Zone.Identifier', /^report\.docx_Zone\.Identifier~[0-9a-f]{8}$/],
+      ['CON', /^_CON~[0-9a-f]{8}$/],
+      ['nul.txt', /^_nul\.txt~[0-9a-f]{8}$/],
+      ['COM1.log', /^_COM1\.log~[0-9a-f]{8}$/],
+      ['notes.', /^notes_~[0-9a-f]{8}$/],
+      ['notes ', /^notes_~[0-9a-f]{8}$/],
+      ['a\\..\\..\\x', /^a_\.\._\.\._x~[0-9a-f]{8}$/],
+      ['C:\\Windows', /^C__Windows~[0-9a-f]{8}$/],
+      ['what?<>|"*', /^what______~[0-9a-f]{8}$/],
+    ];
+    for (const [ntfs, expected] of cases) {
+      const result = hostName(ntfs, 'win32');
+      expect(result.name, ntfs).to.match(expected);
+      expect(result.renamed, ntfs).to.be.a('string');
+    }
+    // Two names Windows would merge stay apart.
+    expect(hostName('notes.', 'win32').name).to.not.equal(hostName('notes', 'win32').name);
+    // Ordinary names, and the same names on Linux, are kept as they are.
+    expect(hostName('console.log', 'win32')).to.deep.equal({ name: 'console.log' });
+    expect(hostName('CON', 'linux')).to.deep.equal({ name: 'CON' });
+    expect(hostName('a:b', 'linux')).to.deep.equal({ name: 'a:b' });
+  });
 });
