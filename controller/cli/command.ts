@@ -14,7 +14,6 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   usage: 2,
-  notImplemented: 3,
 } as const;
 
 /** A failure whose message is meant for the person at the terminal (no stack trace). */
@@ -26,18 +25,6 @@ export class UserError extends Error {
     super(message);
     this.name = 'UserError';
   }
-}
-
-/** For subcommands owned by work still to come: say so plainly and fail. */
-export function notImplementedYet(name: string, summary: string): Command {
-  return {
-    name,
-    summary: `${summary} (not implemented yet)`,
-    run() {
-      process.stderr.write(`shadowkeep ${name}: not implemented yet\n`);
-      return Promise.resolve(ExitCode.notImplemented);
-    },
-  };
 }
 
 /**

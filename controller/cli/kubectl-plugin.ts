@@ -1,11 +1,12 @@
 import { dispatch } from './dispatch.js';
-import { notImplementedYet, type Command } from './command.js';
+import type { Command } from './command.js';
 import { backupCommand } from '../plugin/backup.js';
 import { statusCommand } from '../plugin/status.js';
 import { timelineCommand } from '../plugin/timeline.js';
 import { restoreCommand } from '../plugin/restore.js';
 import { verifyCommand } from '../plugin/verify.js';
 import { planCommand } from '../plugin/plan.js';
+import { filesCommand } from '../plugin/files.js';
 
 const commands: Command[] = [
   backupCommand,
@@ -14,7 +15,7 @@ const commands: Command[] = [
   restoreCommand,
   verifyCommand,
   planCommand,
-  notImplementedYet('files', 'browse and fetch files inside a recovery point'),
+  filesCommand,
 ];
 
 process.exitCode = await dispatch('kubectl shadowkeep', commands, process.argv.slice(2));

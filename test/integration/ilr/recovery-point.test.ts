@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -76,5 +76,39 @@ describe('files --recovery-point', () => {
     );
     expect(result.exitCode).to.equal(1);
     expect(result.stderr).to.equal(`shadowkeep files: no RecoveryPoint ${namespace.name}/nope`);
+  });
+
+  it('answers kubectl shadowkeep files ls and get by the RecoveryPoint name', async function () {
+    this.timeout(60000);
+    const plugin = join(repoRoot, 'bin/kubectl-shadowkeep');
+    const ls = await execa(plugin, ['files', 'ls', 'fileserver-monday', '/unicode', '-n', namespace.name], {
+      reject: false,
+    });
+    expect(ls.exitCode, ls.stderr).to.equal(0);
+    expect(ls.stdout).to.include('Ünïcødé 名前.txt');
+    const out = await mkdtemp(join(tmpdir(), 'sk-plugin-files-'));
+    try {
+      const get = await execa(
+        plugin,
+        [
+          'files',
+          'get',
+          'fileserver-monday',
+          '/unicode/Ünïcødé 名前.txt',
+          '--out',
+          out,
+          '-n',
+          namespace.name,
+        ],
+        { reject: false },
+      );
+      expect(get.exitCode, get.stderr).to.equal(0);
+      expect((await readdir(out)).map((n) => n.normalize())).to.deep.equal(['Ünïcødé 名前.txt'.normalize()]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    const missing = await execa(plugin, ['files', 'ls', 'nope', '-n', namespace.name], { reject: false });
+    expect(missing.exitCode).to.equal(1);
+    expect(missing.stderr).to.equal(`kubectl shadowkeep files: no RecoveryPoint ${namespace.name}/nope`);
   });
 });
