@@ -80,15 +80,14 @@ export async function healFromCopy(
   const inv = await takeInventory(primary);
   const lost = new Set(found.flatMap((f) => f.lostChunks ?? []).filter((id) => inv.users.has(id)));
   const index = await primary.loadIndex();
-  const damagedPacks = new Set(
-    [...lost].flatMap((id) => inv.entries.filter((e) => e.id === id).map((e) => e.pack)),
-  );
+  const entriesByPack = Map.groupBy(inv.entries, (e) => e.pack);
+  const damagedPacks = new Set(inv.entries.filter((e) => lost.has(e.id)).map((e) => e.pack));
   const copyIndex = await copy.loadIndex();
   const writer = new BackupWriter(primary, new ChunkIndex());
   const unhealable = new Set<string>();
   for (const pack of damagedPacks) {
     const used = [
-      ...new Set(inv.entries.filter((e) => e.pack === pack && inv.users.has(e.id)).map((e) => e.id)),
+      ...new Set((entriesByPack.get(pack) ?? []).filter((e) => inv.users.has(e.id)).map((e) => e.id)),
     ];
     for (const id of used) {
       const own = lost.has(id) ? undefined : await goodBlob(primary, id, index);

@@ -12,7 +12,7 @@ import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
 import { eventually } from '../../support/eventually.js';
 import { createNamespace, deleteNamespace, repoRoot } from '../../support/kube.js';
 import { aPolicy, backUpNow } from '../../support/protection.js';
-import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
+import { REPOSITORY_PASSWORD, startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
 config.truncateThreshold = 0;
 const MiB = 1024 * 1024;
@@ -48,26 +48,8 @@ describe('offsite copies of recovery points', function () {
     offsiteDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-'));
     out = await mkdtemp(path.join(tmpdir(), 'sk-offsite-restore-'));
     shortDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-short-'));
-    await env.rest.request('POST', `/api/v1/namespaces/${env.namespace}/secrets`, {
-      body: {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'offsite-key' },
-        stringData: { password: offsitePassword },
-      },
-    });
-    await env.clients.repositories.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'BackupRepository',
-      metadata: { name: 'dr-site', namespace: env.namespace },
-      spec: { type: 'Filesystem', filesystem: { path: offsiteDir }, encryptionKeySecret: 'offsite-key' },
-    });
-    await env.clients.repositories.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'BackupRepository',
-      metadata: { name: 'dr-short', namespace: env.namespace },
-      spec: { type: 'Filesystem', filesystem: { path: shortDir }, encryptionKeySecret: 'offsite-key' },
-    });
+    await env.addRepository('dr-site', offsiteDir, offsitePassword);
+    await env.addRepository('dr-short', shortDir, offsitePassword);
     const created = await env.sim.createVm({
       name: 'erp01',
       owner: env.nodes[0]!,
@@ -153,7 +135,7 @@ describe('offsite copies of recovery points', function () {
     expect((await checkRepository(short, { readData: true })).problems).to.deep.equal([]);
     const primary = await Repository.open(
       new FilesystemStorage(env.repoDir),
-      Buffer.from('integration-test-key-0123456789'),
+      Buffer.from(REPOSITORY_PASSWORD),
     );
     expect(await primary.listManifestIds()).to.have.length(2);
   });
@@ -214,12 +196,7 @@ describe('offsite copies of recovery points', function () {
       const exported = await shadowkeep('export', '--recovery-point', 'erp01-2', '--to', media);
       expect(exported.stderr).to.equal('');
       expect(exported.stdout).to.match(/exported erp01-2 to .*usb-disk: 1 disks, \d+ chunks written/);
-      await env.clients.repositories.create({
-        apiVersion: 'shadowkeep.io/v1alpha1',
-        kind: 'BackupRepository',
-        metadata: { name: 'dr-seeded', namespace: env.namespace },
-        spec: { type: 'Filesystem', filesystem: { path: seededDir }, encryptionKeySecret: 'offsite-key' },
-      });
+      await env.addRepository('dr-seeded', seededDir, offsitePassword);
       const imported = await shadowkeep(
         'import',
         '--from',
@@ -294,7 +271,7 @@ describe('offsite copies of recovery points', function () {
     expect(verification?.message).to.match(/^healed from the copy in dr-\w+ \(\d+ chunks re-fetched/);
     const primary = await Repository.open(
       new FilesystemStorage(env.repoDir),
-      Buffer.from('integration-test-key-0123456789'),
+      Buffer.from(REPOSITORY_PASSWORD),
     );
     const check = await checkRepository(primary, { readData: true });
     expect(check.problems.filter((p) => p.affectedManifests.length > 0)).to.deep.equal([]);
