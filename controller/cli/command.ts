@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 /**
  * A CLI command: each concern (data path, files, agent, controller, ...) exports its own and the
  * entry point only lists them, so adding a command never means editing another concern's code.
@@ -39,4 +40,20 @@ export function lazyCommand(name: string, summary: string, load: () => Promise<C
       return (await load()).run(args);
     },
   };
+}
+
+/**
+ * Parses a subcommand's flags and positionals strictly; a mistake becomes a usage error that ends
+ * with the command's usage text.
+ */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+  usage: string,
+): ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UserError(`${(err as Error).message}\n\n${usage}`, ExitCode.usage);
+  }
 }

@@ -4,9 +4,9 @@
  * so nothing is decrypted on the way); `import` at the other site loads the folder into the
  * offsite BackupRepository. The copier then finds every chunk present and sends only what changed.
  */
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
+import { ExitCode, UserError, parseCommandLine, type Command } from '../cli/command.js';
 import { formatBytes } from '../api/quantities.js';
 import { manifestsOf } from '../recoverypoint/data.js';
 import { RepositoryAccessError, openRepository, readRepositoryKey } from '../repositories/access.js';
@@ -93,13 +93,7 @@ export const seedCommand: Command = {
   name: 'seed',
   summary: 'carry the first offsite copy on removable media (export, import)',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UserError(`${(err as Error).message}\n\n${USAGE}`, ExitCode.usage);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(args, OPTIONS, USAGE);
     const [sub] = positionals;
     if (values.help === true || sub === undefined) {
       process.stdout.write(USAGE);

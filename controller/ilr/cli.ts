@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
+import type { parseArgs } from 'node:util';
+import { ExitCode, UserError, parseCommandLine, type Command } from '../cli/command.js';
 import type { ByteSource } from '../common/byte-source.js';
 import { openRepository as openRepositoryAt } from '../datapath/open-repository.js';
 import { formatBytes } from '../datapath/progress.js';
@@ -274,13 +274,7 @@ export const filesCommand: Command = {
   name: 'files',
   summary: 'browse and fetch files inside a recovery point (item-level recovery)',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw new UserError(`${(err as Error).message}\n\n${USAGE}`, ExitCode.usage);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(args, OPTIONS, USAGE);
     const [sub, arg] = positionals;
     if (values.help === true || sub === undefined) {
       process.stdout.write(USAGE);
