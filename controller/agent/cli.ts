@@ -9,13 +9,21 @@ import { Agent } from './agent.js';
 
 const usage = `Usage: shadowkeep agent [--node NAME] [--hypervisor hyperv|filehost] [--sim-root DIR]
                         [--inventory-interval SECONDS] [--max-jobs N]
+                        [--test-restore-path DIR]
 
 Runs the host agent for one Hyper-V node: publishes its HyperVHost and HyperVVirtualMachines and
 runs the recovery points assigned to it. The node defaults to $NODE_NAME (the downward API).
 --hypervisor filehost drives a simulated host under --sim-root (default $SHADOWKEEP_SIM_ROOT).
+--test-restore-path (default $SHADOWKEEP_TEST_RESTORE_PATH): where Boot verification's test VMs
+live on a Hyper-V host (default C:\\ProgramData\\Shadowkeep\\Test Restores).
 `;
 
-function hypervisorFor(kind: string, node: string, simRoot: string | undefined): Hypervisor {
+function hypervisorFor(
+  kind: string,
+  node: string,
+  simRoot: string | undefined,
+  testRestoreFolder: string | undefined,
+): Hypervisor {
   if (kind === 'filehost') {
     if (!simRoot) {
       throw new UserError(
@@ -26,7 +34,11 @@ function hypervisorFor(kind: string, node: string, simRoot: string | undefined):
     return createHypervisor({ backend: 'filehost', node, simRoot });
   }
   if (kind === 'hyperv') {
-    return createHypervisor({ backend: 'hyperv', node });
+    return createHypervisor({
+      backend: 'hyperv',
+      node,
+      ...(testRestoreFolder ? { testRestoreFolder } : {}),
+    });
   }
   throw new UserError(`--hypervisor takes hyperv or filehost, not '${kind}'`, ExitCode.usage);
 }
@@ -43,6 +55,7 @@ export const agentCommand: Command = {
         'sim-root': { type: 'string', default: process.env.SHADOWKEEP_SIM_ROOT },
         'inventory-interval': { type: 'string', default: '10' },
         'max-jobs': { type: 'string', default: '4' },
+        'test-restore-path': { type: 'string', default: process.env.SHADOWKEEP_TEST_RESTORE_PATH },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -56,7 +69,12 @@ export const agentCommand: Command = {
         ExitCode.usage,
       );
     }
-    const hypervisor = hypervisorFor(values.hypervisor, values.node, values['sim-root']);
+    const hypervisor = hypervisorFor(
+      values.hypervisor,
+      values.node,
+      values['sim-root'],
+      values['test-restore-path'],
+    );
     const logger = createLogger('agent').child({ node: values.node });
     const agent = new Agent({
       rest: new KubeRest(loadKubeConfig()),

@@ -21,7 +21,16 @@ import { BackupFailure } from './backup-job.js';
 import { failedStatus } from '../recoverypoint/status.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import { readStoredVm } from './vm-layout.js';
-import { distinctVhdxNames, restoreWholeVm, writeDisks, type WholeVmResult } from './vm-restore.js';
+import {
+  bootTest,
+  distinctVhdxNames,
+  isolatedSwitchName,
+  restoreWholeVm,
+  writeDisks,
+  type BootTestResult,
+  type WholeVmResult,
+} from './vm-restore.js';
+import { parseDuration } from '../common/duration.js';
 
 export interface RestoreJobDeps {
   hypervisor: Hypervisor;
@@ -105,6 +114,7 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
     let items: VirtualMachineRestoreItem[] | undefined;
 
     let restoredVm: WholeVmResult | undefined;
+    let booted: BootTestResult | undefined;
     const onProgress = (bytesDone: number, bytesTotal: number): void => {
       status.hint({ progress: { bytesDone, bytesTotal, percent: percentOf(bytesDone, bytesTotal) } });
     };
@@ -141,64 +151,86 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
       }
       restoredBytes = items.reduce((sum, i) => sum + (i.bytes ?? 0), 0);
     } else {
-      if (target.type === 'AlternateHost') {
-        await destinationFolder(target.path, 'spec.target.path');
-      }
+      const folder =
+        target.type === 'BootTest'
+          ? await destinationFolder(target.path ?? deps.hypervisor.testRestoreFolder, 'spec.target.path')
+          : target.type === 'AlternateHost'
+            ? await destinationFolder(target.path, 'spec.target.path')
+            : undefined;
       const stored = await readStoredVm(repo, disks[0]?.manifest ?? '', rp.metadata.name);
       if (typeof stored === 'string') {
         throw new BackupFailure('NoVMConfiguration', stored);
       }
-      restoredVm = await restoreWholeVm({
+      const context = {
         restore,
         repo,
         hypervisor: deps.hypervisor,
         stored,
         sizes: new Map(disks.map((d) => [d.manifest ?? '', d.virtualSize ?? 0])),
         onProgress,
-      });
-      restoredBytes = restoredVm.restoredBytes;
+      };
+      if (target.type === 'BootTest' && folder !== undefined) {
+        booted = await bootTest(context, {
+          folder,
+          timeoutMs: parseDuration(target.bootTimeout ?? defaultBootTimeout),
+        });
+        restoredBytes = booted.restoredBytes;
+      } else {
+        restoredVm = await restoreWholeVm(context);
+        restoredBytes = restoredVm.restoredBytes;
+      }
     }
 
     const failed = (items ?? []).filter((i) => i.result !== 'Restored');
-    const message = items
-      ? `${items.length - failed.length} of ${items.length} items restored to ${target.items?.destination ?? ''}`
-      : restoredVm
-        ? vmMessage(restoredVm, deps.node)
-        : `${disks.length} disks restored to ${target.path ?? ''}`;
+    const outcome: { reason: string; message: string; ok: boolean } = items
+      ? {
+          ok: failed.length === 0,
+          reason: failed.length === 0 ? 'Restored' : 'ItemsNotRestored',
+          message: `${items.length - failed.length} of ${items.length} items restored to ${target.items?.destination ?? ''}`,
+        }
+      : booted
+        ? bootOutcome(booted, deps.node, target.bootTimeout ?? defaultBootTimeout)
+        : {
+            ok: true,
+            reason: 'Restored',
+            message: restoredVm
+              ? vmMessage(restoredVm, deps.node)
+              : `${disks.length} disks restored to ${target.path ?? ''}`,
+          };
+    const failureMessage =
+      failed.length > 0
+        ? failed.map((f) => `${f.path}: ${f.message ?? f.result}`).join('; ')
+        : outcome.message;
     await status.write({
-      phase: failed.length > 0 ? 'Failed' : 'Completed',
+      phase: outcome.ok ? 'Completed' : 'Failed',
       completionTime: now().toISOString(),
       restoredBytes,
       ...(items ? { items } : {}),
       ...(restoredVm
         ? { restoredVM: { name: restoredVm.imported.vm.name, id: restoredVm.imported.vm.id } }
         : {}),
-      ...(failed.length > 0
+      ...(booted
         ? {
-            failure: {
-              reason: 'ItemsNotRestored',
-              message: failed.map((f) => `${f.path}: ${f.message ?? f.result}`).join('; '),
+            bootTest: {
+              vmName: booted.vmName,
+              booted: booted.booted,
+              heartbeat: booted.heartbeat,
+              secondsToHeartbeat: booted.secondsToHeartbeat,
+              removed: booted.leftBehind === undefined,
             },
           }
         : {}),
+      ...(outcome.ok ? {} : { failure: { reason: outcome.reason, message: failureMessage } }),
       conditions: mergeConditions(
         restore.status?.conditions,
         [
-          failed.length > 0
-            ? {
-                type: 'Ready',
-                status: 'False',
-                reason: 'ItemsNotRestored',
-                message,
-                observedGeneration: restore.metadata.generation ?? 1,
-              }
-            : {
-                type: 'Ready',
-                status: 'True',
-                reason: 'Restored',
-                message,
-                observedGeneration: restore.metadata.generation ?? 1,
-              },
+          {
+            type: 'Ready',
+            status: outcome.ok ? 'True' : 'False',
+            reason: outcome.reason,
+            message: outcome.message,
+            observedGeneration: restore.metadata.generation ?? 1,
+          },
         ],
         now(),
       ),
@@ -209,6 +241,31 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
     await status.write(failedStatus(restore, reason, message, now()));
     throw err;
   }
+}
+
+const defaultBootTimeout = '10m';
+
+/** A boot test passes when the guest answered and the test VM is gone again. */
+function bootOutcome(
+  result: BootTestResult,
+  node: string,
+  timeout: string,
+): { ok: boolean; reason: string; message: string } {
+  if (result.leftBehind !== undefined) {
+    return { ok: false, reason: 'CleanupFailed', message: result.leftBehind };
+  }
+  if (!result.booted) {
+    return {
+      ok: false,
+      reason: 'NoHeartbeat',
+      message: `the test VM ${result.vmName} on ${node} started but its guest sent no heartbeat within ${timeout} (Heartbeat ${result.heartbeat}): the recovery point may not boot; look at the VM's console in a manual AlternateHost restore, or verify an older point; the test VM was removed`,
+    };
+  }
+  return {
+    ok: true,
+    reason: 'Booted',
+    message: `the test VM ${result.vmName} booted on ${node} on the isolated switch ${isolatedSwitchName} (heartbeat ${result.heartbeat} after ${result.secondsToHeartbeat} s) and was removed`,
+  };
 }
 
 function vmMessage(result: WholeVmResult, node: string): string {

@@ -8,7 +8,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { VirtualMachineRestore } from '../api/index.js';
 import { restoreDisk } from '../datapath/restore.js';
-import type { Hypervisor, ImportedVm } from '../hypervisor/types.js';
+import type { BootCheckResult, Hypervisor, ImportedVm } from '../hypervisor/types.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupFailure } from './backup-job.js';
 import type { StoredVm } from './vm-layout.js';
@@ -151,9 +151,8 @@ async function originalLocation(ctx: WholeVmContext): Promise<Omit<WholeVmResult
 }
 
 async function alternateHost(ctx: WholeVmContext): Promise<Omit<WholeVmResult, 'started'>> {
-  const { hypervisor, stored, restore } = ctx;
-  const { layout } = stored;
-  const name = restore.spec.target.newName ?? layout.vmName;
+  const { target } = ctx.restore.spec;
+  const name = target.newName ?? ctx.stored.layout.vmName;
   // The folder is named after the VM; a name that is no file name cannot be the folder's.
   if (!/^[^\\/:*?"<>|\p{Cc}]+$/u.test(name) || name === '.' || name === '..') {
     throw new BackupFailure(
@@ -161,7 +160,23 @@ async function alternateHost(ctx: WholeVmContext): Promise<Omit<WholeVmResult, '
       `VM name ${JSON.stringify(name)} cannot name a folder; set spec.target.newName to a name without \\ / : * ? " < > |`,
     );
   }
-  const vmPath = join(restore.spec.target.path ?? '', name);
+  return importCopy(ctx, {
+    vmPath: join(target.path ?? '', name),
+    ...(target.newName === undefined ? {} : { newName: name }),
+  });
+}
+
+/**
+ * Restores the point as a new VM (new ID) in a folder of its own: disks staged under it, then
+ * imported. Nothing is registered until every disk is written; a failure removes the folder.
+ */
+async function importCopy(
+  ctx: WholeVmContext,
+  place: { vmPath: string; newName?: string; isolatedSwitch?: string },
+): Promise<Omit<WholeVmResult, 'started'>> {
+  const { hypervisor, stored } = ctx;
+  const { layout } = stored;
+  const { vmPath } = place;
   if (await exists(vmPath)) {
     throw new BackupFailure(
       'DestinationExists',
@@ -183,7 +198,8 @@ async function alternateHost(ctx: WholeVmContext): Promise<Omit<WholeVmResult, '
       configurationName: layout.configurationName,
       vmPath,
       identity: 'New',
-      ...(restore.spec.target.newName === undefined ? {} : { newName: name }),
+      ...(place.newName === undefined ? {} : { newName: place.newName }),
+      ...(place.isolatedSwitch === undefined ? {} : { isolatedSwitch: place.isolatedSwitch }),
       disks,
     });
     await rm(staging, { recursive: true, force: true });
@@ -192,5 +208,82 @@ async function alternateHost(ctx: WholeVmContext): Promise<Omit<WholeVmResult, '
     // Nothing was registered: the folder this restore created is all there is to remove.
     await rm(vmPath, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** The private switch boot tests use; Hyper-V creates it on first use, and it reaches no network. */
+export const isolatedSwitchName = 'Shadowkeep Isolated';
+
+export interface BootTestResult {
+  vmName: string;
+  booted: boolean;
+  heartbeat: string;
+  secondsToHeartbeat: number;
+  restoredBytes: number;
+  /** Set when the test VM or its files could not be removed: what is left, for people to remove. */
+  leftBehind?: string;
+}
+
+/**
+ * Proof that a recovery point boots: restored as a new VM on an isolated private switch, started,
+ * its guest's heartbeat awaited, then turned off and removed with its files, whatever happened.
+ */
+export async function bootTest(
+  ctx: WholeVmContext,
+  options: { folder: string; timeoutMs: number },
+): Promise<BootTestResult> {
+  const { hypervisor, restore, stored } = ctx;
+  const suffix = (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
+  const vmName = `${stored.layout.vmName.slice(0, 80)} (boot test ${suffix})`;
+  const vmPath = join(options.folder, `boot-test-${suffix}`);
+  const { imported, restoredBytes } = await importCopy(ctx, {
+    vmPath,
+    newName: vmName,
+    isolatedSwitch: isolatedSwitchName,
+  });
+  const vmId = imported.vm.id;
+  let check: BootCheckResult;
+  try {
+    await hypervisor.startVm(vmId);
+    check = await hypervisor.bootCheck(vmId, options.timeoutMs);
+  } catch (err) {
+    const leftBehind = await removeTestVm(hypervisor, vmId, vmPath);
+    if (leftBehind === undefined) {
+      throw err;
+    }
+    throw new BackupFailure(
+      'CleanupFailed',
+      `${err instanceof Error ? err.message : String(err)}; ${leftBehind}`,
+    );
+  }
+  const leftBehind = await removeTestVm(hypervisor, vmId, vmPath);
+  return {
+    vmName,
+    booted: check.booted,
+    heartbeat: check.heartbeat,
+    secondsToHeartbeat: Math.round(check.elapsedMs / 1000),
+    restoredBytes,
+    ...(leftBehind === undefined ? {} : { leftBehind }),
+  };
+}
+
+/** Turns the test VM off, unregisters it and deletes its folder; says what is left if any step fails. */
+async function removeTestVm(
+  hypervisor: Hypervisor,
+  vmId: string,
+  vmPath: string,
+): Promise<string | undefined> {
+  try {
+    const vm = await hypervisor.getVm(vmId);
+    if (vm) {
+      if (vm.state !== 'Off') {
+        await hypervisor.stopVm(vmId, { force: true });
+      }
+      await hypervisor.unregisterVm(vmId);
+    }
+    await rm(vmPath, { recursive: true, force: true });
+    return undefined;
+  } catch (err) {
+    return `the test VM ${vmId} on ${hypervisor.node} could not be removed (${err instanceof Error ? err.message : String(err)}); turn it off, remove it (Remove-VM) and delete ${vmPath}`;
   }
 }

@@ -18,6 +18,8 @@ export const labels = {
   node: 'shadowkeep.io/node',
   /** On RecoveryPoints taken together at one coordinated point in time: the group's ID. */
   consistencyGroup: 'shadowkeep.io/consistency-group',
+  /** On VirtualMachineRestores the controller makes to verify a point (value: the level, Boot). */
+  verification: 'shadowkeep.io/verification',
 } as const;
 
 export const annotations = {
@@ -43,6 +45,11 @@ export const annotations = {
   verifyRequested: 'shadowkeep.io/verify-requested',
   /** On a RecoveryPoint, with verify-requested: the level asked for (Checksums, Filesystem or Boot). */
   verifyLevel: 'shadowkeep.io/verify-level',
+  /**
+   * On a boot-test VirtualMachineRestore: what the checks before it found (chunks and file systems),
+   * so the recovery point's result can tell the whole story once the test VM booted.
+   */
+  verifiedBeforeBoot: 'shadowkeep.io/verified-before-boot',
 } as const;
 
 export const finalizers = {

@@ -867,6 +867,18 @@ export interface VirtualMachineProtectionVerification {
    * @default "Checksums"
    */
   level?: 'Checksums' | 'Filesystem' | 'Boot';
+  /**
+   * Boot only. The Hyper-V host (Kubernetes node name) that runs the test VMs, e.g. a host kept for
+   * tests. Default: the host that owns the VM now.
+   */
+  nodeName?: string;
+  /**
+   * Boot only. Folder on that host for the test VMs' files, e.g. D:\BootTests. Default: the agent's
+   * test-restore folder.
+   */
+  path?: string;
+  /** Boot only. How long a test VM may take to report its heartbeat, e.g. 15m. Default 10m. */
+  bootTimeout?: string;
 }
 
 /**
@@ -1062,11 +1074,15 @@ export interface VirtualMachineRestoreTarget {
    * OriginalLocation: replace the VM on the host that owns it now, keeping its ID. AlternateHost:
    * register a new VM (new ID) on nodeName under path. Disks: write only the virtual disk files to
    * path on nodeName. Items: copy files and folders from inside the disks to items.destination.
+   * BootTest: prove the point boots: register it as a new VM on an isolated private switch, start
+   * it, wait for the guest's heartbeat, then turn it off and remove it with its files (nodeName and
+   * path are optional; the defaults are the VM's current host and the agent's test-restore folder).
    */
-  type: 'OriginalLocation' | 'AlternateHost' | 'Disks' | 'Items';
+  type: 'OriginalLocation' | 'AlternateHost' | 'Disks' | 'Items' | 'BootTest';
   /**
    * The Hyper-V host (Kubernetes node name) that writes the restored data. Required for
-   * AlternateHost and Disks; optional for Items (default: any host that reaches the destination).
+   * AlternateHost and Disks; optional for Items (default: any host that reaches the destination)
+   * and BootTest (default: the host that owns the VM now).
    */
   nodeName?: string;
   /**
@@ -1079,6 +1095,11 @@ export interface VirtualMachineRestoreTarget {
    * new ID.
    */
   newName?: string;
+  /**
+   * BootTest only. How long to wait for the guest's heartbeat after the start, e.g. 10m. A guest
+   * that has not answered by then did not boot. Default 10m.
+   */
+  bootTimeout?: string;
   /** OriginalLocation and AlternateHost only. Start the VM once it is restored. Default false. */
   startVM?: boolean;
   /**
@@ -1104,6 +1125,26 @@ export interface VirtualMachineRestoreSpec {
   fromRepository?: string;
   /** Where the data goes. Each type needs its own fields; the rest must stay unset. */
   target: VirtualMachineRestoreTarget;
+}
+
+/**
+ * BootTest restores only. What the test VM did: whether the guest reported a heartbeat, and that
+ * the VM was removed again.
+ */
+export interface VirtualMachineRestoreBootTest {
+  /** Name of the test VM while it existed. */
+  vmName?: string;
+  /** The guest reported a healthy heartbeat before bootTimeout. */
+  booted?: boolean;
+  /** The last Heartbeat integration service status seen, e.g. OkApplicationsHealthy or NoContact. */
+  heartbeat?: string;
+  /** Seconds from the start until the heartbeat answered (or until bootTimeout). */
+  secondsToHeartbeat?: number;
+  /**
+   * The test VM and its files are gone again. False means something is left; failure.message says
+   * what.
+   */
+  removed?: boolean;
 }
 
 /** The VM registered by an OriginalLocation or AlternateHost restore. */
@@ -1145,6 +1186,11 @@ export interface VirtualMachineRestoreStatus {
   progress?: Progress;
   /** Bytes written to the target. */
   restoredBytes?: number;
+  /**
+   * BootTest restores only. What the test VM did: whether the guest reported a heartbeat, and that
+   * the VM was removed again.
+   */
+  bootTest?: VirtualMachineRestoreBootTest;
   /** The VM registered by an OriginalLocation or AlternateHost restore. */
   restoredVM?: VirtualMachineRestoreRestoredVM;
   /** Items restores only. The outcome for each requested path. */

@@ -27,3 +27,8 @@ export async function awaitHeartbeat(
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
+
+/** The adjustment both backends report for an import onto an isolated switch. */
+export function isolatedNetworkNote(switchName: string): string {
+  return `network adapters connected to the private switch ${switchName} only`;
+}

@@ -15,6 +15,8 @@ export type HypervisorSettings =
   | {
       backend: 'hyperv';
       node: string;
+      /** Folder for boot-test VMs when a restore names none. */
+      testRestoreFolder?: string;
       /** `powershell.exe` (Windows PowerShell 5.1, the default) or a path to `pwsh.exe`. */
       powershell?: string;
       /** Also write every PowerShell output to this folder (to refresh the test recordings). */
@@ -31,5 +33,6 @@ export function createHypervisor(settings: HypervisorSettings): Hypervisor {
     node: settings.node,
     runner: settings.recordTo === undefined ? runner : recordingRunner(runner, settings.recordTo),
     ...(settings.timeoutMs === undefined ? {} : { timeoutMs: settings.timeoutMs }),
+    ...(settings.testRestoreFolder === undefined ? {} : { testRestoreFolder: settings.testRestoreFolder }),
   });
 }

@@ -15,3 +15,14 @@ export function checkVmName(name: string): string {
   }
   return name;
 }
+
+/** A virtual switch the agent creates itself: a plain name, so no wildcard or quoting can change which switch. */
+export function checkSwitchName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(name)) {
+    throw new HypervisorError(
+      'InvalidState',
+      `${JSON.stringify(name)} is not a usable switch name (letters, digits, space, '_', '-', '.')`,
+    );
+  }
+  return name;
+}

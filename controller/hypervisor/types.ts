@@ -245,6 +245,11 @@ export interface ImportRequest {
   /** `Same`: replace the original (it must be unregistered first); `New`: a copy with a new ID. */
   identity: 'Same' | 'New';
   newName?: string;
+  /**
+   * Connect every network adapter to this private switch (created when missing), so a test VM
+   * reaches no network but its own: the isolated network of a boot test.
+   */
+  isolatedSwitch?: string;
 }
 
 export interface ImportedVm {
@@ -290,6 +295,8 @@ export class HypervisorError extends Error {
  */
 export interface Hypervisor {
   readonly node: string;
+  /** This host's own folder for boot-test VMs when a restore names none; no other node uses it. */
+  readonly testRestoreFolder: string;
 
   // Inventory
   getHost(): Promise<HostInfo>;

@@ -196,9 +196,12 @@ export class Manager {
     informers.hosts.onChange(() => {
       pendingPoints();
     });
-    informers.restores.onChange((key) => {
+    informers.restores.onChange((key, restore) => {
       restores.enqueue(key);
       allPolicies();
+      if (restore?.spec.target.type === 'BootTest') {
+        verification.enqueue(`${restore.metadata.namespace ?? ''}/${restore.spec.recoveryPoint}`);
+      }
     });
     informers.repositories.onChange((key, repo) => {
       repositories.enqueue(key);

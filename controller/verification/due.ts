@@ -24,7 +24,13 @@ export interface VerificationPolicy {
 }
 
 export type VerificationDecision =
-  | { verify: true; level: VerificationLevel; why: 'Requested' | 'Scheduled' }
+  | {
+      verify: true;
+      level: VerificationLevel;
+      why: 'Requested' | 'Scheduled';
+      /** Names this one verification (the request, or the schedule slot) so its work is found again after a restart. */
+      occasion: string;
+    }
   | { verify: false; wakeAt?: Date };
 
 /**
@@ -42,7 +48,12 @@ export function verificationDue(
     return { verify: false };
   }
   if (point.request !== undefined && point.request !== point.answered) {
-    return { verify: true, level: point.requestedLevel ?? policy?.level ?? 'Checksums', why: 'Requested' };
+    return {
+      verify: true,
+      level: point.requestedLevel ?? policy?.level ?? 'Checksums',
+      why: 'Requested',
+      occasion: `request ${point.request}`,
+    };
   }
   if (!policy) {
     return { verify: false };
@@ -60,7 +71,7 @@ export function verificationDue(
   const slot = latestSlot(policy.schedule, now);
   const verifiedSinceSlot = siblings.some((p) => p.verifiedAt && slot && p.verifiedAt >= slot);
   if (slot && !verifiedSinceSlot) {
-    return { verify: true, level: policy.level, why: 'Scheduled' };
+    return { verify: true, level: policy.level, why: 'Scheduled', occasion: `slot ${slot.toISOString()}` };
   }
   return next ? { verify: false, wakeAt: next } : { verify: false };
 }

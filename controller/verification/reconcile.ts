@@ -4,6 +4,7 @@ import {
   vmIdOf,
   type BackupRepository,
   type RecoveryPoint,
+  type VirtualMachineProtectionVerification,
 } from '../api/index.js';
 import type { Logger } from '../common/log.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -12,8 +13,10 @@ import type { Repository } from '../repository/repository.js';
 import type { Clock } from '../runtime/clock.js';
 import { mergeConditions } from '../runtime/conditions.js';
 import { healFromCopy } from '../copy/heal.js';
+import { isConflict } from '../kube/rest.js';
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
+import { bootTestName, bootTestOutcome, bootTestRestore } from './boot-test.js';
 import { verificationDue, type VerifiablePoint, type VerificationPolicy } from './due.js';
 import { verifyRecoveryPoint, type VerificationLevel, type VerificationOutcome } from './verify.js';
 
@@ -102,13 +105,52 @@ export class VerificationReconciler implements Reconciler {
         ? { requeueAfterMs: Math.min(3_600_000, Math.max(1000, decision.wakeAt.getTime() - now.getTime())) }
         : undefined;
     }
-    const outcome = await this.verify(rp, decision.level);
-    await this.record(
+    const request =
+      decision.why === 'Requested' ? rp.metadata.annotations?.[annotations.verifyRequested] : undefined;
+    if (decision.level !== 'Boot') {
+      await this.record(rp, await this.verify(rp, decision.level), request);
+      return undefined;
+    }
+    const test = informers.restores.get(`${namespace}/${bootTestName(rp, decision.occasion)}`);
+    if (test) {
+      const outcome = bootTestOutcome(test);
+      if (!outcome) {
+        return { requeueAfterMs: 60_000 }; // its status changes wake this reconciler sooner
+      }
+      await this.record(rp, outcome, request);
+      return undefined;
+    }
+    // A point whose data or file systems fail would not boot either: no test VM for it.
+    const before = await this.verify(rp, 'Filesystem');
+    if (before.result === 'Failed') {
+      await this.record(rp, before, request);
+      return undefined;
+    }
+    await this.startBootTest(rp, decision.occasion, schedule, before.message);
+    return { requeueAfterMs: 60_000 };
+  }
+
+  private async startBootTest(
+    rp: RecoveryPoint,
+    occasion: string,
+    settings: VirtualMachineProtectionVerification | undefined,
+    verifiedBefore: string,
+  ): Promise<void> {
+    const test = bootTestRestore(rp, occasion, settings, verifiedBefore);
+    try {
+      await this.deps.clients.restores.create(test);
+    } catch (err) {
+      if (!isConflict(err)) {
+        throw err;
+      }
+      return;
+    }
+    await this.deps.events.record(
       rp,
-      outcome,
-      decision.why === 'Requested' ? rp.metadata.annotations?.[annotations.verifyRequested] : undefined,
+      'Normal',
+      'BootTestStarted',
+      `chunks and file systems verified; VirtualMachineRestore ${test.metadata.name} now starts this point as a test VM on an isolated switch`,
     );
-    return undefined;
   }
 
   private async verify(rp: RecoveryPoint, level: VerificationLevel): Promise<VerificationOutcome> {

@@ -2,8 +2,8 @@
  * Proof of recoverability for one recovery point, read straight from the repository:
  * `Checksums` reads every chunk of every disk and checks it against its id; `Filesystem` also opens
  * every NTFS volume on the disks, scans the whole MFT and walks the directory tree from the root.
- * Nothing is written anywhere. `Boot` needs a host to start the VM on; the controller runs the
- * Filesystem level for it and says so.
+ * Nothing is written anywhere. `Boot` needs a host to start the VM on: the reconciler hands that
+ * part to an agent (boot-test.ts) once these two levels passed.
  */
 import { sliceSource } from '../common/byte-source.js';
 import { formatBytes } from '../api/quantities.js';
@@ -18,11 +18,18 @@ import type { Repository } from '../repository/repository.js';
 export type VerificationLevel = 'Checksums' | 'Filesystem' | 'Boot';
 
 export interface VerificationOutcome {
-  /** The level actually reached (Boot asks more than the controller can do). */
+  /** The level actually reached: a failure stops at the level that found it. */
   level: VerificationLevel;
   result: 'Passed' | 'Failed';
   /** CamelCase code for the condition and the Event. */
-  reason: 'ChunksVerified' | 'FilesystemsVerified' | 'ChunksDamaged' | 'FilesystemDamaged' | 'NoData';
+  reason:
+    | 'ChunksVerified'
+    | 'FilesystemsVerified'
+    | 'Booted'
+    | 'ChunksDamaged'
+    | 'FilesystemDamaged'
+    | 'BootFailed'
+    | 'NoData';
   message: string;
   bytesVerified: number;
 }
@@ -142,15 +149,11 @@ export async function verifyRecoveryPoint(
     }
   }
   const skipped = totals.other.length > 0 ? `; not NTFS, not walked: ${totals.other.join(', ')}` : '';
-  const boot =
-    level === 'Boot'
-      ? '; Boot verification needs a host and is not available yet, so it stopped at Filesystem'
-      : '';
   return {
     level: 'Filesystem',
     result: 'Passed',
     reason: 'FilesystemsVerified',
-    message: `${checked}; ${totals.ntfs} NTFS volume(s) opened and walked: ${totals.files} files in ${totals.folders} folders${skipped}${boot}`,
+    message: `${checked}; ${totals.ntfs} NTFS volume(s) opened and walked: ${totals.files} files in ${totals.folders} folders${skipped}`,
     bytesVerified: report.bytesVerified,
   };
 }

@@ -50,7 +50,9 @@ const NEEDED: Record<string, string[]> = {
     `${rp} delete`,
     `${rp} patch`,
     'shadowkeep.io/virtualmachineprotections patch',
-    // It assigns each restore to the node that writes it (a label) and reports on it.
+    // It assigns each restore to the node that writes it (a label) and reports on it; Boot
+    // verification creates a BootTest restore.
+    'shadowkeep.io/virtualmachinerestores create',
     'shadowkeep.io/virtualmachinerestores patch',
     ...[
       'virtualmachineprotections',

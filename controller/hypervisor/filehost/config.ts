@@ -107,6 +107,10 @@ export interface SimVm {
   referencePoints: SimReferencePoint[];
   userCheckpoints: number;
   faults: SimFaults;
+  /** Set at the last start from Off when the firmware found nothing to boot (firmware.ts): no heartbeat. */
+  bootFailure?: string;
+  /** The private switch every network adapter is connected to (a test restore's isolated network). */
+  isolatedSwitch?: string;
 }
 
 export async function readJson<T extends { schema: 1 }>(path: string, what: string): Promise<T> {

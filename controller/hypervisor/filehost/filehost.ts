@@ -23,9 +23,9 @@ import {
   type SnapshotRequest,
   type VmInfo,
 } from '../types.js';
-import { awaitHeartbeat } from '../boot-check.js';
+import { awaitHeartbeat, isolatedNetworkNote } from '../boot-check.js';
 import { excludedDisks } from '../decision.js';
-import { checkVmName } from '../names.js';
+import { checkSwitchName, checkVmName } from '../names.js';
 import {
   readJson,
   writeJsonAtomic,
@@ -35,6 +35,7 @@ import {
   type SimState,
   type SimVm,
 } from './config.js';
+import { bootProblem } from './firmware.js';
 import { heartbeatOf, vmInfo } from './inventory.js';
 import { Layout, checkNodeName, checkVmId } from './layout.js';
 import { isCode, withLock } from './lock.js';
@@ -63,6 +64,10 @@ export class FileHost implements Hypervisor {
     this.node = checkNodeName(options.node);
     this.layout = new Layout(options.root);
     this.now = options.now ?? ((): Date => new Date());
+  }
+
+  get testRestoreFolder(): string {
+    return `${this.layout.localStorage(this.node)}/test-restores`;
   }
 
   async getHost(): Promise<HostInfo> {
@@ -249,8 +254,15 @@ export class FileHost implements Hypervisor {
     if (first === undefined) {
       throw new HypervisorError('InvalidState', 'the configuration has no virtual disk to import');
     }
+    // What the firmware found at the original's last start and its network say nothing about the copy.
+    const configuration: SimVm = { ...source };
+    delete configuration.bootFailure;
+    delete configuration.isolatedSwitch;
     const vm: SimVm = {
-      ...source,
+      ...configuration,
+      ...(request.isolatedSwitch === undefined
+        ? {}
+        : { isolatedSwitch: checkSwitchName(request.isolatedSwitch) }),
       id,
       name: request.newName === undefined ? source.name : checkVmName(request.newName),
       state: 'Off',
@@ -267,7 +279,8 @@ export class FileHost implements Hypervisor {
       faults: {},
     };
     await registerVm(this.layout, vm);
-    return { vm: vmInfo(vm, this.layout, host, this.now()), adjustments: [] };
+    const adjustments = vm.isolatedSwitch === undefined ? [] : [isolatedNetworkNote(vm.isolatedSwitch)];
+    return { vm: vmInfo(vm, this.layout, host, this.now()), adjustments };
   }
 
   async unregisterVm(vmId: string): Promise<void> {
@@ -291,7 +304,18 @@ export class FileHost implements Hypervisor {
   }
 
   async startVm(vmId: string): Promise<void> {
-    await this.setPowerState(vmId, 'Running');
+    await this.mutate(vmId, async (vm, persist) => {
+      if (vm.state === 'Off') {
+        // Like firmware, a start from Off looks for something to boot; resuming a saved VM does not.
+        const problem = await bootProblem(vm);
+        if (problem === undefined) {
+          delete vm.bootFailure;
+        } else {
+          vm.bootFailure = problem;
+        }
+      }
+      await this.transition(vm, 'Running', persist);
+    });
   }
 
   /** Save and pause are not agent operations, but the sim needs every state a real VM can be in. */

@@ -31,6 +31,7 @@ export function guestAnswers(vm: SimVm, now: Date): boolean {
     vm.state === 'Running' &&
     vm.guest.integrationComponents &&
     vm.guest.bootable &&
+    vm.bootFailure === undefined &&
     now.getTime() - Date.parse(vm.startedAt) >= vm.guest.bootMs
   );
 }

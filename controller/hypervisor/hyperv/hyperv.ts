@@ -4,9 +4,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { win32 } from 'node:path';
-import { awaitHeartbeat } from '../boot-check.js';
+import { awaitHeartbeat, isolatedNetworkNote } from '../boot-check.js';
 import { excludedDisks } from '../decision.js';
-import { checkVmName } from '../names.js';
+import { checkSwitchName, checkVmName } from '../names.js';
 import { mergeRanges } from '../ranges.js';
 import {
   HypervisorError,
@@ -42,6 +42,8 @@ export interface HyperVOptions {
   hostCacheMs?: number;
   /** Writes a restored configuration file on this host (the agent runs there); replaced in tests. */
   writeFile?: (path: string, data: Uint8Array) => Promise<void>;
+  /** Folder for boot-test VMs when a restore names none (default C:\ProgramData\Shadowkeep\Test Restores). */
+  testRestoreFolder?: string;
 }
 
 /** Writes a file at a Windows path, creating its folder, as the agent on the host does. */
@@ -57,6 +59,7 @@ const vmcxName = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[
 
 export class HyperVHost implements Hypervisor {
   readonly node: string;
+  readonly testRestoreFolder: string;
   private readonly runner: PowerShellRunner;
   private readonly timeoutMs: number;
   private readonly longTimeoutMs: number;
@@ -73,6 +76,10 @@ export class HyperVHost implements Hypervisor {
     this.longTimeoutMs = options.longTimeoutMs ?? 3_600_000;
     this.hostCacheMs = options.hostCacheMs ?? 300_000;
     this.writeFile = options.writeFile ?? writeHostFile;
+    this.testRestoreFolder = checkWindowsPath(
+      options.testRestoreFolder ?? 'C:\\ProgramData\\Shadowkeep\\Test Restores',
+      'test-restore folder',
+    );
   }
 
   getHost(): Promise<HostInfo> {
@@ -289,17 +296,18 @@ export class HyperVHost implements Hypervisor {
     // Register (same ID) keeps the configuration where Hyper-V itself keeps it; a copy (new ID) is
     // imported from a staging folder that Import-VM -Copy reads and the agent removes afterwards.
     const configurationPath = `${vmPath}\\${newId ? 'Staging' : 'Virtual Machines'}\\${request.configurationName}`;
-    await this.writeFile(configurationPath, request.configuration);
     const args = {
       configurationPath,
       vmPath,
       newId,
       newName: request.newName === undefined ? null : checkVmName(request.newName),
+      isolatedSwitch: request.isolatedSwitch === undefined ? null : checkSwitchName(request.isolatedSwitch),
       disks: request.disks.map((d) => ({
         slot: `${d.controllerType}:${d.controllerNumber}:${d.controllerLocation}`,
         path: checkWindowsPath(d.path, 'disk'),
       })),
     };
+    await this.writeFile(configurationPath, request.configuration);
     const result = await this.call('importVm', args, this.longTimeoutMs);
     if (!isObject(result)) {
       throw malformed('importVm', result);
@@ -307,10 +315,13 @@ export class HyperVHost implements Hypervisor {
     const switches = strings(result.DisconnectedSwitches, 'importVm DisconnectedSwitches');
     return {
       vm: await this.ownedVm(checkGuid(str(result, 'Id', 'importVm'), 'VM id')),
-      adjustments: switches.map(
-        (s) =>
-          `network adapter disconnected: this host has no virtual switch ${JSON.stringify(s)}; connect it with Connect-VMNetworkAdapter`,
-      ),
+      adjustments: [
+        ...switches.map(
+          (s) =>
+            `network adapter disconnected: this host has no virtual switch ${JSON.stringify(s)}; connect it with Connect-VMNetworkAdapter`,
+        ),
+        ...(args.isolatedSwitch === null ? [] : [isolatedNetworkNote(args.isolatedSwitch)]),
+      ],
     };
   }
 

@@ -229,7 +229,8 @@ $null
 
 /**
  * Import from a restored configuration (reference §2e): Compare-VM, point each disk at its restored
- * file, drop network connections to switches this host lacks, re-check, Import-VM. Same ID:
+ * file, drop network connections to switches this host lacks (or, for a boot test, connect every
+ * adapter to a private switch, which reaches no network), re-check, Import-VM. Same ID:
  * -Register in place. New ID: -Copy -GenerateNewId into the VM's folder (Import-VM allows a new ID
  * only with a copy), disks to its 'Virtual Hard Disks' subfolder.
  */
@@ -247,7 +248,14 @@ foreach ($drive in @(Get-VMHardDiskDrive -VM $report.VM)) {
   if ($match) { Set-VMHardDiskDrive -VMHardDiskDrive $drive -Path ([string]$match.path) } else { Remove-VMHardDiskDrive -VMHardDiskDrive $drive }
 }
 $switches = @()
-foreach ($issue in @($report.Incompatibilities | Where-Object { $_.MessageId -eq 33012 })) { $switches += [string]$issue.Source.SwitchName; $issue.Source | Disconnect-VMNetworkAdapter }
+if ($A.isolatedSwitch) {
+  $private = Get-VMSwitch -Name ([string]$A.isolatedSwitch) -ErrorAction SilentlyContinue
+  if (-not $private) { $private = New-VMSwitch -Name ([string]$A.isolatedSwitch) -SwitchType Private }
+  if ([string]$private.SwitchType -ne 'Private' -and (N $private.SwitchType) -ne 0) { Fail 'InvalidState' ('the switch ' + [string]$A.isolatedSwitch + ' exists and is ' + [string]$private.SwitchType + ', not Private: a test VM on it would reach the network; rename that switch or choose another name') }
+  Get-VMNetworkAdapter -VM $report.VM | Connect-VMNetworkAdapter -SwitchName ([string]$A.isolatedSwitch)
+} else {
+  foreach ($issue in @($report.Incompatibilities | Where-Object { $_.MessageId -eq 33012 })) { $switches += [string]$issue.Source.SwitchName; $issue.Source | Disconnect-VMNetworkAdapter }
+}
 $report = Compare-VM -CompatibilityReport $report
 $left = @($report.Incompatibilities)
 if ($left.Count -gt 0) { Fail 'InvalidState' ('the configuration cannot be imported: ' + (($left | ForEach-Object { [string]$_.MessageId + ' ' + $_.Message }) -join '; ')) }

@@ -2,7 +2,12 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
-import { annotations, labels, type RecoveryPoint } from '../../../controller/api/index.js';
+import {
+  annotations,
+  labels,
+  type RecoveryPoint,
+  type VirtualMachineProtectionVerification,
+} from '../../../controller/api/index.js';
 import { eventually } from '../../support/eventually.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
@@ -78,6 +83,26 @@ describe('scheduled verification (proof of recoverability)', function () {
     );
   }
 
+  /** A policy backing the VMs up daily at 10:00 and verifying them as `verification` says. */
+  async function dailyPolicy(
+    name: string,
+    vms: string[],
+    verification: VirtualMachineProtectionVerification,
+  ): Promise<void> {
+    await env.clients.protections.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineProtection',
+      metadata: { name, namespace: env.namespace },
+      spec: {
+        selector: { names: vms },
+        schedule: { cron: '0 10 * * *' },
+        repository: 'primary',
+        retention: { keepLast: 3 },
+        verification,
+      },
+    });
+  }
+
   async function policyVerified(): Promise<{ status: string; reason: string; message: string }> {
     const policy = await env.clients.protections.get('verified', env.namespace);
     const c = policy?.status?.conditions?.find((x) => x.type === 'Verified');
@@ -87,17 +112,9 @@ describe('scheduled verification (proof of recoverability)', function () {
   it('verifies the newest point on the schedule, flips Verified when a chunk is damaged, and back once repaired', async () => {
     // 10:05: the daily backup slot of 10:00 is due; verification runs hourly at :30.
     env.clock.set(new Date('2026-11-23T10:05:00Z'));
-    await env.clients.protections.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'VirtualMachineProtection',
-      metadata: { name: 'verified', namespace: env.namespace },
-      spec: {
-        selector: { names: ['ver01'] },
-        schedule: { cron: '0 10 * * *' },
-        repository: 'primary',
-        retention: { keepLast: 3 },
-        verification: { schedule: { cron: '30 * * * *' }, level: 'Filesystem' },
-      },
+    await dailyPolicy('verified', ['ver01'], {
+      schedule: { cron: '30 * * * *' },
+      level: 'Filesystem',
     });
     env.manager.resyncAll();
     await eventually(async () => expect((await theRecoveryPoint()).status?.phase).to.equal('Completed'), {
@@ -172,5 +189,110 @@ describe('scheduled verification (proof of recoverability)', function () {
     await eventually(async () => expect((await policyVerified()).status).to.equal('True'), {
       what: "the policy's Verified condition back to True",
     });
+  });
+
+  it('boots the newest point as a test VM on an isolated switch, removes it, and fails a point that does not boot', async () => {
+    const vms = {
+      boots: await env.sim.createVm({
+        name: 'boot01',
+        owner: env.nodes[0]!,
+        storage: env.sim.layout.csvVolume('Volume1'),
+        disks: [
+          { kind: 'Ntfs', sizeBytes: 16 * MiB, files: [{ name: 'app.ini', data: Buffer.from('[app]\n') }] },
+        ],
+        running: true,
+      }),
+      // Its data disk is fine, but the disk it boots from holds nothing a firmware could start.
+      noBoot: await env.sim.createVm({
+        name: 'noboot01',
+        owner: env.nodes[0]!,
+        storage: env.sim.layout.csvVolume('Volume1'),
+        disks: [
+          { kind: 'Blank', sizeBytes: 16 * MiB },
+          { kind: 'Ntfs', sizeBytes: 16 * MiB },
+        ],
+        running: true,
+      }),
+    };
+    env.clock.set(new Date('2026-11-24T10:05:00Z'));
+    await dailyPolicy('boot-verified', ['boot01', 'noboot01'], {
+      schedule: { cron: '30 * * * *' },
+      level: 'Boot',
+      bootTimeout: '3s',
+    });
+    env.manager.resyncAll();
+
+    const verifiedPoint = (vm: string): Promise<RecoveryPoint> =>
+      eventually(
+        async () => {
+          const { items } = await env.clients.recoveryPoints.list(env.namespace, {
+            labelSelector: `${labels.vm}=${vm}`,
+          });
+          const rp = items.find((p) => p.status?.verification?.level === 'Boot');
+          if (!rp) {
+            throw new Error(
+              `no Boot verification of ${vm} yet: ${JSON.stringify(items.map((p) => p.status?.verification))}`,
+            );
+          }
+          return rp;
+        },
+        { timeoutMs: 90_000, what: `a Boot verification of ${vm}` },
+      );
+
+    const booted = await verifiedPoint('boot01');
+    expect(booted.status?.verification).to.include({ level: 'Boot', result: 'Passed' });
+    expect(booted.status?.verification?.message)
+      .to.match(/chunks .* read back and verified; 1 NTFS volume\(s\) opened and walked/)
+      .and.contain('booted on')
+      .and.contain('isolated switch Shadowkeep Isolated');
+    expect(booted.status?.conditions?.find((c) => c.type === 'Verified')).to.include({
+      status: 'True',
+      reason: 'Booted',
+    });
+
+    const failed = await verifiedPoint('noboot01');
+    expect(failed.status?.verification).to.include({ level: 'Boot', result: 'Failed' });
+    expect(failed.status?.verification?.message).to.contain('sent no heartbeat within 3s');
+    expect(failed.status?.conditions?.find((c) => c.type === 'Verified')).to.include({
+      status: 'False',
+      reason: 'BootFailed',
+    });
+
+    // Each test is a VirtualMachineRestore people can inspect; the test VMs themselves are gone.
+    const { items: tests } = await env.clients.restores.list(env.namespace, {
+      labelSelector: `${labels.verification}=Boot`,
+    });
+    const testOf = (rp: RecoveryPoint) => tests.find((t) => t.spec.recoveryPoint === rp.metadata.name);
+    expect(testOf(booted)?.status?.bootTest).to.include({
+      booted: true,
+      heartbeat: 'OkApplicationsHealthy',
+      removed: true,
+    });
+    expect(testOf(failed)?.status?.bootTest).to.include({
+      booted: false,
+      heartbeat: 'NoContact',
+      removed: true,
+    });
+    expect(testOf(booted)?.metadata.ownerReferences?.[0]).to.include({
+      kind: 'RecoveryPoint',
+      name: booted.metadata.name,
+    });
+    const registered = await readdir(path.join(env.simRoot, 'vms'));
+    const names = await Promise.all(registered.map(async (id) => (await env.sim.vm(id)).name));
+    expect(names.filter((n) => n.includes('boot test'))).to.deep.equal([]);
+    expect(await readdir(env.hypervisor(env.nodes[0]!).testRestoreFolder)).to.deep.equal([]);
+    // The originals were never touched.
+    expect((await env.sim.vm(vms.boots.id)).state).to.equal('Running');
+    expect((await env.sim.vm(vms.noBoot.id)).state).to.equal('Running');
+
+    await eventually(
+      async () => {
+        const policy = await env.clients.protections.get('boot-verified', env.namespace);
+        const verified = policy?.status?.conditions?.find((c) => c.type === 'Verified');
+        expect(verified).to.include({ status: 'False', reason: 'VerificationFailed' });
+        expect(verified?.message).to.contain('noboot01');
+      },
+      { what: "the policy's Verified condition naming the VM that does not boot" },
+    );
   });
 });

@@ -443,6 +443,59 @@ describe('filehost backend', function () {
       expect(await c.node1.bootCheck(id, 150)).to.include({ booted: false, heartbeat: 'NoContact' });
     });
 
+    it('starts a VM whose boot disk holds no file system, but its guest never answers, like a firmware finding nothing to boot', async () => {
+      const id = await c.createVm({
+        running: false,
+        disks: [
+          { kind: 'Blank', sizeBytes: 16 * mib },
+          { kind: 'Ntfs', sizeBytes: 16 * mib },
+        ],
+      });
+      await c.node1.startVm(id);
+      expect(await c.node1.bootCheck(id, 150)).to.include({ booted: false, heartbeat: 'NoContact' });
+      expect((await c.sim.vm(id)).bootFailure).to.contain(
+        'no operating system found on the boot disk SCSI 0:0',
+      );
+    });
+
+    it('boots a generation 1 VM from its IDE disk, whatever its SCSI disks hold', async () => {
+      const id = await c.createVm({
+        running: false,
+        generation: 1,
+        disks: [
+          { kind: 'Ntfs', sizeBytes: 16 * mib },
+          { kind: 'Blank', sizeBytes: 16 * mib },
+        ],
+      });
+      await c.node1.startVm(id);
+      expect(await c.node1.bootCheck(id, 2_000)).to.include({
+        booted: true,
+        heartbeat: 'OkApplicationsHealthy',
+      });
+    });
+
+    it('imports a test VM onto an isolated switch and says so', async () => {
+      const id = await c.createVm();
+      const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' });
+      const staging = `${c.root}/csv/Volume1/boot-test/Staging`;
+      await mkdir(staging, { recursive: true });
+      await copyFile(snapshot.disks[0]!.snapshotPath, `${staging}/disk0.vhdx`);
+      const configuration = await readFile(snapshot.configurationPath);
+      await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
+      const { vm, adjustments } = await c.node1.importVm({
+        configuration,
+        configurationName: 'vm.json',
+        vmPath: `${c.root}/csv/Volume1/boot-test`,
+        disks: [{ ...snapshot.disks[0]!, path: `${staging}/disk0.vhdx` }],
+        identity: 'New',
+        isolatedSwitch: 'Shadowkeep Isolated',
+      });
+      expect(adjustments).to.deep.equal([
+        'network adapters connected to the private switch Shadowkeep Isolated only',
+      ]);
+      expect((await c.sim.vm(vm.id)).isolatedSwitch).to.equal('Shadowkeep Isolated');
+    });
+
     it('imports with the same id only after the original is unregistered', async () => {
       const id = await c.createVm({ running: false });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' });

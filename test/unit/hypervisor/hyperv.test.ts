@@ -455,7 +455,51 @@ describe('hyperv backend (recorded PowerShell)', () => {
         vmPath: 'C:\\ClusterStorage\\Volume10\\sql01',
         newId: false,
         newName: null,
+        isolatedSwitch: null,
         disks: [{ slot: 'SCSI:0:0', path: 'C:\\ClusterStorage\\Volume10\\sql01\\os.vhdx' }],
+      });
+    });
+
+    describe('a boot test on an isolated switch', () => {
+      const bootTest = {
+        configuration: Buffer.from('restored vmcx'),
+        configurationName: vmcx,
+        vmPath: 'C:\\ProgramData\\Shadowkeep\\Test Restores\\boot-test-1a2b3c4d',
+        identity: 'New' as const,
+        newName: 'sql01 (boot test 1a2b3c4d)',
+        isolatedSwitch: 'Shadowkeep Isolated',
+        disks: [
+          {
+            ...osDisk,
+            path: 'C:\\ProgramData\\Shadowkeep\\Test Restores\\boot-test-1a2b3c4d\\Staging\\os.vhdx',
+          },
+        ],
+      };
+
+      it('connects every adapter to the private switch and says so', async () => {
+        const { host, log } = importingHost({ importVm: 'ps51/importVm', vms: 'ps51/vm-sql01' });
+        const { adjustments } = await host.importVm(bootTest);
+        expect(adjustments).to.deep.equal([
+          'network adapters connected to the private switch Shadowkeep Isolated only',
+        ]);
+        const call = log.invocations.find((i) => i.operation === 'importVm')!;
+        expect(log.argumentsOf(call)).to.deep.include({ isolatedSwitch: 'Shadowkeep Isolated', newId: true });
+        expect(call.script).to.contain('-SwitchType Private').and.not.contain('Shadowkeep Isolated');
+      });
+
+      it('refuses to put the test VM on a switch of that name that reaches a network', async () => {
+        const { host } = importingHost({ importVm: 'failures/isolated-switch-external/importVm' });
+        const err = await failure(host.importVm(bootTest));
+        expect(err.code).to.equal('InvalidState');
+        expect(err.message).to.contain('is External, not Private');
+      });
+
+      it('refuses a switch name with wildcards before anything runs', async () => {
+        const { host, log, written } = importingHost({});
+        const err = await failure(host.importVm({ ...bootTest, isolatedSwitch: 'Prod*' }));
+        expect(err.message).to.contain('not a usable switch name');
+        expect(written.size).to.equal(0);
+        expect(log.invocations.filter((i) => i.operation === 'importVm')).to.deep.equal([]);
       });
     });
 

@@ -22,6 +22,7 @@ describe('when a recovery point is verified', () => {
       verify: true,
       level: 'Filesystem',
       why: 'Scheduled',
+      occasion: 'slot 2026-11-22T05:00:00.000Z',
     });
   });
 
@@ -50,6 +51,7 @@ describe('when a recovery point is verified', () => {
       verify: true,
       level: 'Checksums',
       why: 'Requested',
+      occasion: 'request 2026-11-22T09:00:00Z',
     });
     const done = { ...asked, verifiedAt: afterSlot, answered: asked.request };
     expect(verificationDue(done, [done], undefined, afterSlot)).to.deep.equal({ verify: false });
