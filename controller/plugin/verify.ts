@@ -1,7 +1,7 @@
 /**
  * `kubectl shadowkeep verify <recovery-point>`: asks the controller to verify a recovery point now
  * (the annotation shadowkeep.io/verify-requested, read by the verification reconciler) and waits
- * for the result in status.verification.
+ * for the result in status.verification. Boot runs through a BootTest restore the controller creates.
  */
 import { parseArgs } from 'node:util';
 import { annotations, type RecoveryPoint } from '../api/index.js';
@@ -44,7 +44,9 @@ export function verificationLine(rp: RecoveryPoint, colours: Palette): string {
 const usage =
   'Usage: kubectl shadowkeep verify <recovery-point> [--level Checksums|Filesystem|Boot] [options]\n' +
   'Asks the controller to verify a recovery point now and waits for the result (exit code 1 if it\n' +
-  'failed). Checksums reads every chunk back; Filesystem also walks every NTFS volume.\n' +
+  'failed). Checksums reads every chunk back; Filesystem also walks every NTFS volume; Boot also\n' +
+  "starts the point as a test VM on an isolated switch (a BootTest restore), awaits its heartbeat\n" +
+  'and removes it.\n' +
   "  --level LEVEL           how deep (default: the policy's spec.verification.level, else Checksums)\n" +
   '  --no-wait               ask and return\n' +
   '  --timeout DURATION      give up waiting after this long (default 2h)\n' +
@@ -52,7 +54,7 @@ const usage =
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'verify a recovery point now (read back, walk its file systems) and wait for the result',
+  summary: 'verify a recovery point now (read back, walk its file systems, boot it) and wait for the result',
   async run(args) {
     const { values, positionals } = usageErrors(() =>
       parseArgs({
