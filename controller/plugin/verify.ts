@@ -45,7 +45,7 @@ const usage =
   'Usage: kubectl shadowkeep verify <recovery-point> [--level Checksums|Filesystem|Boot] [options]\n' +
   'Asks the controller to verify a recovery point now and waits for the result (exit code 1 if it\n' +
   'failed). Checksums reads every chunk back; Filesystem also walks every NTFS volume; Boot also\n' +
-  "starts the point as a test VM on an isolated switch (a BootTest restore), awaits its heartbeat\n" +
+  'starts the point as a test VM on an isolated switch (a BootTest restore), awaits its heartbeat\n' +
   'and removes it.\n' +
   "  --level LEVEL           how deep (default: the policy's spec.verification.level, else Checksums)\n" +
   '  --no-wait               ask and return\n' +
