@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local demo (`make demo`): a real control plane, Shadowkeep's CRDs, the controller and three
 # simulated Hyper-V hosts (filehost agents) with six VMs on real NTFS VHDX disks; then backups,
-# a live migration with an incremental from the new node, and a single-file restore.
+# a live migration with an incremental from the new node, a single-file restore, a boot test,
+# offsite copies and end-to-end repository checks.
 #   --once   run the story non-interactively and exit 0 only if every step succeeded
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,6 +133,11 @@ if cmp -s "$demo/guest-files/quarterly-report.xlsx" "$demo/restored/quarterly-re
 else
   die "the restored file differs from the original"
 fi
+
+step "Proving the newest sql01 point boots: a test VM on an isolated switch, started until its heartbeat answers, then removed"
+show ./bin/kubectl-shadowkeep verify sql01-after-migration -n $ns --level Boot --timeout 2m
+show kubectl get vmrestore -n $ns -l shadowkeep.io/verification=Boot \
+  -o custom-columns=NAME:.metadata.name,HOST:.status.nodeName,PHASE:.status.phase,BOOTED:.status.bootTest.booted,HEARTBEAT:.status.bootTest.heartbeat,REMOVED:.status.bootTest.removed
 
 step "Offsite copies: every recovery point reaches dr-site, sending only the chunks it lacks"
 for _ in $(seq 120); do
