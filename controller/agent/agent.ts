@@ -20,7 +20,7 @@ import { Informer } from '../runtime/informer.js';
 import { RuntimeMetrics } from '../runtime/metrics.js';
 import { untilSuccess } from '../runtime/retry.js';
 import { BackupFailure, runBackup } from './backup-job.js';
-import { runRestore } from './restore-job.js';
+import { failInterruptedRestore, runRestore } from './restore-job.js';
 import { hostStatus, vmStatus } from './inventory.js';
 import { failedStatus } from '../recoverypoint/status.js';
 
@@ -137,8 +137,9 @@ export class Agent {
 
   /**
    * After a crash or restart: backups this node had under way cannot be resumed (their snapshot
-   * state is gone with the process), so they fail with a reason and the policy retries; recovery
-   * snapshots no job owns any more are released.
+   * state is gone with the process), so they fail with a reason and the policy retries; restores
+   * under way fail with what they may have left (a boot test's VM is removed); recovery snapshots
+   * no job owns any more are released.
    */
   private async recoverFromRestart(): Promise<void> {
     const { items } = await this.points.list(undefined, { labelSelector: `${labels.node}=${this.node}` });
@@ -152,6 +153,20 @@ export class Agent {
         failedStatus(rp, 'AgentRestarted', message, this.now()),
         agentFieldManager,
       );
+    }
+    const { items: restores } = await this.restores.list(undefined, {
+      labelSelector: `${labels.node}=${this.node}`,
+    });
+    for (const restore of restores.filter(
+      (r) => r.status?.phase === 'Restoring' && r.status.nodeName === this.node,
+    )) {
+      await failInterruptedRestore(restore, {
+        hypervisor: this.opts.hypervisor,
+        restores: this.restores,
+        fieldManager: agentFieldManager,
+        node: this.node,
+        now: () => this.now(),
+      });
     }
     for (const stale of await this.opts.hypervisor.listRecoverySnapshots()) {
       this.opts.logger.info('releasing a snapshot left by an interrupted backup', {

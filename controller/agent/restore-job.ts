@@ -25,6 +25,7 @@ import {
   bootTest,
   distinctVhdxNames,
   isolatedSwitchName,
+  removeInterruptedBootTest,
   restoreWholeVm,
   writeDisks,
   type BootTestResult,
@@ -244,6 +245,51 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
 }
 
 const defaultBootTimeout = '10m';
+
+/** What an interrupted restore of each type may have left on the host, for people to clean up. */
+function leftovers(restore: VirtualMachineRestore): string {
+  const { target } = restore.spec;
+  switch (target.type) {
+    case 'OriginalLocation':
+      return `staged disk files ending in .restoring-${restore.metadata.uid ?? restore.metadata.name} may be left next to the VM's disks (delete them); if the VM no longer appears in Get-VM, restore again`;
+    case 'AlternateHost':
+      return `the folder ${target.newName ?? 'named after the VM'} under ${target.path ?? ''} may hold a partial copy, and a VM may be registered from it: check Get-VM, remove what is there, and restore again`;
+    case 'Disks':
+      return `files in ${target.path ?? ''} may be incomplete: delete them and restore again`;
+    default:
+      return `files in ${target.items?.destination ?? ''} may be incomplete: restore again with items.overwrite: true`;
+  }
+}
+
+/**
+ * After an agent restart, a restore this node had under way cannot resume: it fails with what may
+ * be left. A boot test's VM is the agent's own doing, so the agent removes it itself.
+ */
+export async function failInterruptedRestore(
+  restore: VirtualMachineRestore,
+  deps: Pick<RestoreJobDeps, 'hypervisor' | 'restores' | 'fieldManager' | 'node' | 'now'>,
+): Promise<void> {
+  const { target } = restore.spec;
+  const left =
+    target.type === 'BootTest'
+      ? ((await removeInterruptedBootTest(
+          deps.hypervisor,
+          restore,
+          target.path ?? deps.hypervisor.testRestoreFolder,
+        )) ?? 'its test VM and files were removed; verify the point again')
+      : leftovers(restore);
+  await deps.restores.applyStatus(
+    restore.metadata.name,
+    restore.metadata.namespace,
+    failedStatus(
+      restore,
+      'AgentRestarted',
+      `the agent on ${deps.node} restarted while this restore ran; ${left}`,
+      deps.now(),
+    ),
+    deps.fieldManager,
+  );
+}
 
 /** A boot test passes when the guest answered and the test VM is gone again. */
 function bootOutcome(

@@ -233,9 +233,9 @@ export async function bootTest(
   options: { folder: string; timeoutMs: number },
 ): Promise<BootTestResult> {
   const { hypervisor, restore, stored } = ctx;
-  const suffix = (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
-  const vmName = `${stored.layout.vmName.slice(0, 80)} (boot test ${suffix})`;
-  const vmPath = join(options.folder, `boot-test-${suffix}`);
+  const place = bootTestPlace(restore, options.folder);
+  const vmName = `${stored.layout.vmName.slice(0, 80)} ${place.nameSuffix}`;
+  const { vmPath } = place;
   const { imported, restoredBytes } = await importCopy(ctx, {
     vmPath,
     newName: vmName,
@@ -267,23 +267,52 @@ export async function bootTest(
   };
 }
 
+/** Where one boot test's VM lives and how its name ends: both derive from the restore alone. */
+function bootTestPlace(
+  restore: VirtualMachineRestore,
+  folder: string,
+): { vmPath: string; nameSuffix: string } {
+  const suffix = (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
+  return { vmPath: join(folder, `boot-test-${suffix}`), nameSuffix: `(boot test ${suffix})` };
+}
+
+/**
+ * After an agent restart: the test VM of a boot test that was running (if it got registered) and its
+ * folder are removed. Says what is left if that fails.
+ */
+export async function removeInterruptedBootTest(
+  hypervisor: Hypervisor,
+  restore: VirtualMachineRestore,
+  folder: string,
+): Promise<string | undefined> {
+  const { vmPath, nameSuffix } = bootTestPlace(restore, folder);
+  const vms = await hypervisor.listVms();
+  for (const vm of vms.filter((v) => v.name.endsWith(nameSuffix))) {
+    const left = await removeTestVm(hypervisor, vm.id, vmPath);
+    if (left !== undefined) {
+      return left;
+    }
+  }
+  return removeTestVm(hypervisor, undefined, vmPath);
+}
+
 /** Turns the test VM off, unregisters it and deletes its folder; says what is left if any step fails. */
 async function removeTestVm(
   hypervisor: Hypervisor,
-  vmId: string,
+  vmId: string | undefined,
   vmPath: string,
 ): Promise<string | undefined> {
   try {
-    const vm = await hypervisor.getVm(vmId);
+    const vm = vmId === undefined ? undefined : await hypervisor.getVm(vmId);
     if (vm) {
       if (vm.state !== 'Off') {
-        await hypervisor.stopVm(vmId, { force: true });
+        await hypervisor.stopVm(vm.id, { force: true });
       }
-      await hypervisor.unregisterVm(vmId);
+      await hypervisor.unregisterVm(vm.id);
     }
     await rm(vmPath, { recursive: true, force: true });
     return undefined;
   } catch (err) {
-    return `the test VM ${vmId} on ${hypervisor.node} could not be removed (${err instanceof Error ? err.message : String(err)}); turn it off, remove it (Remove-VM) and delete ${vmPath}`;
+    return `the test VM ${vmId ?? `in ${vmPath}`} on ${hypervisor.node} could not be removed (${err instanceof Error ? err.message : String(err)}); turn it off, remove it (Remove-VM) and delete ${vmPath}`;
   }
 }

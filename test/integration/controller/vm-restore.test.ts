@@ -173,4 +173,63 @@ describe('restoring whole VMs (OriginalLocation, AlternateHost)', function () {
     expect(refused.status?.failure?.reason).to.equal('DestinationExists');
     expect(await stat(path.join(folder, 'copy02', 'keep.txt'))).to.be.ok;
   });
+
+  it('removes the test VM of a boot test the agent was running when it restarted, and says the test was cut short', async () => {
+    const { point } = await protectedVm('boot02');
+    const node = env.nodes[1]!;
+    await env.stopAgent(node);
+    await env.clients.restores.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineRestore',
+      metadata: { name: 'boot02-test', namespace: env.namespace },
+      spec: { recoveryPoint: point, target: { type: 'BootTest', nodeName: node } },
+    });
+    const assigned = await eventually(
+      async () => {
+        const r = await env.clients.restores.get('boot02-test', env.namespace);
+        expect(r?.status?.nodeName).to.equal(node);
+        return r!;
+      },
+      { what: 'the boot test assigned to the stopped agent' },
+    );
+    // What an agent killed in the middle of the test leaves: the restore Restoring, the test VM
+    // registered and running from its own folder.
+    await env.clients.restores.applyStatus(
+      'boot02-test',
+      env.namespace,
+      { phase: 'Restoring', nodeName: node },
+      'shadowkeep-agent',
+    );
+    const suffix = assigned.metadata.uid!.slice(0, 8);
+    const folder = path.join(env.hypervisor(node).testRestoreFolder, `boot-test-${suffix}`);
+    const testVm = await env.sim.createVm({
+      name: `boot02 (boot test ${suffix})`,
+      owner: node,
+      storage: folder,
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+
+    await env.startAgent(node);
+    const failed = await eventually(
+      async () => {
+        const r = await env.clients.restores.get('boot02-test', env.namespace);
+        expect(r?.status?.phase).to.equal('Failed');
+        return r!;
+      },
+      { what: 'the interrupted boot test to fail' },
+    );
+    expect(failed.status?.failure).to.deep.include({ reason: 'AgentRestarted' });
+    expect(failed.status?.failure?.message).to.contain('its test VM and files were removed');
+    const gone = await env.sim.vm(testVm.id).then(
+      () => 'still registered',
+      () => 'removed',
+    );
+    expect(gone).to.equal('removed');
+    const folderLeft = await access(folder).then(
+      () => 'left behind',
+      () => 'removed',
+    );
+    expect(folderLeft).to.equal('removed');
+  });
 });
