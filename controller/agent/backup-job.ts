@@ -129,6 +129,30 @@ function referenceOf(parent: RecoveryPoint | undefined): ReferencePoint | undefi
 }
 
 /**
+ * The parent's change-tracking reference is no longer anyone's baseline once this point completed
+ * (the next backup diffs against the newest completed point), so the host need not keep it; Hyper-V
+ * would otherwise keep one reference point per backup for good. Should the new point be deleted,
+ * the next backup finds the reference gone and runs a consistency check instead of an incremental.
+ */
+async function dropSupersededReference(
+  hypervisor: Hypervisor,
+  superseded: ReferencePoint | undefined,
+  current: ReferencePoint | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (!superseded || superseded.id === current?.id) {
+    return;
+  }
+  await hypervisor.destroyReferencePoint(superseded).catch((err: unknown) => {
+    logger.warn('could not drop a superseded change-tracking reference point', {
+      vmId: superseded.vmId,
+      reference: superseded.id,
+      error: String(err),
+    });
+  });
+}
+
+/**
  * Takes one recovery point: snapshot the VM in the mode its policy allows, move each disk's
  * changed blocks into the repository (incremental to the newest completed point, even one taken
  * on another node), keep the snapshot as the next change-tracking reference, and record what was
@@ -302,6 +326,7 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
       await repo.putCatalog(disks[0].manifest, recoveryPointRecordCatalog, encodeRecord(rp, completed));
     }
     await writeStatus(completed);
+    await dropSupersededReference(hypervisor, referenceOf(parent), reference, logger);
   } catch (err) {
     if (snapshot && !keepReference) {
       await hypervisor

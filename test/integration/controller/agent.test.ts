@@ -118,6 +118,40 @@ describe('the host agent', function () {
     expect(second.status?.disks?.[0]?.changedBytes, 'but sends only differences').to.equal(0);
   });
 
+  it('keeps only the newest change-tracking reference point on the host, and falls back to a consistency check when the newest point is deleted', async () => {
+    const vm = await env.sim.createVm({
+      name: 'chain',
+      owner: env.nodes[0]!,
+      storage: csv(),
+      disks: [{ kind: 'Blank', sizeBytes: 8 * MiB }],
+      running: true,
+    });
+    const referenceOf = (rp: RecoveryPoint): string =>
+      (JSON.parse(rp.metadata.annotations?.['shadowkeep.io/reference-point'] ?? '{}') as { id?: string })
+        .id ?? '';
+    const points: RecoveryPoint[] = [];
+    for (const round of [1, 2, 3]) {
+      await env.sim.guestWrite(vm.id, round * MiB, Buffer.alloc(64 * 1024, round));
+      await backUp(env, `chain-${round}`, 'chain');
+      points.push(await finished(env, `chain-${round}`));
+      const held = (await env.sim.vm(vm.id)).referencePoints.map((r) => r.id);
+      expect(held, `after backup ${round}`).to.deep.equal([referenceOf(points[round - 1]!)]);
+    }
+    expect(points.map((p) => p.status?.method)).to.deep.equal(['Full', 'Incremental', 'Incremental']);
+
+    // Someone deletes the newest point: the next backup's parent is chain-2, whose reference is gone.
+    await env.clients.recoveryPoints.delete('chain-3', env.namespace);
+    await eventually(
+      async () => expect(await env.clients.recoveryPoints.get('chain-3', env.namespace)).to.equal(undefined),
+      {
+        what: 'chain-3 deleted',
+      },
+    );
+    await backUp(env, 'chain-4', 'chain');
+    const fourth = await finished(env, 'chain-4');
+    expect(fourth.status).to.include({ phase: 'Completed', method: 'ConsistencyCheck', parent: 'chain-2' });
+  });
+
   it('takes the repository and mode from the policy a recovery point names when it names no repository', async () => {
     await env.sim.createVm({
       name: 'bypolicy',
