@@ -32,6 +32,7 @@ import {
   type WholeVmResult,
 } from './vm-restore.js';
 import { parseDuration } from '../common/duration.js';
+import { restoreLeftovers } from '../restore/leftovers.js';
 
 export interface RestoreJobDeps {
   hypervisor: Hypervisor;
@@ -246,21 +247,6 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
 
 const defaultBootTimeout = '10m';
 
-/** What an interrupted restore of each type may have left on the host, for people to clean up. */
-function leftovers(restore: VirtualMachineRestore): string {
-  const { target } = restore.spec;
-  switch (target.type) {
-    case 'OriginalLocation':
-      return `staged disk files ending in .restoring-${restore.metadata.uid ?? restore.metadata.name} may be left next to the VM's disks (delete them); if the VM no longer appears in Get-VM, restore again`;
-    case 'AlternateHost':
-      return `the folder ${target.newName ?? 'named after the VM'} under ${target.path ?? ''} may hold a partial copy, and a VM may be registered from it: check Get-VM, remove what is there, and restore again`;
-    case 'Disks':
-      return `files in ${target.path ?? ''} may be incomplete: delete them and restore again`;
-    default:
-      return `files in ${target.items?.destination ?? ''} may be incomplete: restore again with items.overwrite: true`;
-  }
-}
-
 /**
  * After an agent restart, a restore this node had under way cannot resume: it fails with what may
  * be left. A boot test's VM is the agent's own doing, so the agent removes it itself.
@@ -277,7 +263,7 @@ export async function failInterruptedRestore(
           restore,
           target.path ?? deps.hypervisor.testRestoreFolder,
         )) ?? 'its test VM and files were removed; verify the point again')
-      : leftovers(restore);
+      : restoreLeftovers(restore);
   await deps.restores.applyStatus(
     restore.metadata.name,
     restore.metadata.namespace,

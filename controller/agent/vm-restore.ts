@@ -8,6 +8,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { VirtualMachineRestore } from '../api/index.js';
 import { restoreDisk } from '../datapath/restore.js';
+import { bootTestSuffix } from '../restore/leftovers.js';
 import type { BootCheckResult, Hypervisor, ImportedVm } from '../hypervisor/types.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupFailure } from './backup-job.js';
@@ -272,7 +273,7 @@ function bootTestPlace(
   restore: VirtualMachineRestore,
   folder: string,
 ): { vmPath: string; nameSuffix: string } {
-  const suffix = (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
+  const suffix = bootTestSuffix(restore);
   return { vmPath: join(folder, `boot-test-${suffix}`), nameSuffix: `(boot test ${suffix})` };
 }
 

@@ -51,7 +51,7 @@ export const pendingTimeoutMs = 1_800_000;
 const isTerminal = (phase: PlacementPoint['phase']): boolean =>
   phase === 'Completed' || phase === 'Failed' || phase === 'Deleting';
 
-function agentAlive(host: PlacementHost | undefined, now: Date): boolean {
+export function agentAlive(host: PlacementHost | undefined, now: Date): boolean {
   return host?.heartbeat !== undefined && now.getTime() - host.heartbeat.getTime() <= agentTimeoutMs;
 }
 

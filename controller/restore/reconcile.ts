@@ -1,10 +1,12 @@
-import { labels, vmIdOf } from '../api/index.js';
+import { labels, vmIdOf, type VirtualMachineRestore } from '../api/index.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { Clients, Informers } from '../manager/world.js';
+import { agentAlive, agentTimeoutMs } from '../recoverypoint/placement.js';
 import { failedStatus, notReady } from '../recoverypoint/status.js';
+import { restoreLeftovers } from './leftovers.js';
 
 const fieldManager = 'shadowkeep-controller';
 
@@ -23,16 +25,15 @@ export class RestoreReconciler implements Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const { informers, clients, clock, events } = this.deps;
     const restore = informers.restores.get(key);
-    if (
-      !restore ||
-      restore.metadata.labels?.[labels.node] ||
-      restore.status?.phase === 'Completed' ||
-      restore.status?.phase === 'Failed'
-    ) {
+    if (!restore || restore.status?.phase === 'Completed' || restore.status?.phase === 'Failed') {
       return undefined;
     }
     const namespace = restore.metadata.namespace ?? '';
     const now = clock.now();
+    const assignedTo = restore.metadata.labels?.[labels.node];
+    if (assignedTo) {
+      return this.watchAgent(restore, assignedTo, now);
+    }
     const rp = informers.recoveryPoints.get(`${namespace}/${restore.spec.recoveryPoint}`);
     if (rp?.status?.phase !== 'Completed') {
       const message = rp
@@ -89,6 +90,32 @@ export class RestoreReconciler implements Reconciler {
       },
       fieldManager,
     );
+    return undefined;
+  }
+
+  /**
+   * A restore handed to an agent that stops reporting would wait forever: once the agent is gone
+   * for agentTimeoutMs it fails, saying what may be left on that host.
+   */
+  private async watchAgent(
+    restore: VirtualMachineRestore,
+    node: string,
+    now: Date,
+  ): Promise<ReconcileResult> {
+    const heartbeatTime = this.deps.informers.hosts.get(node)?.status?.heartbeatTime;
+    const heartbeat = heartbeatTime ? new Date(heartbeatTime) : undefined;
+    if (agentAlive(heartbeat ? { heartbeat, unschedulable: false } : undefined, now)) {
+      return { requeueAfterMs: agentTimeoutMs };
+    }
+    const silent = heartbeat ? `has not reported since ${heartbeat.toISOString()}` : 'has never reported';
+    const message = `the agent on ${node} ${silent}, so this restore cannot go on; ${restoreLeftovers(restore)}; once the agent is back, create the restore again`;
+    await this.deps.clients.restores.applyStatus(
+      restore.metadata.name,
+      restore.metadata.namespace,
+      failedStatus(restore, 'AgentLost', message, now),
+      fieldManager,
+    );
+    await this.deps.events.record(restore, 'Warning', 'AgentLost', message);
     return undefined;
   }
 }

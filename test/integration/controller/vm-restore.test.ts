@@ -232,4 +232,40 @@ describe('restoring whole VMs (OriginalLocation, AlternateHost)', function () {
     );
     expect(folderLeft).to.equal('removed');
   });
+
+  it('fails a restore whose agent stops reporting, saying what may be left on that host', async () => {
+    const { point } = await protectedVm('lost01');
+    const node = env.nodes[1]!;
+    await env.stopAgent(node);
+    const folder = path.join(env.sim.layout.localStorage(node), 'lost01-disks');
+    await env.clients.restores.create({
+      apiVersion: 'shadowkeep.io/v1alpha1',
+      kind: 'VirtualMachineRestore',
+      metadata: { name: 'lost01-disks', namespace: env.namespace },
+      spec: { recoveryPoint: point, target: { type: 'Disks', nodeName: node, path: folder } },
+    });
+    await eventually(
+      async () =>
+        expect((await env.clients.restores.get('lost01-disks', env.namespace))?.status?.nodeName).to.equal(
+          node,
+        ),
+      { what: 'the restore assigned to the silent agent' },
+    );
+    // Four minutes without a heartbeat from that node.
+    env.clock.set(new Date(env.clock.now().getTime() + 240_000));
+    env.manager.resyncAll();
+    const failed = await eventually(
+      async () => {
+        const r = await env.clients.restores.get('lost01-disks', env.namespace);
+        expect(r?.status?.phase).to.equal('Failed');
+        return r!;
+      },
+      { what: 'the restore to fail' },
+    );
+    expect(failed.status?.failure?.reason).to.equal('AgentLost');
+    expect(failed.status?.failure?.message)
+      .to.contain(`the agent on ${node} has not reported since`)
+      .and.contain(`files in ${folder} may be incomplete`);
+    await env.startAgent(node);
+  });
 });
