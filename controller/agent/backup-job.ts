@@ -20,7 +20,7 @@ import { decideBackupMode } from '../hypervisor/decision.js';
 import { HypervisorError, type Hypervisor, type ReferencePoint, type Snapshot } from '../hypervisor/types.js';
 import type { ResourceClient } from '../kube/client.js';
 import type { Repository } from '../repository/repository.js';
-import { layoutOf, vmConfigurationCatalog, vmLayoutCatalog } from './vm-layout.js';
+import { layoutOf, vmConfigurationCatalog, vmLayoutCatalog, vmStateCatalogs } from './vm-layout.js';
 
 /** Annotation on a completed recovery point: the change-tracking reference its successor diffs against. */
 export const referencePointAnnotation = 'shadowkeep.io/reference-point';
@@ -279,6 +279,9 @@ export async function runBackup(rp: RecoveryPoint, deps: BackupJobDeps): Promise
         vmConfigurationCatalog,
         await readFile(snapshot.configurationPath),
       );
+      for (const state of snapshot.stateFiles) {
+        await repo.putCatalog(disks[0].manifest, vmStateCatalogs[state.kind], await readFile(state.path));
+      }
       const layout = layoutOf(vm, snapshot, manifestsByDisk);
       await repo.putCatalog(disks[0].manifest, vmLayoutCatalog, Buffer.from(JSON.stringify(layout)));
     }

@@ -1,17 +1,22 @@
 /**
- * What a whole-VM restore needs besides the disk data: the VM's configuration file and where each
- * disk was attached and stored. The backup job writes both as catalogs under the first disk's
+ * What a whole-VM restore needs besides the disk data: the VM's configuration file, its state files
+ * (guest state .vmgs, runtime state .vmrs) and where each disk was attached and stored. The backup job writes both as catalogs under the first disk's
  * manifest (encrypted with the repository's key, deleted with the manifest); the restore job reads
  * them back. Recovery points taken before the layout was recorded can still be restored as Disks.
  */
 import { basename } from 'node:path';
-import type { DiskSlot, Snapshot, VmInfo } from '../hypervisor/types.js';
+import type { DiskSlot, Snapshot, StateFileKind, VmInfo } from '../hypervisor/types.js';
 import type { Repository } from '../repository/repository.js';
 
 /** Catalog name that holds the VM's configuration file as of the point. */
 export const vmConfigurationCatalog = 'vm-configuration';
 /** Catalog name that holds the `VmLayout` JSON. */
 export const vmLayoutCatalog = 'vm-layout';
+/** Catalog names of the state files beside the configuration (.vmgs, .vmrs), when the VM has them. */
+export const vmStateCatalogs: Record<StateFileKind, string> = {
+  GuestState: 'vm-guest-state',
+  RuntimeState: 'vm-runtime-state',
+};
 
 export interface VmLayoutDisk extends DiskSlot {
   diskId: string;
@@ -59,6 +64,7 @@ export function layoutOf(vm: VmInfo, snapshot: Snapshot, manifests: Map<string, 
 export interface StoredVm {
   layout: VmLayout;
   configuration: Buffer;
+  stateFiles: { kind: StateFileKind; data: Buffer }[];
 }
 
 /** Reads the configuration and layout back, or says why this point cannot be restored as a VM. */
@@ -78,5 +84,13 @@ export async function readStoredVm(
   if (layout.schema !== 1 || !Array.isArray(layout.disks)) {
     return `recovery point ${pointName} has a disk layout of an unknown version; restore it with type Disks`;
   }
-  return { layout: layout as VmLayout, configuration };
+  const kinds = Object.keys(vmStateCatalogs) as StateFileKind[];
+  const states = await Promise.all(
+    kinds.map((kind) => repo.getCatalog(firstManifest, vmStateCatalogs[kind])),
+  );
+  const stateFiles = kinds.flatMap((kind, i) => {
+    const data = states[i];
+    return data ? [{ kind, data }] : [];
+  });
+  return { layout: layout as VmLayout, configuration, stateFiles };
 }

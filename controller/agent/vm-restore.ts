@@ -137,6 +137,7 @@ async function originalLocation(ctx: WholeVmContext): Promise<Omit<WholeVmResult
     const imported = await hypervisor.importVm({
       configuration: stored.configuration,
       configurationName: layout.configurationName,
+      stateFiles: stored.stateFiles,
       vmPath: layout.configurationFolder,
       identity: 'Same',
       disks: staged.map((s) => ({ ...s.disk, path: s.final })),
@@ -197,6 +198,7 @@ async function importCopy(
     const imported = await hypervisor.importVm({
       configuration: stored.configuration,
       configurationName: layout.configurationName,
+      stateFiles: stored.stateFiles,
       vmPath,
       identity: 'New',
       ...(place.newName === undefined ? {} : { newName: place.newName }),

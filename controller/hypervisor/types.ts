@@ -220,6 +220,20 @@ export interface Snapshot extends SnapshotHandle {
   excludedDisks: { diskId: string; reason: string }[];
   /** The VM's configuration as of the snapshot, a readable file (vmcx on Hyper-V, vm.json on filehost). */
   configurationPath: string;
+  /** The state files beside that configuration, as of the snapshot, that the VM has. */
+  stateFiles: StateFile[];
+}
+
+/**
+ * Files Hyper-V keeps beside a VM's configuration that a whole-VM restore needs back: the guest
+ * state (`.vmgs`: UEFI variables and boot entries, Secure Boot keys, the virtual TPM) and the
+ * runtime state (`.vmrs`). A generation 2 VM cannot be registered without its guest state.
+ */
+export type StateFileKind = 'GuestState' | 'RuntimeState';
+
+export interface StateFile {
+  kind: StateFileKind;
+  path: string;
 }
 
 /** A recovery checkpoint found on a VM: left by a crashed backup unless the agent is running it now. */
@@ -245,6 +259,8 @@ export interface ImportRequest {
   /** `Same`: replace the original (it must be unregistered first); `New`: a copy with a new ID. */
   identity: 'Same' | 'New';
   newName?: string;
+  /** The state files the backup captured with the configuration; each goes back beside it. */
+  stateFiles?: { kind: StateFileKind; data: Uint8Array }[];
   /**
    * Connect every network adapter to this private switch (created when missing), so a test VM
    * reaches no network but its own: the isolated network of a boot test.

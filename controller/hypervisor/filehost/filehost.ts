@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import {
   HypervisorError,
@@ -146,9 +146,9 @@ export class FileHost implements Hypervisor {
         disks,
         excludedDisks: excluded,
       };
-      const configurationPath = await this.saveConfigurationCopy(vm, id);
+      const saved = await this.saveConfigurationCopy(vm, id);
       vm.checkpoints.push(checkpoint);
-      return this.snapshotOf(vm, checkpoint, configurationPath);
+      return this.snapshotOf(vm, checkpoint, saved);
     });
   }
 
@@ -213,6 +213,14 @@ export class FileHost implements Hypervisor {
 
   async importVm(request: ImportRequest): Promise<ImportedVm> {
     const source = parseConfiguration(request.configuration);
+    // Checked before any file moves: a refused import leaves the staged disks where they were.
+    const guestState = request.stateFiles?.find((f) => f.kind === 'GuestState');
+    if (source.generation === 2 && !guestState) {
+      throw new HypervisorError(
+        'InvalidState',
+        `the configuration of generation 2 VM ${source.name} comes without its guest state file (.vmgs), which holds its UEFI boot entries; restore it from a recovery point that captured the guest state, or restore its disks (type Disks) and attach them to a new VM`,
+      );
+    }
     const host = await this.getHost();
     const disks: SimDisk[] = [];
     for (const disk of source.disks) {
@@ -278,7 +286,7 @@ export class FileHost implements Hypervisor {
       referencePoints: [],
       faults: {},
     };
-    await registerVm(this.layout, vm);
+    await registerVm(this.layout, vm, guestState?.data);
     const adjustments = vm.isolatedSwitch === undefined ? [] : [isolatedNetworkNote(vm.isolatedSwitch)];
     return { vm: vmInfo(vm, this.layout, host, this.now()), adjustments };
   }
@@ -307,7 +315,11 @@ export class FileHost implements Hypervisor {
     await this.mutate(vmId, async (vm, persist) => {
       if (vm.state === 'Off') {
         // Like firmware, a start from Off looks for something to boot; resuming a saved VM does not.
-        const problem = await bootProblem(vm);
+        const hasGuestState = await stat(this.layout.guestStateFile(vm.id)).then(
+          () => true,
+          () => false,
+        );
+        const problem = await bootProblem(vm, hasGuestState);
         if (problem === undefined) {
           delete vm.bootFailure;
         } else {
@@ -467,15 +479,36 @@ export class FileHost implements Hypervisor {
     );
   }
 
-  private async saveConfigurationCopy(vm: SimVm, checkpointId: string): Promise<string> {
+  /** The configuration and guest state as of a checkpoint, copied beside it as Hyper-V does. */
+  private async saveConfigurationCopy(
+    vm: SimVm,
+    checkpointId: string,
+  ): Promise<Pick<Snapshot, 'configurationPath' | 'stateFiles'>> {
     const folder = this.layout.checkpointDir(vm.id, checkpointId);
     await mkdir(folder, { recursive: true });
-    const path = `${folder}/vm.json`;
-    await writeJsonAtomic(path, { ...vm, checkpoints: [], referencePoints: [], faults: {} });
-    return path;
+    const configurationPath = `${folder}/vm.json`;
+    await writeJsonAtomic(configurationPath, { ...vm, checkpoints: [], referencePoints: [], faults: {} });
+    const guestState = `${folder}/guest-state.vmgs`;
+    const copied = await copyFile(this.layout.guestStateFile(vm.id), guestState).then(
+      () => true,
+      (err: unknown) => {
+        if (isCode(err, 'ENOENT')) {
+          return false; // generation 1 VMs have none
+        }
+        throw err;
+      },
+    );
+    return {
+      configurationPath,
+      stateFiles: copied ? [{ kind: 'GuestState', path: guestState }] : [],
+    };
   }
 
-  private snapshotOf(vm: SimVm, checkpoint: SimCheckpoint, configurationPath: string): Snapshot {
+  private snapshotOf(
+    vm: SimVm,
+    checkpoint: SimCheckpoint,
+    saved: Pick<Snapshot, 'configurationPath' | 'stateFiles'>,
+  ): Snapshot {
     return {
       vmId: vm.id,
       snapshotId: checkpoint.id,
@@ -497,7 +530,7 @@ export class FileHost implements Hypervisor {
         };
       }),
       excludedDisks: checkpoint.excludedDisks,
-      configurationPath,
+      ...saved,
     };
   }
 
@@ -578,7 +611,7 @@ function parseConfiguration(bytes: Uint8Array): SimVm {
   return parsed as SimVm;
 }
 
-export async function registerVm(layout: Layout, vm: SimVm): Promise<void> {
+export async function registerVm(layout: Layout, vm: SimVm, guestState?: Uint8Array): Promise<void> {
   await mkdir(layout.vmsDir(), { recursive: true });
   try {
     await mkdir(layout.vmDir(vm.id));
@@ -590,6 +623,9 @@ export async function registerVm(layout: Layout, vm: SimVm): Promise<void> {
       );
     }
     throw err;
+  }
+  if (guestState) {
+    await writeFile(layout.guestStateFile(vm.id), guestState);
   }
   await writeJsonAtomic(layout.vmFile(vm.id), vm);
 }

@@ -23,7 +23,10 @@ export function bootDisk(vm: SimVm): SimDisk | undefined {
 }
 
 /** Why the VM cannot boot from its disks, or undefined when it can. */
-export async function bootProblem(vm: SimVm): Promise<string | undefined> {
+export async function bootProblem(vm: SimVm, hasGuestState: boolean): Promise<string | undefined> {
+  if (vm.generation === 2 && !hasGuestState) {
+    return 'the guest state file (.vmgs) is missing: a generation 2 VM keeps its UEFI boot entries there';
+  }
   const disk = bootDisk(vm);
   if (disk?.path === undefined) {
     return `no boot device: generation ${vm.generation} VMs boot from a ${vm.generation === 1 ? 'IDE' : 'SCSI'} virtual disk and ${vm.name} has none`;

@@ -87,6 +87,10 @@ export class Layout {
   vmFile(vmId: string): string {
     return `${this.vmDir(vmId)}/vm.json`;
   }
+  /** A generation 2 VM's guest state (its UEFI variables), as Hyper-V's .vmgs beside the configuration. */
+  guestStateFile(vmId: string): string {
+    return `${this.vmDir(vmId)}/guest-state.vmgs`;
+  }
   checkpointDir(vmId: string, checkpointId: string): string {
     return `${this.vmDir(vmId)}/checkpoints/${checkVmId(checkpointId)}`;
   }

@@ -3,7 +3,7 @@
  * toggling integration services, injecting faults) and a guest (writing to its disks) do. The agent
  * never uses this; it sees the results through `FileHost`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
@@ -69,6 +69,11 @@ const defaultGuest: SimGuest = {
   bootMs: 0,
   bootable: true,
 };
+
+/** A guest state file: a signature, then UEFI variables that differ from VM to VM. */
+function simGuestState(): Buffer {
+  return Buffer.concat([Buffer.from('SIMVMGS1'), randomBytes(64 * 1024 - 8)]);
+}
 
 export class SimCluster {
   readonly layout: Layout;
@@ -149,7 +154,8 @@ export class SimCluster {
       faults: {},
     };
     this.layout.classify(vm.snapshotLocation);
-    await registerVm(this.layout, vm);
+    // A generation 2 VM's UEFI variables (boot entries, Secure Boot keys), as in Hyper-V's .vmgs.
+    await registerVm(this.layout, vm, vm.generation === 2 ? simGuestState() : undefined);
     return vm;
   }
 

@@ -22,6 +22,8 @@ import {
   type Snapshot,
   type SnapshotHandle,
   type SnapshotRequest,
+  type StateFile,
+  type StateFileKind,
   type VmInfo,
 } from '../types.js';
 import { asArray, date, isObject, malformed, num, optStr, str, strings, type Json } from './decode.js';
@@ -55,6 +57,7 @@ async function writeHostFile(path: string, data: Uint8Array): Promise<void> {
 const snapshotIdPattern = /^(?:Microsoft:[0-9A-Fa-f-]{36}|[0-9a-f-]{36})$/;
 const nodePattern = /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
 const mergeWaitSeconds = 600;
+const stateExtensions: Record<StateFileKind, string> = { GuestState: '.vmgs', RuntimeState: '.vmrs' };
 const vmcxName = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\.vmcx$/;
 
 export class HyperVHost implements Hypervisor {
@@ -308,6 +311,10 @@ export class HyperVHost implements Hypervisor {
       })),
     };
     await this.writeFile(configurationPath, request.configuration);
+    for (const state of request.stateFiles ?? []) {
+      // Compare-VM finds the guest and runtime state by the configuration's name.
+      await this.writeFile(configurationPath.replace(/\.vmcx$/i, stateExtensions[state.kind]), state.data);
+    }
     const result = await this.call('importVm', args, this.longTimeoutMs);
     if (!isObject(result)) {
       throw malformed('importVm', result);
@@ -410,8 +417,23 @@ export class HyperVHost implements Hypervisor {
       }),
       excludedDisks: excludedDisks(vm.disks),
       configurationPath: str(json, 'ConfigurationPath', 'snapshot'),
+      stateFiles: stateFilesFromJson(json.StateFiles),
     };
   }
+}
+
+/** StateFiles of a snapshot: absent in output from before the field existed, which means none. */
+function stateFilesFromJson(value: Json | undefined): StateFile[] {
+  return asArray(value).map((entry) => {
+    if (!isObject(entry)) {
+      throw malformed('snapshot StateFiles', entry);
+    }
+    const kind = str(entry, 'Kind', 'snapshot StateFiles');
+    if (kind !== 'GuestState' && kind !== 'RuntimeState') {
+      throw malformed('snapshot StateFiles Kind', kind);
+    }
+    return { kind, path: checkWindowsPath(str(entry, 'Path', 'snapshot StateFiles'), 'state file') };
+  });
 }
 
 /** CIM datetimes arrive as CIM strings (`20231114221320.000000+000`) or as PowerShell dates. */

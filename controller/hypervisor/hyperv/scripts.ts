@@ -153,7 +153,12 @@ try {
 } finally {
   if ($resume) { Start-VM -VM $vm }
 }
-[ordered]@{ SnapshotId = $id; CreationTime = $created; ConsistencyLevel = $level; DowntimeMs = if ($watch) { [int64]$watch.ElapsedMilliseconds } else { 0 }; Disks = $disks; ConfigurationPath = $config }
+# The checkpoint's guest state (.vmgs) and runtime state (.vmrs) sit beside its .vmcx under the same name.
+$state = @(@{ Kind = 'GuestState'; Ext = '.vmgs' }, @{ Kind = 'RuntimeState'; Ext = '.vmrs' } | ForEach-Object {
+  $file = [System.IO.Path]::ChangeExtension($config, $_.Ext)
+  if (Test-Path -LiteralPath $file) { [ordered]@{ Kind = $_.Kind; Path = $file } }
+})
+[ordered]@{ SnapshotId = $id; CreationTime = $created; ConsistencyLevel = $level; DowntimeMs = if ($watch) { [int64]$watch.ElapsedMilliseconds } else { 0 }; Disks = $disks; ConfigurationPath = $config; StateFiles = $state }
 `;
 
 /** Changed ranges of each frozen disk since an RCT id, looping while ProcessedByteLength falls short. */

@@ -1,4 +1,4 @@
-import { access, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
@@ -150,6 +150,9 @@ describe('restoring whole VMs (OriginalLocation, AlternateHost)', function () {
     const disk = path.join(folder, 'copy01-test', 'Virtual Hard Disks', 'disk0.vhdx');
     expect(copy.disks.map((d) => d.path)).to.deep.equal([disk]);
     expect((await diskContent(disk)).equals(content)).to.be.true;
+    // Its UEFI variables (the generation 2 guest state) came back with it.
+    const guestState = await readFile(env.sim.layout.guestStateFile(id));
+    expect(guestState.equals(await readFile(env.sim.layout.guestStateFile(vm.id)))).to.be.true;
     const staging = await access(path.join(folder, 'copy01-test', 'Staging')).then(
       () => 'left behind',
       () => 'removed',

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import {
   blockIndex,
   guestBlock,
@@ -11,6 +11,8 @@ import {
   HypervisorError,
   IntegrationServiceId,
   type DiskChanges,
+  type Snapshot,
+  type StateFileKind,
 } from '../../../controller/hypervisor/types.js';
 import { decideBackupMode } from '../../../controller/hypervisor/decision.js';
 import { aCluster, mib, type TestCluster } from './sim-fixture.js';
@@ -395,20 +397,31 @@ describe('filehost backend', function () {
   });
 
   describe('restore', () => {
+    const stateFilesOf = (snapshot: Snapshot): Promise<{ kind: StateFileKind; data: Buffer }[]> =>
+      Promise.all(snapshot.stateFiles.map(async (f) => ({ kind: f.kind, data: await readFile(f.path) })));
+
+    /** What a backup keeps of a VM now, staged for a copy in `vmPath` as the agent stages a restore. */
+    async function stagedCopy(vmId: string, vmPath: string) {
+      const snapshot = await c.node1.createSnapshot(vmId, { mode: 'Online', label: 'rp' });
+      const staging = `${vmPath}/Staging`;
+      await mkdir(staging, { recursive: true });
+      await copyFile(snapshot.disks[0]!.snapshotPath, `${staging}/disk0.vhdx`);
+      const copy = {
+        configuration: await readFile(snapshot.configurationPath),
+        stateFiles: await stateFilesOf(snapshot),
+        configurationName: 'vm.json',
+        vmPath,
+        disks: [{ ...snapshot.disks[0]!, path: `${staging}/disk0.vhdx` }],
+      };
+      await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
+      return copy;
+    }
+
     it('imports a VM from a snapshot configuration as a new VM in its own folder and sees it boot', async () => {
       const id = await c.createVm();
       await c.sim.guestWrite(id, 5 * mib, Buffer.alloc(4096, 9));
-      const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' });
-      const staging = `${c.root}/csv/Volume1/restored/Staging`;
-      await mkdir(staging, { recursive: true });
-      await copyFile(snapshot.disks[0]!.snapshotPath, `${staging}/disk0.vhdx`);
-      const configuration = await readFile(snapshot.configurationPath);
-      await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       const { vm: restored } = await c.node1.importVm({
-        configuration,
-        configurationName: 'vm.json',
-        vmPath: `${c.root}/csv/Volume1/restored`,
-        disks: [{ ...snapshot.disks[0]!, path: `${staging}/disk0.vhdx` }],
+        ...(await stagedCopy(id, `${c.root}/csv/Volume1/restored`)),
         identity: 'New',
         newName: 'sql01 (restored "test"; $(x))',
       });
@@ -476,17 +489,8 @@ describe('filehost backend', function () {
 
     it('imports a test VM onto an isolated switch and says so', async () => {
       const id = await c.createVm();
-      const snapshot = await c.node1.createSnapshot(id, { mode: 'Online', label: 'rp' });
-      const staging = `${c.root}/csv/Volume1/boot-test/Staging`;
-      await mkdir(staging, { recursive: true });
-      await copyFile(snapshot.disks[0]!.snapshotPath, `${staging}/disk0.vhdx`);
-      const configuration = await readFile(snapshot.configurationPath);
-      await c.node1.releaseSnapshot(snapshot, { keepAsReference: false });
       const { vm, adjustments } = await c.node1.importVm({
-        configuration,
-        configurationName: 'vm.json',
-        vmPath: `${c.root}/csv/Volume1/boot-test`,
-        disks: [{ ...snapshot.disks[0]!, path: `${staging}/disk0.vhdx` }],
+        ...(await stagedCopy(id, `${c.root}/csv/Volume1/boot-test`)),
         identity: 'New',
         isolatedSwitch: 'Shadowkeep Isolated',
       });
@@ -496,11 +500,31 @@ describe('filehost backend', function () {
       expect((await c.sim.vm(vm.id)).isolatedSwitch).to.equal('Shadowkeep Isolated');
     });
 
+    it('brings a generation 2 VM back with its guest state, and refuses one without it', async () => {
+      const id = await c.createVm();
+      const original = await readFile(c.sim.layout.guestStateFile(id));
+      const copy = await stagedCopy(id, `${c.root}/csv/Volume1/with-state`);
+      expect(copy.stateFiles.map((f) => f.kind)).to.deep.equal(['GuestState']);
+      const err = await failure(c.node1.importVm({ ...copy, stateFiles: [], identity: 'New' }));
+      expect(err.message).to.contain('without its guest state file (.vmgs)');
+      const { vm } = await c.node1.importVm({ ...copy, identity: 'New' });
+      expect((await readFile(c.sim.layout.guestStateFile(vm.id))).equals(original)).to.be.true;
+    });
+
+    it('never finds a boot entry in a generation 2 VM whose guest state is gone', async () => {
+      const id = await c.createVm({ running: false });
+      await rm(c.sim.layout.guestStateFile(id));
+      await c.node1.startVm(id);
+      expect(await c.node1.bootCheck(id, 150)).to.include({ booted: false, heartbeat: 'NoContact' });
+      expect((await c.sim.vm(id)).bootFailure).to.contain('guest state file (.vmgs) is missing');
+    });
+
     it('imports with the same id only after the original is unregistered', async () => {
       const id = await c.createVm({ running: false });
       const snapshot = await c.node1.createSnapshot(id, { mode: 'SavedState', label: 'rp' });
       const request = {
         configuration: await readFile(snapshot.configurationPath),
+        stateFiles: await stateFilesOf(snapshot),
         configurationName: 'vm.json',
         vmPath: `${c.root}/csv/Volume1`,
         disks: [{ ...snapshot.disks[0]!, path: snapshot.disks[0]!.snapshotPath }],

@@ -250,6 +250,11 @@ describe('hyperv backend (recorded PowerShell)', () => {
         ['7D4C2B1A-2222-4E0F-9A61-0C3B5D1E2F02', 1],
       ]);
       expect(snapshot.excludedDisks.map((d) => d.reason)).to.have.length(2);
+      const stateOf = 'C:\\ClusterStorage\\Volume10\\sql01\\Snapshots\\5B0B7B5E-6C3D-4F2A-9E11-8D7C6B5A4F30';
+      expect(snapshot.stateFiles).to.deep.equal([
+        { kind: 'GuestState', path: `${stateOf}.vmgs` },
+        { kind: 'RuntimeState', path: `${stateOf}.vmrs` },
+      ]);
       expect(log.argumentsOf(log.invocations.find((i) => i.operation === 'snapshot')!)).to.deep.equal({
         vmId: sql01,
         method: 'Recovery',
@@ -259,11 +264,11 @@ describe('hyperv backend (recorded PowerShell)', () => {
       });
     });
 
-    it('reads the point in time as PowerShell 7 prints it', async () => {
+    it('reads the point in time as PowerShell 7 prints it, and output without state files as none', async () => {
       const { host } = hostWith({ ...sqlOnly, snapshot: 'ps7/snapshot' });
-      expect(
-        (await host.createSnapshot(sql01, { mode: 'Online', label: 'rp' })).pointInTime.toISOString(),
-      ).to.equal('2025-11-21T23:00:00.000Z');
+      const snapshot = await host.createSnapshot(sql01, { mode: 'Online', label: 'rp' });
+      expect(snapshot.pointInTime.toISOString()).to.equal('2025-11-21T23:00:00.000Z');
+      expect(snapshot.stateFiles).to.deep.equal([]);
     });
 
     it('fails rather than degrade when a VSS writer times out and the policy requires application consistency', async () => {
@@ -440,6 +445,7 @@ describe('hyperv backend (recorded PowerShell)', () => {
       const { host, log, written } = importingHost({ importVm: 'ps51/importVm', vms: 'ps51/vm-sql01' });
       const { vm, adjustments } = await host.importVm({
         configuration: Buffer.from('restored vmcx'),
+        stateFiles: [{ kind: 'GuestState', data: Buffer.from('guest state') }],
         configurationName: vmcx,
         vmPath: 'C:\\ClusterStorage\\Volume10\\sql01',
         identity: 'Same',
@@ -448,7 +454,10 @@ describe('hyperv backend (recorded PowerShell)', () => {
       expect(vm).to.include({ id: sql01, name: 'sql01' });
       expect(adjustments).to.deep.equal([]);
       const configuration = `C:\\ClusterStorage\\Volume10\\sql01\\Virtual Machines\\${vmcx}`;
-      expect([...written]).to.deep.equal([[configuration, 'restored vmcx']]);
+      expect([...written]).to.deep.equal([
+        [configuration, 'restored vmcx'],
+        [configuration.replace(/\.vmcx$/, '.vmgs'), 'guest state'],
+      ]);
       const call = log.invocations.find((i) => i.operation === 'importVm')!;
       expect(log.argumentsOf(call)).to.deep.equal({
         configurationPath: configuration,
