@@ -366,7 +366,9 @@ describe('the Helm chart', () => {
           ['patch', 'virtualmachinerestores.shadowkeep.io', '--subresource=status', '-n', 'team-a'],
           true,
         ],
-        [controller, ['create', 'virtualmachinerestores.shadowkeep.io', '-n', 'team-a'], false],
+        // Boot verification creates a BootTest restore beside the point it verifies.
+        [controller, ['create', 'virtualmachinerestores.shadowkeep.io', '-n', 'team-a'], true],
+        [controller, ['delete', 'virtualmachinerestores.shadowkeep.io', '-n', 'team-a'], false],
         [controller, ['get', 'secrets', '-n', secretsNamespace], true],
         [controller, ['get', 'secrets', '-n', 'kube-system'], false],
         [controller, ['list', 'secrets', '-n', secretsNamespace], false],

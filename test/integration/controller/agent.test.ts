@@ -134,8 +134,14 @@ describe('the host agent', function () {
       await env.sim.guestWrite(vm.id, round * MiB, Buffer.alloc(64 * 1024, round));
       await backUp(env, `chain-${round}`, 'chain');
       points.push(await finished(env, `chain-${round}`));
-      const held = (await env.sim.vm(vm.id)).referencePoints.map((r) => r.id);
-      expect(held, `after backup ${round}`).to.deep.equal([referenceOf(points[round - 1]!)]);
+      // The superseded reference goes right after the point is Completed.
+      await eventually(
+        async () => {
+          const held = (await env.sim.vm(vm.id)).referencePoints.map((r) => r.id);
+          expect(held, `after backup ${round}`).to.deep.equal([referenceOf(points[round - 1]!)]);
+        },
+        { timeoutMs: 10_000, what: `one reference point after backup ${round}` },
+      );
     }
     expect(points.map((p) => p.status?.method)).to.deep.equal(['Full', 'Incremental', 'Incremental']);
 
