@@ -4,28 +4,16 @@
  * a terminal and plain lines otherwise. The pure planning and formatting functions come first; the
  * command at the end does the I/O.
  */
-import { parseArgs } from 'node:util';
 import {
   type HyperVVirtualMachine,
   type RecoveryPoint,
   type VirtualMachineProtection,
 } from '../api/index.js';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
-import { formatDuration, parseDuration } from '../common/duration.js';
-import { isConflict } from '../kube/rest.js';
-import { dnsLabelFor } from '../policy/naming.js';
+import { ExitCode, UserError } from '../cli/command.js';
 import { asListOrItem, connectPlugin } from './connect.js';
-import {
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  outputFormat,
-  palette,
-  renderStructured,
-  usageErrors,
-  type Palette,
-} from './output.js';
-import { waitForAll } from './wait.js';
+import { commonUsage, outcomeOf, palette, renderStructured, type Palette } from './output.js';
+import { createNew, pluginVerb, stampedName, writeOutcome } from './verb.js';
+import { stillGoingOn, timeoutOf, waitForAll, waitOptions } from './wait.js';
 
 /** One VM to back up and under which policy (or straight into a repository). */
 export interface BackupTarget {
@@ -43,9 +31,7 @@ export interface Skipped {
 
 /** Name of an on-demand point: `<vm>-ondemand-<yyyymmdd>-<hhmmss>` (UTC), a valid object name. */
 export function onDemandPointName(vmName: string, now: Date): string {
-  const iso = now.toISOString();
-  const suffix = `-ondemand-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
-  return `${dnsLabelFor(vmName, 63 - suffix.length)}${suffix}`;
+  return stampedName(vmName, 'ondemand', now);
 }
 
 /** The inventory object for a VM given by name (case-insensitive) or Hyper-V ID. */
@@ -149,23 +135,18 @@ export function onDemandPoint(
 /** The outcome for people: what was captured, or why it failed. */
 export function outcomeLine(rp: RecoveryPoint, colours: Palette): string {
   const s = rp.status ?? {};
-  const name = `recoverypoint/${rp.metadata.name}`;
-  if (s.phase === 'Failed') {
-    const failure = s.failure ? `${s.failure.reason}: ${s.failure.message}` : 'no failure reason recorded';
-    return `${name} ${colours.red('Failed')}: ${failure}`;
-  }
-  const took =
-    s.startTime && s.completionTime
-      ? ` in ${formatDuration(new Date(s.completionTime).getTime() - new Date(s.startTime).getTime())}`
-      : '';
-  const details = [
-    s.consistency,
-    s.method,
-    s.size ? `size ${s.size}` : undefined,
-    s.uploaded ? `uploaded ${s.uploaded}` : undefined,
-    s.nodeName ? `on ${s.nodeName}` : undefined,
-  ].filter((d): d is string => d !== undefined);
-  return `${name} ${colours.green('Completed')}: ${details.join(', ')}${took}`;
+  return outcomeOf(
+    `recoverypoint/${rp.metadata.name}`,
+    s,
+    [
+      s.consistency,
+      s.method,
+      s.size ? `size ${s.size}` : undefined,
+      s.uploaded ? `uploaded ${s.uploaded}` : undefined,
+      s.nodeName ? `on ${s.nodeName}` : undefined,
+    ],
+    colours,
+  );
 }
 
 const usage =
@@ -179,39 +160,18 @@ const usage =
   '  --timeout DURATION      give up waiting after this long, e.g. 30m (default 2h)\n' +
   commonUsage;
 
-export const backupCommand: Command = {
+export const backupCommand = pluginVerb({
   name: 'backup',
   summary: 'take an on-demand recovery point of a VM or a policy, and wait for it',
-  async run(args) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          ...commonOptions,
-          policy: { type: 'string' },
-          repository: { type: 'string' },
-          'no-wait': { type: 'boolean', default: false },
-          timeout: { type: 'string', default: '2h' },
-        },
-      }),
-    );
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
-    const namespace = values.namespace;
+  usage,
+  options: { policy: { type: 'string' }, repository: { type: 'string' }, ...waitOptions },
+  positionals: true,
+  async run({ values, positionals, format, namespace }) {
     const [vmArg, ...extra] = positionals;
     if ((vmArg === undefined) === (values.policy === undefined) || extra.length > 0) {
       throw new UserError(`name one VM or give --policy NAME\n${usage}`, ExitCode.usage);
     }
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(values.timeout);
-    } catch (err) {
-      throw new UserError((err as Error).message, ExitCode.usage);
-    }
+    const timeoutMs = timeoutOf(values.timeout);
     const { clients } = connectPlugin();
     const now = new Date();
 
@@ -249,14 +209,10 @@ export const backupCommand: Command = {
     const names: string[] = [];
     for (const target of targets) {
       const point = onDemandPoint(target, namespace, now, policy);
-      try {
-        await clients.recoveryPoints.create(point);
-      } catch (err) {
-        if (isConflict(err)) {
-          throw new UserError(`recovery point ${point.metadata.name} already exists; try again in a second`);
-        }
-        throw err;
-      }
+      await createNew(
+        () => clients.recoveryPoints.create(point),
+        `recovery point ${point.metadata.name} already exists; try again in a second`,
+      );
       names.push(point.metadata.name);
       if (format === 'table') {
         process.stdout.write(
@@ -276,16 +232,18 @@ export const backupCommand: Command = {
       names,
       fetch: (name) => clients.recoveryPoints.get(name, namespace),
       timeoutMs,
-      onTimeout: `gave up waiting after ${values.timeout}; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
-      onInterrupt: `stopped waiting; the backups go on: kubectl get rp -n ${namespace} ${names.join(' ')}`,
+      ...stillGoingOn(
+        values.timeout,
+        'the backups go on',
+        `kubectl get rp -n ${namespace} ${names.join(' ')}`,
+      ),
     });
 
     const points = names.map((n) => latest.get(n)).filter((rp): rp is RecoveryPoint => rp !== undefined);
     const failed = points.filter((rp) => rp.status?.phase === 'Failed');
     if (format === 'table') {
-      const out = palette(colourWanted(process.stdout));
       for (const rp of points) {
-        (rp.status?.phase === 'Failed' ? process.stderr : process.stdout).write(`${outcomeLine(rp, out)}\n`);
+        writeOutcome(rp.status?.phase === 'Failed', (colours) => outcomeLine(rp, colours));
       }
     } else {
       process.stdout.write(renderStructured(asListOrItem(points, values.policy === undefined), format));
@@ -295,4 +253,4 @@ export const backupCommand: Command = {
     }
     return failed.length > 0 ? ExitCode.failed : ExitCode.ok;
   },
-};
+});

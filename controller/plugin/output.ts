@@ -95,6 +95,39 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
   return [line(headers), ...rows.map(line)].map((l) => `${l}\n`).join('');
 }
 
+/** What finished work (a recovery point, a restore) has in common for its outcome line. */
+export interface Finished {
+  phase?: string;
+  failure?: { reason: string; message: string };
+  startTime?: string;
+  completionTime?: string;
+}
+
+/** Why work failed, for people. */
+export function failureText(failure: Finished['failure']): string {
+  return failure ? `${failure.reason}: ${failure.message}` : 'no failure reason recorded';
+}
+
+/**
+ * The outcome of finished work for people: `<name> Failed: <why>`, or
+ * `<name> Completed: <details> in <how long>`.
+ */
+export function outcomeOf(
+  name: string,
+  status: Finished,
+  details: readonly (string | undefined)[],
+  colours: Palette,
+): string {
+  if (status.phase === 'Failed') {
+    return `${name} ${colours.red('Failed')}: ${failureText(status.failure)}`;
+  }
+  const took =
+    status.startTime && status.completionTime
+      ? ` in ${formatDuration(new Date(status.completionTime).getTime() - new Date(status.startTime).getTime())}`
+      : '';
+  return `${name} ${colours.green('Completed')}: ${details.filter(Boolean).join(', ')}${took}`;
+}
+
 /** How long ago `time` was, in kubectl's short form ("5m", "3d4h"); "-" without a time. */
 export function ageOf(time: string | undefined, now: Date): string {
   if (!time) {

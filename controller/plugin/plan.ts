@@ -4,28 +4,17 @@
  * which recovery points retention keeps (and why) or expires now, and the storage each repository
  * will hold in steady state, from the change rates the recovery points measured.
  */
-import { parseArgs } from 'node:util';
 import { formatBytes, type RecoveryPoint, type VirtualMachineProtection } from '../api/index.js';
 import { vmIdOf } from '../api/index.js';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
+import { ExitCode, UserError } from '../cli/command.js';
 import { nextSlot } from '../policy/schedule.js';
 import { projectVM, steadyStateKept, type MeasuredPoints, type SteadyState } from '../policy/projection.js';
 import { pointInputs, policyInput, selectedVMs } from '../protection/inputs.js';
 import { planProtection, retainedPoints } from '../protection/plan.js';
 import { planRetention } from '../policy/retention.js';
 import { connectPlugin } from './connect.js';
-import {
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  defaultNamespace,
-  outputFormat,
-  palette,
-  renderStructured,
-  renderTable,
-  shortTime,
-  usageErrors,
-} from './output.js';
+import { commonUsage, defaultNamespace, renderTable, shortTime, type Palette } from './output.js';
+import { oneName, pluginVerb, writeResult } from './verb.js';
 
 export interface VMPlan {
   vm: string;
@@ -182,8 +171,7 @@ export function planPolicy(
 
 const bytes = (n: number | undefined): string => (n === undefined ? '-' : formatBytes(n));
 
-export function renderPlan(plan: PolicyPlan, colour: boolean): string {
-  const c = palette(colour);
+export function renderPlan(plan: PolicyPlan, c: Palette): string {
   const lines = [
     `${c.bold(`Policy ${plan.namespace}/${plan.policy}`)}: '${plan.schedule}' (${plan.timeZone}), next run ${shortTime(plan.nextRunTime)}`,
     plan.verification
@@ -244,30 +232,14 @@ const usage =
   `  --controller-namespace NS  the controller's own namespace (default ${defaultNamespace})\n` +
   commonUsage;
 
-export const planCommand: Command = {
+export const planCommand = pluginVerb({
   name: 'plan',
   summary: 'what a policy does and the storage it will need, from measured change rates',
-  async run(args) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          ...commonOptions,
-          'controller-namespace': { type: 'string', default: defaultNamespace },
-        },
-      }),
-    );
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
-    const [name, ...extra] = positionals;
-    if (name === undefined || extra.length > 0) {
-      throw new UserError(`name one policy\n${usage}`, ExitCode.usage);
-    }
-    const namespace = values.namespace;
+  usage,
+  options: { 'controller-namespace': { type: 'string', default: defaultNamespace } },
+  positionals: true,
+  async run({ values, positionals, format, namespace }) {
+    const name = oneName(positionals, 'policy', usage);
     const { clients } = connectPlugin();
     const policy = await clients.protections.get(name, namespace);
     if (!policy) {
@@ -294,9 +266,7 @@ export const planCommand: Command = {
       },
       new Date(),
     );
-    process.stdout.write(
-      format === 'table' ? renderPlan(plan, colourWanted(process.stdout)) : renderStructured(plan, format),
-    );
+    writeResult(format, plan, (colours) => renderPlan(plan, colours));
     return ExitCode.ok;
   },
-};
+});

@@ -4,24 +4,12 @@
  * hosts) and waits with progress until it is Completed or Failed. Pure building and formatting
  * first; the command at the end does the I/O.
  */
-import { parseArgs } from 'node:util';
 import { formatBytes, type VirtualMachineRestore } from '../api/index.js';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
-import { formatDuration, parseDuration } from '../common/duration.js';
-import { isConflict } from '../kube/rest.js';
-import { dnsLabelFor } from '../policy/naming.js';
+import { ExitCode, UserError } from '../cli/command.js';
 import { connectPlugin } from './connect.js';
-import {
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  outputFormat,
-  palette,
-  renderStructured,
-  usageErrors,
-  type Palette,
-} from './output.js';
-import { waitForAll } from './wait.js';
+import { commonUsage, outcomeOf, palette, renderStructured, type Palette } from './output.js';
+import { createNew, oneName, pluginVerb, stampedName, writeOutcome } from './verb.js';
+import { stillGoingOn, timeoutOf, waitForAll, waitOptions } from './wait.js';
 
 type Target = VirtualMachineRestore['spec']['target'];
 
@@ -112,9 +100,7 @@ export function restoreTarget(flags: RestoreFlags): Target {
 
 /** `<point>-restore-<yyyymmdd>-<hhmmss>` (UTC): unique per second, a valid object name. */
 export function restoreName(point: string, now: Date): string {
-  const iso = now.toISOString();
-  const suffix = `-restore-${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
-  return `${dnsLabelFor(point, 63 - suffix.length)}${suffix}`;
+  return stampedName(point, 'restore', now);
 }
 
 export function restoreObject(
@@ -135,23 +121,15 @@ export function restoreObject(
 /** The outcome for people: what was restored where, or why not and what is left. */
 export function restoreOutcome(restore: VirtualMachineRestore, colours: Palette): string {
   const s = restore.status ?? {};
-  const name = `virtualmachinerestore/${restore.metadata.name}`;
   const items = (s.items ?? []).map((i) => `  ${i.path}: ${i.result}${i.message ? ` (${i.message})` : ''}`);
-  if (s.phase === 'Failed') {
-    const failure = s.failure ? `${s.failure.reason}: ${s.failure.message}` : 'no failure reason recorded';
-    return [`${name} ${colours.red('Failed')}: ${failure}`, ...items].join('\n');
-  }
-  const took =
-    s.startTime && s.completionTime
-      ? ` in ${formatDuration(new Date(s.completionTime).getTime() - new Date(s.startTime).getTime())}`
-      : '';
-  const ready = s.conditions?.find((c) => c.type === 'Ready')?.message;
   const details = [
-    ready,
+    s.conditions?.find((c) => c.type === 'Ready')?.message,
     s.restoredBytes !== undefined ? `${formatBytes(s.restoredBytes)} written` : undefined,
     s.nodeName ? `on ${s.nodeName}` : undefined,
-  ].filter((d): d is string => Boolean(d));
-  return [`${name} ${colours.green('Completed')}: ${details.join(', ')}${took}`, ...items].join('\n');
+  ];
+  return [outcomeOf(`virtualmachinerestore/${restore.metadata.name}`, s, details, colours), ...items].join(
+    '\n',
+  );
 }
 
 const usage =
@@ -169,41 +147,27 @@ const usage =
   '  --timeout DURATION      give up waiting after this long (default 2h)\n' +
   commonUsage;
 
-export const restoreCommand: Command = {
+export const restoreCommand = pluginVerb({
   name: 'restore',
   summary: 'restore a recovery point (whole VM, disks or files) and wait for it',
-  async run(args) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          ...commonOptions,
-          to: { type: 'string' },
-          node: { type: 'string' },
-          path: { type: 'string' },
-          'new-name': { type: 'string' },
-          start: { type: 'boolean' },
-          'stop-running-vm': { type: 'boolean' },
-          item: { type: 'string', multiple: true },
-          destination: { type: 'string' },
-          overwrite: { type: 'boolean' },
-          'from-repository': { type: 'string' },
-          name: { type: 'string' },
-          'no-wait': { type: 'boolean', default: false },
-          timeout: { type: 'string', default: '2h' },
-        },
-      }),
-    );
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
-    const [point, ...extra] = positionals;
-    if (point === undefined || extra.length > 0) {
-      throw usageError(`name one recovery point\n${usage}`);
-    }
+  usage,
+  options: {
+    to: { type: 'string' },
+    node: { type: 'string' },
+    path: { type: 'string' },
+    'new-name': { type: 'string' },
+    start: { type: 'boolean' },
+    'stop-running-vm': { type: 'boolean' },
+    item: { type: 'string', multiple: true },
+    destination: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    'from-repository': { type: 'string' },
+    name: { type: 'string' },
+    ...waitOptions,
+  },
+  positionals: true,
+  async run({ values, positionals, format, namespace }) {
+    const point = oneName(positionals, 'recovery point', usage);
     const target = restoreTarget({
       ...(values.to !== undefined ? { to: values.to } : {}),
       ...(values.node !== undefined ? { node: values.node } : {}),
@@ -215,13 +179,7 @@ export const restoreCommand: Command = {
       ...(values.destination !== undefined ? { destination: values.destination } : {}),
       ...(values.overwrite !== undefined ? { overwrite: values.overwrite } : {}),
     });
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(values.timeout);
-    } catch (err) {
-      throw usageError((err as Error).message);
-    }
-    const namespace = values.namespace;
+    const timeoutMs = timeoutOf(values.timeout);
     const { clients } = connectPlugin();
     const rp = await clients.recoveryPoints.get(point, namespace);
     if (!rp) {
@@ -236,14 +194,10 @@ export const restoreCommand: Command = {
     }
     const name = values.name ?? restoreName(point, new Date());
     const object = restoreObject(name, namespace, point, target, values['from-repository']);
-    try {
-      await clients.restores.create(object);
-    } catch (err) {
-      if (isConflict(err)) {
-        throw new UserError(`virtualmachinerestore ${name} already exists; pick another --name`);
-      }
-      throw err;
-    }
+    await createNew(
+      () => clients.restores.create(object),
+      `virtualmachinerestore ${name} already exists; pick another --name`,
+    );
     if (format === 'table') {
       process.stdout.write(`virtualmachinerestore/${name} created (${target.type} from ${point})\n`);
     }
@@ -257,8 +211,7 @@ export const restoreCommand: Command = {
       names: [name],
       fetch: (n) => clients.restores.get(n, namespace),
       timeoutMs,
-      onTimeout: `gave up waiting after ${values.timeout}; the restore goes on: kubectl get vmrestore -n ${namespace} ${name}`,
-      onInterrupt: `stopped waiting; the restore goes on: kubectl get vmrestore -n ${namespace} ${name}`,
+      ...stillGoingOn(values.timeout, 'the restore goes on', `kubectl get vmrestore -n ${namespace} ${name}`),
     });
     const restore = latest.get(name);
     if (!restore) {
@@ -266,9 +219,7 @@ export const restoreCommand: Command = {
     }
     const failed = restore.status?.phase === 'Failed';
     if (format === 'table') {
-      (failed ? process.stderr : process.stdout).write(
-        `${restoreOutcome(restore, palette(colourWanted(failed ? process.stderr : process.stdout)))}\n`,
-      );
+      writeOutcome(failed, (colours) => restoreOutcome(restore, colours));
     } else {
       process.stdout.write(renderStructured(restore, format));
       if (failed) {
@@ -277,4 +228,4 @@ export const restoreCommand: Command = {
     }
     return failed ? ExitCode.failed : ExitCode.ok;
   },
-};
+});

@@ -4,28 +4,17 @@
  * and that point's age, and the RPO state from the protecting policy's RPOMet condition. VMs no
  * policy protects are listed, and a VM that two policies select is flagged.
  */
-import { parseArgs } from 'node:util';
 import {
   conditionTypes,
   reasons,
   type HyperVVirtualMachine,
   type VirtualMachineProtection,
 } from '../api/index.js';
-import { ExitCode, type Command } from '../cli/command.js';
+import { ExitCode } from '../cli/command.js';
 import { isNotFound, KubeApiError } from '../kube/rest.js';
 import { connectPlugin } from './connect.js';
-import {
-  ageOf,
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  outputFormat,
-  palette,
-  renderStructured,
-  renderTable,
-  usageErrors,
-  type Palette,
-} from './output.js';
+import { ageOf, commonUsage, renderTable, type Palette } from './output.js';
+import { pluginVerb, writeResult } from './verb.js';
 
 /** Met, Missed (the VM is named in RPOMet=False), Unknown (no condition yet), or "-" unprotected. */
 export type RPOState = 'Met' | 'Missed' | 'Unknown' | '-';
@@ -176,20 +165,17 @@ const usage =
   'and the RPO state; unprotected VMs and VMs two policies select are called out.\n' +
   commonUsage;
 
-export const statusCommand: Command = {
+export const statusCommand = pluginVerb({
   name: 'status',
   summary: 'coverage: every VM, the policy that protects it, RPO state',
-  async run(args) {
-    const { values } = usageErrors(() => parseArgs({ args, options: commonOptions }));
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
+  usage,
+  options: {},
+  positionals: false,
+  async run({ format, namespace }) {
     const { clients } = connectPlugin();
     const [{ items: vms }, { items: policies }] = await Promise.all([
       clients.vms.list(),
-      clients.protections.list(values.namespace),
+      clients.protections.list(namespace),
     ]);
     // Policies of other namespaces that protect a VM: read them when allowed, for their RPO state.
     const known = new Set(policies.map((p) => policyKey(p.metadata.namespace ?? '', p.metadata.name)));
@@ -212,12 +198,8 @@ export const statusCommand: Command = {
       }),
     );
     const all = [...policies, ...extra.filter((p): p is VirtualMachineProtection => p !== undefined)];
-    const result = coverage(vms, all, values.namespace, new Date());
-    process.stdout.write(
-      format === 'table'
-        ? formatCoverage(result, palette(colourWanted(process.stdout)))
-        : renderStructured(result, format),
-    );
+    const result = coverage(vms, all, namespace, new Date());
+    writeResult(format, result, (colours) => formatCoverage(result, colours));
     return ExitCode.ok;
   },
-};
+});

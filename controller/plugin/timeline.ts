@@ -2,7 +2,6 @@
  * `kubectl shadowkeep timeline <vm>`: a VM's recovery points, oldest first, with what each holds
  * (consistency, method, size, data uploaded), its offsite copies and its verification state.
  */
-import { parseArgs } from 'node:util';
 import {
   formatBytes,
   labels,
@@ -11,20 +10,10 @@ import {
   type HyperVVirtualMachine,
   type RecoveryPoint,
 } from '../api/index.js';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
+import { ExitCode, UserError } from '../cli/command.js';
 import { connectPlugin } from './connect.js';
-import {
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  outputFormat,
-  palette,
-  renderStructured,
-  renderTable,
-  shortTime,
-  usageErrors,
-  type Palette,
-} from './output.js';
+import { commonUsage, failureText, renderTable, shortTime, type Palette } from './output.js';
+import { oneName, pluginVerb, writeResult } from './verb.js';
 
 export interface TimelineEntry {
   name: string;
@@ -112,7 +101,7 @@ export function timeline(points: readonly RecoveryPoint[]): TimelineEntry[] {
               },
             }
           : {}),
-        ...(s.failure ? { failure: `${s.failure.reason}: ${s.failure.message}` } : {}),
+        ...(s.failure ? { failure: failureText(s.failure) } : {}),
       };
     });
 }
@@ -164,40 +153,30 @@ const usage =
   'size, data uploaded, offsite copies and verification state.\n' +
   commonUsage;
 
-export const timelineCommand: Command = {
+export const timelineCommand = pluginVerb({
   name: 'timeline',
   summary: 'recovery points of a VM with consistency, sizes, offsite and verification',
-  async run(args) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({ args, allowPositionals: true, options: commonOptions }),
-    );
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
-    const [vm, ...extra] = positionals;
-    if (vm === undefined || extra.length > 0) {
-      throw new UserError(`name one VM\n${usage}`, ExitCode.usage);
-    }
+  usage,
+  options: {},
+  positionals: true,
+  async run({ positionals, format, namespace }) {
+    const vm = oneName(positionals, 'VM', usage);
     const { clients } = connectPlugin();
     const [{ items: vms }, { items: points }] = await Promise.all([
       clients.vms.list(),
-      clients.recoveryPoints.list(values.namespace),
+      clients.recoveryPoints.list(namespace),
     ]);
     const ids = idsOf(vm, vms);
     const mine = points.filter((rp) => isPointOf(rp, vm, ids));
     if (ids.size === 0 && mine.length === 0) {
       throw new UserError(
-        `no VM named '${vm}' in the inventory and no recovery points of it in ${values.namespace}`,
+        `no VM named '${vm}' in the inventory and no recovery points of it in ${namespace}`,
       );
     }
     const entries = timeline(mine);
-    process.stdout.write(
-      format === 'table'
-        ? formatTimeline(vm, entries, palette(colourWanted(process.stdout)))
-        : renderStructured({ vm, namespace: values.namespace, recoveryPoints: entries }, format),
+    writeResult(format, { vm, namespace, recoveryPoints: entries }, (colours) =>
+      formatTimeline(vm, entries, colours),
     );
     return ExitCode.ok;
   },
-};
+});

@@ -3,22 +3,12 @@
  * (the annotation shadowkeep.io/verify-requested, read by the verification reconciler) and waits
  * for the result in status.verification. Boot runs through a BootTest restore the controller creates.
  */
-import { parseArgs } from 'node:util';
 import { annotations, type RecoveryPoint } from '../api/index.js';
-import { ExitCode, UserError, type Command } from '../cli/command.js';
-import { parseDuration } from '../common/duration.js';
+import { ExitCode, UserError } from '../cli/command.js';
 import { connectPlugin } from './connect.js';
-import {
-  colourWanted,
-  commonOptions,
-  commonUsage,
-  outputFormat,
-  palette,
-  renderStructured,
-  usageErrors,
-  type Palette,
-} from './output.js';
-import { waitForAll } from './wait.js';
+import { commonUsage, renderStructured, type Palette } from './output.js';
+import { oneName, pluginVerb, writeOutcome } from './verb.js';
+import { stillGoingOn, timeoutOf, waitForAll, waitOptions } from './wait.js';
 
 const levels = ['Checksums', 'Filesystem', 'Boot'];
 
@@ -52,39 +42,16 @@ const usage =
   '  --timeout DURATION      give up waiting after this long (default 2h)\n' +
   commonUsage;
 
-export const verifyCommand: Command = {
+export const verifyCommand = pluginVerb({
   name: 'verify',
   summary: 'verify a recovery point now (read back, walk its file systems, boot it) and wait for the result',
-  async run(args) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          ...commonOptions,
-          level: { type: 'string' },
-          'no-wait': { type: 'boolean', default: false },
-          timeout: { type: 'string', default: '2h' },
-        },
-      }),
-    );
-    if (values.help) {
-      process.stdout.write(usage);
-      return ExitCode.ok;
-    }
-    const format = outputFormat(values.output);
-    const [name, ...extra] = positionals;
-    if (name === undefined || extra.length > 0) {
-      throw new UserError(`name one recovery point\n${usage}`, ExitCode.usage);
-    }
-    let timeoutMs: number;
-    try {
-      timeoutMs = parseDuration(values.timeout);
-    } catch (err) {
-      throw new UserError((err as Error).message, ExitCode.usage);
-    }
+  usage,
+  options: { level: { type: 'string' }, ...waitOptions },
+  positionals: true,
+  async run({ values, positionals, format, namespace }) {
+    const name = oneName(positionals, 'recovery point', usage);
+    const timeoutMs = timeoutOf(values.timeout);
     const request = verifyRequest(new Date(), values.level);
-    const namespace = values.namespace;
     const { clients } = connectPlugin();
     const before = await clients.recoveryPoints.get(name, namespace);
     if (!before) {
@@ -111,8 +78,11 @@ export const verifyCommand: Command = {
       done: answered,
       view: (rp) => ({ status: { phase: answered(rp) ? 'Completed' : 'Verifying' } }),
       timeoutMs,
-      onTimeout: `gave up waiting after ${values.timeout}; the verification goes on: kubectl describe rp -n ${namespace} ${name}`,
-      onInterrupt: `stopped waiting; the verification goes on: kubectl describe rp -n ${namespace} ${name}`,
+      ...stillGoingOn(
+        values.timeout,
+        'the verification goes on',
+        `kubectl describe rp -n ${namespace} ${name}`,
+      ),
     });
     const rp = latest.get(name);
     if (!rp) {
@@ -120,11 +90,10 @@ export const verifyCommand: Command = {
     }
     const failed = rp.status?.verification?.result !== 'Passed';
     if (format === 'table') {
-      const stream = failed ? process.stderr : process.stdout;
-      stream.write(`${verificationLine(rp, palette(colourWanted(stream)))}\n`);
+      writeOutcome(failed, (colours) => verificationLine(rp, colours));
     } else {
       process.stdout.write(renderStructured(rp, format));
     }
     return failed ? ExitCode.failed : ExitCode.ok;
   },
-};
+});

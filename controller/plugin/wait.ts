@@ -4,7 +4,8 @@
  * otherwise. Interrupting the wait cancels nothing: the objects belong to the cluster now.
  */
 import { formatBytes } from '../api/index.js';
-import { UserError } from '../cli/command.js';
+import { ExitCode, UserError } from '../cli/command.js';
+import { parseDuration } from '../common/duration.js';
 import { colourWanted, palette, type Palette } from './output.js';
 
 /** What the progress display reads: status.phase and status.progress, as both kinds write them. */
@@ -133,4 +134,34 @@ export async function waitForAll<T extends Progressing>(options: {
   } finally {
     process.off('SIGINT', interrupted);
   }
+}
+
+/** The flags of the verbs that wait for the cluster's work. */
+export const waitOptions = {
+  'no-wait': { type: 'boolean', default: false },
+  timeout: { type: 'string', default: '2h' },
+} as const;
+
+/** --timeout in milliseconds; a duration that does not parse is a usage error. */
+export function timeoutOf(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UserError((err as Error).message, ExitCode.usage);
+  }
+}
+
+/**
+ * What the wait says when it ends before the outcome: the work goes on in the cluster
+ * (`goesOn`: "the restore goes on") and `follow` is how to watch it.
+ */
+export function stillGoingOn(
+  timeout: string,
+  goesOn: string,
+  follow: string,
+): { onTimeout: string; onInterrupt: string } {
+  return {
+    onTimeout: `gave up waiting after ${timeout}; ${goesOn}: ${follow}`,
+    onInterrupt: `stopped waiting; ${goesOn}: ${follow}`,
+  };
 }
