@@ -17,17 +17,25 @@ import {
   type ContainerClient,
 } from '@azure/storage-blob';
 import type { AzureBlobLocation } from './location.js';
-import { concatParts, isNetworkError, keySorted, redact, retryBrokenDownload } from './object-store.js';
+import {
+  AskedOnce,
+  KeyPrefix,
+  concatParts,
+  keySorted,
+  lockedObject,
+  readRange,
+  retryBrokenDownload,
+  statOrAbsent,
+  unreachableOrFailed,
+  type Translate,
+} from './object-store.js';
 import {
   LockingUnsupportedError,
   ObjectExistsError,
-  ObjectLockedError,
   ObjectNotFoundError,
   StorageAccessDeniedError,
   StorageError,
   StorageLocationNotFoundError,
-  StorageUnreachableError,
-  assertValidKey,
   type ObjectInfo,
   type PutOptions,
   type Storage,
@@ -78,8 +86,9 @@ export class AzureBlobStorage implements Storage {
   private readonly container: ContainerClient;
   private readonly maxSingleShotSize: number;
   private readonly blockSize: number;
+  private readonly names: KeyPrefix;
   /** Whether the container really has version-level immutability, asked before the first locked write. */
-  private containerLocks?: Promise<void>;
+  private readonly containerLocks = new AskedOnce();
 
   constructor(
     readonly location: AzureBlobLocation,
@@ -89,16 +98,16 @@ export class AzureBlobStorage implements Storage {
     this.locking = location.immutability;
     this.maxSingleShotSize = tuning.maxSingleShotSize ?? 64 * 1024 * 1024;
     this.blockSize = tuning.blockSize ?? 16 * 1024 * 1024;
+    this.names = new KeyPrefix(location.prefix);
     this.container = serviceClient(location, tuning.maxTries ?? 5).getContainerClient(location.container);
   }
 
   private blobName(key: string): string {
-    assertValidKey(key);
-    return this.location.prefix ? `${this.location.prefix}/${key}` : key;
+    return this.names.nameOf(key);
   }
 
   /** An SDK error as a StorageError that says what to fix; never holds credentials. */
-  private translate(err: unknown, key: string, action: string): Error {
+  private readonly translate: Translate = (err, key, action) => {
     if (err instanceof StorageError) {
       return err;
     }
@@ -118,14 +127,18 @@ export class AzureBlobStorage implements Storage {
         `${this.url}: ${action} ${key} refused by ${accountUrl} (${code || 'HTTP 403'}): check the account key, SAS token or connection string (AZURE_STORAGE_*, spec.azureBlob.credentialsSecret), its permissions and expiry`,
       );
     }
-    if (isNetworkError(err) || (f.statusCode !== undefined && f.statusCode >= 500)) {
-      const why = f.statusCode !== undefined ? `HTTP ${f.statusCode} ${code}` : redact(f.message) || code;
-      return new StorageUnreachableError(
-        `${this.url}: ${action} ${key} failed after retries: ${accountUrl} is unreachable or failing (${why}); check the account URL (spec.azureBlob.accountUrl), the network and the service`,
-      );
-    }
-    return new StorageError(`${this.url}: ${action} ${key} failed: ${code} ${redact(f.message)}`.trim());
-  }
+    return unreachableOrFailed(
+      err,
+      {
+        url: this.url,
+        key,
+        action,
+        where: accountUrl,
+        fix: 'check the account URL (spec.azureBlob.accountUrl), the network and the service',
+      },
+      { status: f.statusCode, code, message: f.message },
+    );
+  };
 
   private immutability(key: string, options: PutOptions | undefined): BlobImmutabilityPolicy | undefined {
     const until = options?.retainUntil;
@@ -145,21 +158,20 @@ export class AzureBlobStorage implements Storage {
    * blob unlocked; asking the container first keeps the promise never to do that.
    */
   private assertContainerLocks(key: string): Promise<void> {
-    this.containerLocks ??= this.container.getProperties().then(
-      (p) => {
-        if (!p.isImmutableStorageWithVersioningEnabled) {
-          throw new LockingUnsupportedError(
-            `${this.url}: cannot lock ${key}: container ${this.location.container} at ${this.location.accountUrl} does not have version-level immutability enabled; enable it, or unset spec.azureBlob.immutability`,
-          );
-        }
-      },
-      (err: unknown) => {
-        throw this.translate(err, key, 'checking immutability of the container for');
-      },
+    return this.containerLocks.get(() =>
+      this.container.getProperties().then(
+        (p) => {
+          if (!p.isImmutableStorageWithVersioningEnabled) {
+            throw new LockingUnsupportedError(
+              `${this.url}: cannot lock ${key}: container ${this.location.container} at ${this.location.accountUrl} does not have version-level immutability enabled; enable it, or unset spec.azureBlob.immutability`,
+            );
+          }
+        },
+        (err: unknown) => {
+          throw this.translate(err, key, 'checking immutability of the container for');
+        },
+      ),
     );
-    // A failure is not remembered: the next locked write asks again.
-    this.containerLocks.catch(() => (this.containerLocks = undefined));
-    return this.containerLocks;
   }
 
   async put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void> {
@@ -226,53 +238,34 @@ export class AzureBlobStorage implements Storage {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    if (length === 0) {
-      if (!(await this.stat(key))) {
-        throw new ObjectNotFoundError(this.url, key);
-      }
-      return Buffer.alloc(0);
-    }
-    let data: Buffer;
-    try {
-      data = await this.download(key, offset, length);
-    } catch (err) {
-      // 416: the range starts past the end of the blob.
-      if (failure(err).statusCode !== 416) {
-        throw this.translate(err, key, 'reading');
-      }
-      data = Buffer.alloc(0);
-    }
-    if (data.length !== length) {
-      throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
-    }
-    return data;
+    return readRange(this, { key, offset, length }, () => this.download(key, offset, length), {
+      statusOf: (err) => failure(err).statusCode,
+      translate: this.translate,
+    });
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const p = await this.container.getBlobClient(this.blobName(key)).getProperties();
-      return {
-        key,
-        size: p.contentLength ?? 0,
-        modified: p.lastModified ?? new Date(0),
-        retainUntil: p.immutabilityPolicyExpiresOn,
-      };
-    } catch (err) {
-      const e = this.translate(err, key, 'inspecting');
-      if (e instanceof ObjectNotFoundError) {
-        return undefined;
-      }
-      throw e;
-    }
+    return statOrAbsent(
+      key,
+      async () => {
+        const p = await this.container.getBlobClient(this.blobName(key)).getProperties();
+        return {
+          key,
+          size: p.contentLength ?? 0,
+          modified: p.lastModified ?? new Date(0),
+          retainUntil: p.immutabilityPolicyExpiresOn,
+        };
+      },
+      this.translate,
+    );
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    const base = this.location.prefix ? `${this.location.prefix}/` : '';
     const infos: ObjectInfo[] = [];
     try {
-      for await (const b of this.container.listBlobsFlat({ prefix: base + prefix })) {
+      for await (const b of this.container.listBlobsFlat({ prefix: this.names.base + prefix })) {
         infos.push({
-          key: b.name.slice(base.length),
+          key: this.names.keyOf(b.name),
           size: b.properties.contentLength ?? 0,
           modified: b.properties.lastModified,
         });
@@ -288,11 +281,7 @@ export class AzureBlobStorage implements Storage {
       await this.container.getBlobClient(this.blobName(key)).deleteIfExists();
     } catch (err) {
       if (/Immutab|LegalHold/i.test(errorCode(err))) {
-        throw new ObjectLockedError(
-          this.url,
-          key,
-          (await this.stat(key).catch(() => undefined))?.retainUntil,
-        );
+        throw await lockedObject(this, key);
       }
       throw this.translate(err, key, 'deleting');
     }

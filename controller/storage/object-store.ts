@@ -1,6 +1,17 @@
-/** What the S3 and Azure Blob backends share: pure helpers, no I/O. */
+/**
+ * What the S3 and Azure Blob backends share: pure helpers, and the steps of a call that are the
+ * same whatever the service (the service's own request is passed in).
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ObjectInfo } from './storage.js';
+import {
+  ObjectLockedError,
+  ObjectNotFoundError,
+  StorageError,
+  StorageUnreachableError,
+  assertValidKey,
+  type ObjectInfo,
+  type Storage,
+} from './storage.js';
 
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -74,4 +85,129 @@ export function concatParts(data: Uint8Array | readonly Uint8Array[]): Buffer {
 /** The order `Storage.list` promises, whatever order the server's pages came in. */
 export function keySorted(infos: ObjectInfo[]): ObjectInfo[] {
   return infos.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** The keys of a repository under a key (or blob name) prefix in a bucket or container. */
+export class KeyPrefix {
+  /** What the service's own names start with; '' without a prefix. */
+  readonly base: string;
+
+  constructor(prefix: string | undefined) {
+    this.base = prefix ? `${prefix}/` : '';
+  }
+
+  /** The service's name for a repository key, once the key is known to be valid. */
+  nameOf(key: string): string {
+    assertValidKey(key);
+    return this.base + key;
+  }
+
+  /** The repository key of a name the service listed. */
+  keyOf(name: string): string {
+    return name.slice(this.base.length);
+  }
+}
+
+/** How a backend turns its SDK's error into a StorageError that says what to fix. */
+export type Translate = (err: unknown, key: string, action: string) => Error;
+
+/**
+ * A range read as every object store answers it: a zero-length range only checks that the object
+ * exists, a range that starts past the end (HTTP 416) reads as nothing, and an answer shorter
+ * than asked is an error rather than silently short data.
+ */
+export async function readRange(
+  storage: Pick<Storage, 'url' | 'stat'>,
+  range: { key: string; offset: number; length: number },
+  download: () => Promise<Buffer>,
+  failure: { statusOf(err: unknown): number | undefined; translate: Translate },
+): Promise<Buffer> {
+  const { key, offset, length } = range;
+  if (length === 0) {
+    if (!(await storage.stat(key))) {
+      throw new ObjectNotFoundError(storage.url, key);
+    }
+    return Buffer.alloc(0);
+  }
+  let data: Buffer;
+  try {
+    data = await download();
+  } catch (err) {
+    if (failure.statusOf(err) !== 416) {
+      throw failure.translate(err, key, 'reading');
+    }
+    data = Buffer.alloc(0);
+  }
+  if (data.length !== length) {
+    throw new StorageError(`${storage.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
+  }
+  return data;
+}
+
+/** What `stat` answers: the object's info, or undefined where the service says it does not exist. */
+export async function statOrAbsent(
+  key: string,
+  head: () => Promise<ObjectInfo>,
+  translate: Translate,
+): Promise<ObjectInfo | undefined> {
+  try {
+    return await head();
+  } catch (err) {
+    const e = translate(err, key, 'inspecting');
+    if (e instanceof ObjectNotFoundError) {
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** A delete the service refused because the object is locked, with until when where it says. */
+export async function lockedObject(storage: Pick<Storage, 'url' | 'stat'>, key: string): Promise<Error> {
+  return new ObjectLockedError(
+    storage.url,
+    key,
+    (await storage.stat(key).catch(() => undefined))?.retainUntil,
+  );
+}
+
+/**
+ * The end of every backend's error translation: a service it cannot reach or that keeps failing
+ * (`fix` says what to check), else the service's own words. Never holds credentials.
+ */
+export function unreachableOrFailed(
+  err: unknown,
+  what: { url: string; key: string; action: string; where: string; fix: string },
+  answer: { status: number | undefined; code: string; message: string | undefined },
+): StorageError {
+  const { url, key, action, where, fix } = what;
+  const { status, code, message } = answer;
+  if (isNetworkError(err) || (status !== undefined && status >= 500)) {
+    const why = status !== undefined ? `HTTP ${status} ${code}` : redact(message) || code;
+    return new StorageUnreachableError(
+      `${url}: ${action} ${key} failed after retries: ${where} is unreachable or failing (${why}); ${fix}`,
+    );
+  }
+  return new StorageError(`${url}: ${action} ${key} failed: ${code}: ${redact(message)}`.trim());
+}
+
+/**
+ * A question about the bucket or container (does it lock?) asked once: the answer is kept while
+ * it is yes, and a failure is forgotten so that the next caller asks again.
+ */
+export class AskedOnce {
+  private answer?: Promise<void>;
+
+  /** The kept answer, or `ask`'s. */
+  get(ask: () => Promise<void>): Promise<void> {
+    if (!this.answer) {
+      const answer = ask();
+      this.answer = answer;
+      answer.catch(() => {
+        if (this.answer === answer) {
+          this.answer = undefined;
+        }
+      });
+    }
+    return this.answer;
+  }
 }

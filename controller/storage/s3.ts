@@ -39,19 +39,23 @@ import {
   StorageAccessDeniedError,
   StorageError,
   StorageLocationNotFoundError,
-  StorageUnreachableError,
-  assertValidKey,
   type ObjectInfo,
   type PutOptions,
   type Storage,
 } from './storage.js';
 import {
+  AskedOnce,
+  KeyPrefix,
   concatParts,
-  isNetworkError,
   keySorted,
+  lockedObject,
+  readRange,
   redact,
   retryBrokenDownload,
   sizeOf,
+  statOrAbsent,
+  unreachableOrFailed,
+  type Translate,
 } from './object-store.js';
 
 export interface S3Tuning {
@@ -86,8 +90,9 @@ export class S3Storage implements Storage {
   private readonly client: S3Client;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
+  private readonly names: KeyPrefix;
   /** Whether the bucket really has Object Lock, asked once before the first locked write. */
-  private bucketLocks?: Promise<void>;
+  private readonly bucketLocks = new AskedOnce();
 
   constructor(
     readonly location: S3Location,
@@ -97,6 +102,7 @@ export class S3Storage implements Storage {
     this.locking = location.objectLock;
     this.multipartThreshold = tuning.multipartThreshold ?? 64 * 1024 * 1024;
     this.partSize = tuning.partSize ?? 16 * 1024 * 1024;
+    this.names = new KeyPrefix(location.prefix);
     this.client = new S3Client({
       region: location.region,
       endpoint: location.endpoint,
@@ -110,8 +116,7 @@ export class S3Storage implements Storage {
   }
 
   private objectKey(key: string): string {
-    assertValidKey(key);
-    return this.location.prefix ? `${this.location.prefix}/${key}` : key;
+    return this.names.nameOf(key);
   }
 
   private where(): string {
@@ -119,7 +124,7 @@ export class S3Storage implements Storage {
   }
 
   /** An SDK error as a StorageError that says what to fix; never holds credentials. */
-  private translate(err: unknown, key: string, action: string): Error {
+  private readonly translate: Translate = (err, key, action) => {
     if (err instanceof StorageError) {
       return err;
     }
@@ -162,14 +167,18 @@ export class S3Storage implements Storage {
         `${this.url}: ${action} ${key} refused by ${this.where()} (${code}): check the access key and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, spec.s3.credentialsSecret) and that they may use bucket ${bucket}`,
       );
     }
-    if (isNetworkError(err) || (status !== undefined && status >= 500)) {
-      const why = status !== undefined ? `HTTP ${status} ${code}` : redact(f.message) || code;
-      return new StorageUnreachableError(
-        `${this.url}: ${action} ${key} failed after retries: ${this.where()} is unreachable or failing (${why}); check the endpoint (spec.s3.endpoint), the network and the server`,
-      );
-    }
-    return new StorageError(`${this.url}: ${action} ${key} failed: ${code}: ${redact(f.message)}`.trim());
-  }
+    return unreachableOrFailed(
+      err,
+      {
+        url: this.url,
+        key,
+        action,
+        where: this.where(),
+        fix: 'check the endpoint (spec.s3.endpoint), the network and the server',
+      },
+      { status, code, message: f.message },
+    );
+  };
 
   private lockParams(key: string, options: PutOptions | undefined) {
     const until = options?.retainUntil;
@@ -189,27 +198,26 @@ export class S3Storage implements Storage {
    * and store the object unlocked; asking the bucket first keeps the promise never to do that.
    */
   private assertBucketLocks(key: string): Promise<void> {
-    this.bucketLocks ??= this.client
-      .send(new GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }))
-      .then(
-        (out) => out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
-        (err: unknown) => {
-          if ((failure(err).name ?? failure(err).Code ?? '').includes('ObjectLockConfigurationNotFound')) {
-            return false;
+    return this.bucketLocks.get(() =>
+      this.client
+        .send(new GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }))
+        .then(
+          (out) => out.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled',
+          (err: unknown) => {
+            if ((failure(err).name ?? failure(err).Code ?? '').includes('ObjectLockConfigurationNotFound')) {
+              return false;
+            }
+            throw this.translate(err, key, 'checking Object Lock of the bucket for');
+          },
+        )
+        .then((enabled) => {
+          if (!enabled) {
+            throw new LockingUnsupportedError(
+              `${this.url}: cannot lock ${key}: bucket ${this.location.bucket} has no Object Lock configuration; create the bucket with Object Lock enabled, or unset spec.s3.objectLock`,
+            );
           }
-          throw this.translate(err, key, 'checking Object Lock of the bucket for');
-        },
-      )
-      .then((enabled) => {
-        if (!enabled) {
-          throw new LockingUnsupportedError(
-            `${this.url}: cannot lock ${key}: bucket ${this.location.bucket} has no Object Lock configuration; create the bucket with Object Lock enabled, or unset spec.s3.objectLock`,
-          );
-        }
-      });
-    // A failure is not remembered: the next locked write asks again.
-    this.bucketLocks.catch(() => (this.bucketLocks = undefined));
-    return this.bucketLocks;
+        }),
+    );
   }
 
   /** Errors a server gives when the bucket cannot lock, as the message that says how to fix it. */
@@ -333,15 +341,8 @@ export class S3Storage implements Storage {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    if (length === 0) {
-      if (!(await this.stat(key))) {
-        throw new ObjectNotFoundError(this.url, key);
-      }
-      return Buffer.alloc(0);
-    }
-    let data: Buffer;
-    try {
-      data = await retryBrokenDownload(async () => {
+    const download = (): Promise<Buffer> =>
+      retryBrokenDownload(async () => {
         const out = await this.client.send(
           new GetObjectCommand({
             Bucket: this.location.bucket,
@@ -351,41 +352,32 @@ export class S3Storage implements Storage {
         );
         return bodyOf(out.Body);
       });
-    } catch (err) {
-      if (failure(err).$metadata?.httpStatusCode === 416) {
-        data = Buffer.alloc(0);
-      } else {
-        throw this.translate(err, key, 'reading');
-      }
-    }
-    if (data.length !== length) {
-      throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
-    }
-    return data;
+    return readRange(this, { key, offset, length }, download, {
+      statusOf: (err) => failure(err).$metadata?.httpStatusCode,
+      translate: this.translate,
+    });
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
-    try {
-      const out = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
-      );
-      return {
-        key,
-        size: out.ContentLength ?? 0,
-        modified: out.LastModified ?? new Date(0),
-        retainUntil: out.ObjectLockRetainUntilDate,
-      };
-    } catch (err) {
-      const e = this.translate(err, key, 'inspecting');
-      if (e instanceof ObjectNotFoundError) {
-        return undefined;
-      }
-      throw e;
-    }
+    return statOrAbsent(
+      key,
+      async () => {
+        const out = await this.client.send(
+          new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
+        );
+        return {
+          key,
+          size: out.ContentLength ?? 0,
+          modified: out.LastModified ?? new Date(0),
+          retainUntil: out.ObjectLockRetainUntilDate,
+        };
+      },
+      this.translate,
+    );
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    const base = this.location.prefix ? `${this.location.prefix}/` : '';
+    const { base } = this.names;
     const infos: ObjectInfo[] = [];
     let ContinuationToken: string | undefined;
     try {
@@ -400,7 +392,7 @@ export class S3Storage implements Storage {
         for (const o of page.Contents ?? []) {
           if (o.Key?.startsWith(base)) {
             infos.push({
-              key: o.Key.slice(base.length),
+              key: this.names.keyOf(o.Key),
               size: o.Size ?? 0,
               modified: o.LastModified ?? new Date(0),
             });
@@ -441,11 +433,7 @@ export class S3Storage implements Storage {
     } catch (err) {
       const f = failure(err);
       if (f.$metadata?.httpStatusCode === 403 && /lock|retention|protected/i.test(f.message ?? '')) {
-        throw new ObjectLockedError(
-          this.url,
-          key,
-          (await this.stat(key).catch(() => undefined))?.retainUntil,
-        );
+        throw await lockedObject(this, key);
       }
       throw this.translate(err, key, 'deleting');
     }
