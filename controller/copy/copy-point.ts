@@ -14,9 +14,7 @@ import { BackupWriter } from '../repository/writer.js';
 import type { PutOptions } from '../storage/storage.js';
 import { Throttle } from './throttle.js';
 
-export class CopyError extends RepositoryError {
-  override name = 'CopyError';
-}
+export class CopyError extends RepositoryError {}
 
 export interface CopyProgress {
   chunksDone: number;

@@ -8,6 +8,7 @@
  * - `list` sees every object whose `put` resolved before it started (read-after-write), in key order;
  * - a write with `retainUntil` is locked until then, or fails: it is never silently left unlocked.
  */
+import { NamedError } from '../common/named-error.js';
 import type { StorageLocation } from './location.js';
 
 export interface ObjectInfo {
@@ -54,12 +55,9 @@ export interface Storage {
   delete(key: string): Promise<void>;
 }
 
-export class StorageError extends Error {
-  override name = 'StorageError';
-}
+export class StorageError extends NamedError {}
 
 export class ObjectNotFoundError extends StorageError {
-  override name = 'ObjectNotFoundError';
   constructor(
     readonly url: string,
     readonly key: string,
@@ -69,7 +67,6 @@ export class ObjectNotFoundError extends StorageError {
 }
 
 export class ObjectExistsError extends StorageError {
-  override name = 'ObjectExistsError';
   constructor(
     readonly url: string,
     readonly key: string,
@@ -80,7 +77,6 @@ export class ObjectExistsError extends StorageError {
 
 /** The object is locked (retention or immutability policy) and cannot be deleted yet. */
 export class ObjectLockedError extends StorageError {
-  override name = 'ObjectLockedError';
   constructor(
     readonly url: string,
     readonly key: string,
@@ -93,29 +89,19 @@ export class ObjectLockedError extends StorageError {
 }
 
 /** A write asked for a lock (`retainUntil`) that this storage cannot set. */
-export class LockingUnsupportedError extends StorageError {
-  override name = 'LockingUnsupportedError';
-}
+export class LockingUnsupportedError extends StorageError {}
 
 /** The server refused the credentials, or they lack a permission the repository needs. */
-export class StorageAccessDeniedError extends StorageError {
-  override name = 'StorageAccessDeniedError';
-}
+export class StorageAccessDeniedError extends StorageError {}
 
 /** The bucket or container the storage names does not exist. */
-export class StorageLocationNotFoundError extends StorageError {
-  override name = 'StorageLocationNotFoundError';
-}
+export class StorageLocationNotFoundError extends StorageError {}
 
 /** The server could not be reached, or kept failing after retries. */
-export class StorageUnreachableError extends StorageError {
-  override name = 'StorageUnreachableError';
-}
+export class StorageUnreachableError extends StorageError {}
 
 /** The storage ran out of space; nothing written by the failed call is visible. */
-export class StorageFullError extends StorageError {
-  override name = 'StorageFullError';
-}
+export class StorageFullError extends StorageError {}
 
 /** Keys are plain relative paths: no empty, '.' or '..' segments, so no backend can escape its root. */
 export function assertValidKey(key: string): void {
