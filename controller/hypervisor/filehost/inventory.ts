@@ -5,6 +5,7 @@
  */
 import {
   IntegrationServiceId,
+  type GuestInfo,
   type HeartbeatStatus,
   type HostInfo,
   type IntegrationService,
@@ -13,7 +14,7 @@ import {
   type VmInfo,
   type VmState,
 } from '../types.js';
-import type { SimDisk, SimVm } from './config.js';
+import type { SimDisk, SimGuest, SimVm } from './config.js';
 import type { Layout } from './layout.js';
 
 const serviceNames: Record<string, string> = {
@@ -102,25 +103,20 @@ export function diskInfo(disk: SimDisk, layout: Layout, node: string): VirtualDi
 
 const versionWithRct = 8;
 
-export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): VmInfo {
-  const {
-    os,
-    family,
-    vssCapable,
-    dynamicDisks,
-    nonSnapshotFileSystem,
-    shadowStorageElsewhere,
-    integrationComponentsOutdated,
-  } = vm.guest;
-  const guest = {
-    os,
-    family,
-    vssCapable,
-    dynamicDisks,
-    nonSnapshotFileSystem,
-    shadowStorageElsewhere,
-    integrationComponentsOutdated,
+/** What the agent may see of the guest: the simulation's own knobs (boot time, bootable) stay out. */
+function guestInfo(g: SimGuest): GuestInfo {
+  return {
+    os: g.os,
+    family: g.family,
+    vssCapable: g.vssCapable,
+    dynamicDisks: g.dynamicDisks,
+    nonSnapshotFileSystem: g.nonSnapshotFileSystem,
+    shadowStorageElsewhere: g.shadowStorageElsewhere,
+    integrationComponentsOutdated: g.integrationComponentsOutdated,
   };
+}
+
+export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): VmInfo {
   const state: VmState = vm.state;
   return {
     id: vm.id,
@@ -128,7 +124,7 @@ export function vmInfo(vm: SimVm, layout: Layout, host: HostInfo, now: Date): Vm
     state,
     generation: vm.generation,
     configurationVersion: vm.configurationVersion,
-    guest,
+    guest: guestInfo(vm.guest),
     heartbeat: heartbeatOf(vm, now),
     integrationServices: integrationServices(vm, now),
     disks: vm.disks.map((d) => diskInfo(d, layout, host.name)),
