@@ -5,34 +5,23 @@ import { HypervisorError } from '../../../controller/hypervisor/types.js';
 const csv = ['C:\\ClusterStorage\\Volume1', 'C:\\ClusterStorage\\Volume10'];
 
 describe('Windows storage paths', () => {
+  const expectVolume = (path: string, kind: string, root: string): void => {
+    expect(volumeOf(path, csv), path).to.deep.equal({ kind, root });
+  };
+
   it('puts a disk on the longest matching Cluster Shared Volume, case-insensitively', () => {
-    expect(volumeOf('c:\\clusterstorage\\volume10\\sql01\\os.vhdx', csv)).to.deep.equal({
-      kind: 'CSV',
-      root: 'C:\\ClusterStorage\\Volume10',
-    });
-    expect(volumeOf('C:\\ClusterStorage\\Volume1\\web\\os.vhdx', csv)).to.deep.equal({
-      kind: 'CSV',
-      root: 'C:\\ClusterStorage\\Volume1',
-    });
+    expectVolume('c:\\clusterstorage\\volume10\\sql01\\os.vhdx', 'CSV', 'C:\\ClusterStorage\\Volume10');
+    expectVolume('C:\\ClusterStorage\\Volume1\\web\\os.vhdx', 'CSV', 'C:\\ClusterStorage\\Volume1');
   });
 
   it('does not take a folder that only starts like a CSV for the CSV', () => {
-    expect(volumeOf('C:\\ClusterStorage\\Volume100\\x.vhdx', csv)).to.deep.equal({
-      kind: 'Local',
-      root: 'C:\\',
-    });
+    expectVolume('C:\\ClusterStorage\\Volume100\\x.vhdx', 'Local', 'C:\\');
   });
 
   it('recognises SMB shares, also behind the long-path prefix', () => {
-    expect(volumeOf('\\\\fs01\\vms\\sql01\\data.vhdx', csv)).to.deep.equal({
-      kind: 'SMB',
-      root: '\\\\fs01\\vms',
-    });
-    expect(volumeOf('\\\\?\\UNC\\fs01\\vms\\sql01\\data.vhdx', csv)).to.deep.equal({
-      kind: 'SMB',
-      root: '\\\\fs01\\vms',
-    });
-    expect(volumeOf('\\\\?\\D:\\VMs\\a.vhdx', csv)).to.deep.equal({ kind: 'Local', root: 'D:\\' });
+    expectVolume('\\\\fs01\\vms\\sql01\\data.vhdx', 'SMB', '\\\\fs01\\vms');
+    expectVolume('\\\\?\\UNC\\fs01\\vms\\sql01\\data.vhdx', 'SMB', '\\\\fs01\\vms');
+    expectVolume('\\\\?\\D:\\VMs\\a.vhdx', 'Local', 'D:\\');
   });
 
   it('accepts absolute local and UNC paths and refuses relative or climbing ones', () => {
