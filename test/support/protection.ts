@@ -1,5 +1,7 @@
-/** Policies and recovery points as the integration tests make and await them. */
+/** Policies, the VMs they protect and recovery points as the integration tests make and await them. */
 import type { RecoveryPoint, VirtualMachineProtection } from '../../controller/api/index.js';
+import type { SimVm } from '../../controller/hypervisor/filehost/config.js';
+import type { VmSpec } from '../../controller/hypervisor/filehost/sim.js';
 import { eventually } from './eventually.js';
 import type { Environment } from './shadowkeep-env.js';
 
@@ -39,18 +41,32 @@ export async function completedPoint(env: Environment, name: string): Promise<Re
   );
 }
 
-/** Creates an on-demand recovery point of a VM under a policy and waits until it is Completed. */
+/**
+ * Creates an on-demand recovery point of a VM under a policy (or straight into a repository, with
+ * no policy) and waits until it is Completed.
+ */
 export async function backUpNow(
   env: Environment,
   name: string,
   vm: { name: string; id: string },
-  policy: string,
+  under: string | { repository: string },
 ): Promise<RecoveryPoint> {
   await env.clients.recoveryPoints.create({
     apiVersion: 'shadowkeep.io/v1alpha1',
     kind: 'RecoveryPoint',
     metadata: { name, namespace: env.namespace },
-    spec: { vm, protection: policy },
+    spec: typeof under === 'string' ? { vm, protection: under } : { vm, repository: under.repository },
   });
   return completedPoint(env, name);
+}
+
+/** A running VM on the environment's first node, its disks on Cluster Shared Volume1. */
+export function aRunningVm(env: Environment, name: string, disks: VmSpec['disks']): Promise<SimVm> {
+  return env.sim.createVm({
+    name,
+    owner: env.nodes[0]!,
+    storage: env.sim.layout.csvVolume('Volume1'),
+    disks,
+    running: true,
+  });
 }

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
 import type { BackupRepository, RecoveryPoint } from '../../../controller/api/index.js';
-import { openVirtualDisk } from '../../../controller/disk/index.js';
 import { openRepository } from '../../../controller/repositories/access.js';
 import { checkRepository } from '../../../controller/repository/check.js';
 import { manifestKey } from '../../../controller/repository/layout.js';
@@ -25,7 +24,8 @@ import {
   type AzuriteServer,
   type S3Server,
 } from '../../support/object-stores.js';
-import { aPolicy, backUpNow } from '../../support/protection.js';
+import { aPolicy, aRunningVm, backUpNow } from '../../support/protection.js';
+import { expectCompleted, expectSameDisk, restoreAndAwait } from '../../support/restores.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
 config.truncateThreshold = 0;
@@ -100,13 +100,7 @@ describe('offsite copies to S3 and Azure Blob', function () {
       },
       encryptionKeySecret: 'offsite-key',
     });
-    const created = await env.sim.createVm({
-      name: 'erp02',
-      owner: env.nodes[0]!,
-      storage: env.sim.layout.csvVolume('Volume1'),
-      disks: [{ kind: 'Blank', sizeBytes: 32 * MiB }],
-      running: true,
-    });
+    const created = await aRunningVm(env, 'erp02', [{ kind: 'Blank', sizeBytes: 32 * MiB }]);
     vm = { name: 'erp02', id: created.id };
     await env.sim.guestWrite(vm.id, 0, randomBytes(5 * MiB));
     await env.clients.protections.create(
@@ -193,33 +187,18 @@ describe('offsite copies to S3 and Azure Blob', function () {
         { timeoutMs: 60_000, what: 'RecoveryPoints rebuilt from S3' },
       );
       const folder = path.join(out, 'from-s3');
-      await env.clients.restores.create({
-        apiVersion: 'shadowkeep.io/v1alpha1',
-        kind: 'VirtualMachineRestore',
-        metadata: { name: 'from-s3', namespace: dr },
-        spec: { recoveryPoint: 'erp02-2', target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder } },
-      });
-      await eventually(
-        async () => {
-          const r = await env.clients.restores.get('from-s3', dr);
-          expect(r?.status?.phase, JSON.stringify(r?.status?.failure)).to.equal('Completed');
+      const restore = await restoreAndAwait(
+        env,
+        {
+          name: 'from-s3',
+          namespace: dr,
+          recoveryPoint: 'erp02-2',
+          target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder },
         },
-        { timeoutMs: 90_000, what: 'the restore from S3' },
+        90_000,
       );
-      const restored = await openVirtualDisk(path.join(folder, 'disk0.vhdx'));
-      const live = await openVirtualDisk((await env.sim.vm(vm.id)).disks[0]!.path!);
-      try {
-        expect(restored.size).to.equal(live.size);
-        for (let offset = 0; offset < live.size; offset += 4 * MiB) {
-          expect(
-            (await restored.read(offset, 4 * MiB)).equals(await live.read(offset, 4 * MiB)),
-            `bytes at ${offset}`,
-          ).to.equal(true);
-        }
-      } finally {
-        await restored.close();
-        await live.close();
-      }
+      expectCompleted(restore);
+      await expectSameDisk(path.join(folder, 'disk0.vhdx'), (await env.sim.vm(vm.id)).disks[0]!.path!);
     } finally {
       await deleteNamespace(dr);
     }

@@ -5,35 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { config, expect } from 'chai';
 import { execa } from 'execa';
 import { annotations, type RecoveryPoint } from '../../../controller/api/index.js';
-import { openVirtualDisk } from '../../../controller/disk/index.js';
 import { checkRepository } from '../../../controller/repository/check.js';
 import { Repository } from '../../../controller/repository/repository.js';
 import { FilesystemStorage } from '../../../controller/storage/filesystem.js';
 import { eventually } from '../../support/eventually.js';
 import { createNamespace, deleteNamespace, repoRoot } from '../../support/kube.js';
-import { aPolicy, backUpNow } from '../../support/protection.js';
+import { aPolicy, aRunningVm, backUpNow } from '../../support/protection.js';
+import { expectCompleted, expectSameDisk, restoreAndAwait } from '../../support/restores.js';
 import { REPOSITORY_PASSWORD, startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
 config.truncateThreshold = 0;
 const MiB = 1024 * 1024;
 const offsitePassword = 'offsite-site-password-9876543210';
-
-async function expectSameDisk(restoredPath: string, livePath: string): Promise<void> {
-  const restored = await openVirtualDisk(restoredPath);
-  const live = await openVirtualDisk(livePath);
-  try {
-    expect(restored.size).to.equal(live.size);
-    for (let offset = 0; offset < live.size; offset += 4 * MiB) {
-      expect(
-        (await restored.read(offset, 4 * MiB)).equals(await live.read(offset, 4 * MiB)),
-        `bytes at ${offset}`,
-      ).to.be.true;
-    }
-  } finally {
-    await restored.close();
-    await live.close();
-  }
-}
 
 describe('offsite copies of recovery points', function () {
   this.timeout(180_000);
@@ -50,13 +33,7 @@ describe('offsite copies of recovery points', function () {
     shortDir = await mkdtemp(path.join(tmpdir(), 'sk-offsite-short-'));
     await env.addRepository('dr-site', offsiteDir, offsitePassword);
     await env.addRepository('dr-short', shortDir, offsitePassword);
-    const created = await env.sim.createVm({
-      name: 'erp01',
-      owner: env.nodes[0]!,
-      storage: env.sim.layout.csvVolume('Volume1'),
-      disks: [{ kind: 'Blank', sizeBytes: 32 * MiB }],
-      running: true,
-    });
+    const created = await aRunningVm(env, 'erp01', [{ kind: 'Blank', sizeBytes: 32 * MiB }]);
     vm = { name: 'erp01', id: created.id };
     await env.sim.guestWrite(vm.id, 0, randomBytes(6 * MiB));
     // Scheduled for once a year: the test takes its recovery points on demand under the policy.
@@ -142,47 +119,25 @@ describe('offsite copies of recovery points', function () {
 
   it('restores a disk from the offsite copy byte for byte when told to read from it', async () => {
     const folder = path.join(out, 'from-dr');
-    await env.clients.restores.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'VirtualMachineRestore',
-      metadata: { name: 'from-dr', namespace: env.namespace },
-      spec: {
-        recoveryPoint: 'erp01-2',
-        fromRepository: 'dr-site',
-        target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder },
-      },
+    const restore = await restoreAndAwait(env, {
+      name: 'from-dr',
+      recoveryPoint: 'erp01-2',
+      fromRepository: 'dr-site',
+      target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder },
     });
-    const restore = await eventually(
-      async () => {
-        const r = await env.clients.restores.get('from-dr', env.namespace);
-        expect(r?.status?.phase).to.be.oneOf(['Completed', 'Failed']);
-        return r!;
-      },
-      { timeoutMs: 60_000, what: 'the restore from dr-site' },
-    );
-    expect(restore.status?.phase, JSON.stringify(restore.status?.failure)).to.equal('Completed');
+    expectCompleted(restore);
     await expectSameDisk(path.join(folder, 'disk0.vhdx'), (await env.sim.vm(vm.id)).disks[0]!.path!);
   });
 
   it('refuses to restore from a repository the recovery point was never copied to', async () => {
-    await env.clients.restores.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'VirtualMachineRestore',
-      metadata: { name: 'from-nowhere', namespace: env.namespace },
-      spec: {
-        recoveryPoint: 'erp01-2',
-        fromRepository: 'primary-typo',
-        target: { type: 'Disks', nodeName: env.nodes[0]!, path: path.join(out, 'nowhere') },
-      },
+    const refused = await restoreAndAwait(env, {
+      name: 'from-nowhere',
+      recoveryPoint: 'erp01-2',
+      fromRepository: 'primary-typo',
+      target: { type: 'Disks', nodeName: env.nodes[0]!, path: path.join(out, 'nowhere') },
     });
-    await eventually(
-      async () => {
-        const r = await env.clients.restores.get('from-nowhere', env.namespace);
-        expect(r?.status?.phase).to.equal('Failed');
-        expect(r?.status?.failure?.message).to.match(/no completed copy in primary-typo/);
-      },
-      { timeoutMs: 60_000, what: 'the refused restore' },
-    );
+    expect(refused.status?.phase).to.equal('Failed');
+    expect(refused.status?.failure?.message).to.match(/no completed copy in primary-typo/);
   });
 
   it('seeds a new offsite repository from removable media, so its first copy sends nothing the media carried', async () => {
@@ -193,19 +148,14 @@ describe('offsite copies of recovery points', function () {
         execa(path.join(repoRoot, 'bin/shadowkeep'), ['seed', ...args, '-n', env.namespace], {
           reject: false,
         });
+      /** Imports the media into dr-seeded, naming the repository the media was exported from. */
+      const importSeed = (source: string) =>
+        shadowkeep('import', '--from', media, '--repository', 'dr-seeded', '--source-repository', source);
       const exported = await shadowkeep('export', '--recovery-point', 'erp01-2', '--to', media);
       expect(exported.stderr).to.equal('');
       expect(exported.stdout).to.match(/exported erp01-2 to .*usb-disk: 1 disks, \d+ chunks written/);
       await env.addRepository('dr-seeded', seededDir, offsitePassword);
-      const imported = await shadowkeep(
-        'import',
-        '--from',
-        media,
-        '--repository',
-        'dr-seeded',
-        '--source-repository',
-        'primary',
-      );
+      const imported = await importSeed('primary');
       expect(imported.stderr).to.equal('');
       expect(imported.stdout).to.match(/imported .*usb-disk into .*dr-seeded/);
 
@@ -230,15 +180,7 @@ describe('offsite copies of recovery points', function () {
       const seeded = await Repository.open(new FilesystemStorage(seededDir), Buffer.from(offsitePassword));
       expect((await checkRepository(seeded, { readData: true })).problems).to.deep.equal([]);
 
-      const wrong = await shadowkeep(
-        'import',
-        '--from',
-        media,
-        '--repository',
-        'dr-seeded',
-        '--source-repository',
-        'nope',
-      );
+      const wrong = await importSeed('nope');
       expect(wrong.exitCode).to.equal(1);
       expect(wrong.stderr).to.equal(`shadowkeep seed: no BackupRepository ${env.namespace}/nope`);
     } finally {
@@ -317,18 +259,13 @@ describe('offsite copies of recovery points', function () {
       expect(second?.status?.disks?.[0]?.manifest).to.be.a('string');
 
       const folder = path.join(out, 'after-disaster');
-      await env.clients.restores.create({
-        apiVersion: 'shadowkeep.io/v1alpha1',
-        kind: 'VirtualMachineRestore',
-        metadata: { name: 'after-disaster', namespace: dr },
-        spec: { recoveryPoint: 'erp01-2', target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder } },
-      });
-      await eventually(
-        async () => {
-          const r = await env.clients.restores.get('after-disaster', dr);
-          expect(r?.status?.phase, JSON.stringify(r?.status?.failure)).to.equal('Completed');
-        },
-        { timeoutMs: 60_000, what: 'the restore in the rebuilt namespace' },
+      expectCompleted(
+        await restoreAndAwait(env, {
+          name: 'after-disaster',
+          namespace: dr,
+          recoveryPoint: 'erp01-2',
+          target: { type: 'Disks', nodeName: env.nodes[0]!, path: folder },
+        }),
       );
       await expectSameDisk(path.join(folder, 'disk0.vhdx'), (await env.sim.vm(vm.id)).disks[0]!.path!);
     } finally {

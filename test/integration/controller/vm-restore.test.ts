@@ -6,6 +6,8 @@ import type { VirtualMachineRestore } from '../../../controller/api/index.js';
 import { openVirtualDisk } from '../../../controller/disk/index.js';
 import type { SimVm } from '../../../controller/hypervisor/filehost/config.js';
 import { eventually } from '../../support/eventually.js';
+import { aRunningVm, backUpNow } from '../../support/protection.js';
+import { restoreAndAwait } from '../../support/restores.js';
 import { startEnvironment, type Environment } from '../../support/shadowkeep-env.js';
 
 config.truncateThreshold = 0;
@@ -35,54 +37,16 @@ describe('restoring whole VMs (OriginalLocation, AlternateHost)', function () {
 
   /** A running VM on the first node with one NTFS disk, its recovery point, and the disk's content then. */
   async function protectedVm(name: string): Promise<{ vm: SimVm; point: string; content: Buffer }> {
-    const vm = await env.sim.createVm({
-      name,
-      owner: env.nodes[0]!,
-      storage: env.sim.layout.csvVolume('Volume1'),
-      disks: [
-        { kind: 'Ntfs', sizeBytes: 16 * MiB, files: [{ name: 'data.bin', data: randomBytes(200_000) }] },
-      ],
-      running: true,
-    });
+    const vm = await aRunningVm(env, name, [
+      { kind: 'Ntfs', sizeBytes: 16 * MiB, files: [{ name: 'data.bin', data: randomBytes(200_000) }] },
+    ]);
     const point = `${name}-1`;
-    await env.clients.recoveryPoints.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'RecoveryPoint',
-      metadata: { name: point, namespace: env.namespace },
-      spec: { vm: { name, id: vm.id }, repository: 'primary' },
-    });
-    await eventually(
-      async () => {
-        const rp = await env.clients.recoveryPoints.get(point, env.namespace);
-        expect(rp?.status?.phase, JSON.stringify(rp?.status)).to.equal('Completed');
-      },
-      { timeoutMs: 60_000, what: `recovery point ${point}` },
-    );
+    await backUpNow(env, point, { name, id: vm.id }, { repository: 'primary' });
     return { vm, point, content: await diskContent(vm.disks[0]!.path!) };
   }
 
-  async function restore(
-    name: string,
-    point: string,
-    target: VirtualMachineRestore['spec']['target'],
-  ): Promise<VirtualMachineRestore> {
-    await env.clients.restores.create({
-      apiVersion: 'shadowkeep.io/v1alpha1',
-      kind: 'VirtualMachineRestore',
-      metadata: { name, namespace: env.namespace },
-      spec: { recoveryPoint: point, target },
-    });
-    return eventually(
-      async () => {
-        const r = await env.clients.restores.get(name, env.namespace);
-        if (r?.status?.phase !== 'Completed' && r?.status?.phase !== 'Failed') {
-          throw new Error(`${name} is ${r?.status?.phase ?? 'new'}`);
-        }
-        return r;
-      },
-      { timeoutMs: 90_000, what: `restore ${name} to finish` },
-    );
-  }
+  const restore = (name: string, point: string, target: VirtualMachineRestore['spec']['target']) =>
+    restoreAndAwait(env, { name, recoveryPoint: point, target }, 90_000);
 
   it('puts a deleted VM back on its host with its ID, its disk byte for byte, and starts it', async () => {
     const { vm, point, content } = await protectedVm('gone01');
