@@ -17,18 +17,7 @@ import {
   type ContainerClient,
 } from '@azure/storage-blob';
 import type { AzureBlobLocation } from './location.js';
-import {
-  AskedOnce,
-  KeyPrefix,
-  concatParts,
-  keySorted,
-  lockedObject,
-  readRange,
-  retryBrokenDownload,
-  statOrAbsent,
-  unreachableOrFailed,
-  type Translate,
-} from './object-store.js';
+import { ObjectStore, concatParts, keySorted, retryBrokenDownload } from './object-store.js';
 import {
   LockingUnsupportedError,
   ObjectExistsError,
@@ -38,7 +27,6 @@ import {
   StorageLocationNotFoundError,
   type ObjectInfo,
   type PutOptions,
-  type Storage,
 } from './storage.js';
 
 export interface AzureTuning {
@@ -80,25 +68,18 @@ function serviceClient(location: AzureBlobLocation, maxTries: number): BlobServi
   return new BlobServiceClient(`${accountUrl.replace(/\/$/, '')}?${credential.token}`, undefined, options);
 }
 
-export class AzureBlobStorage implements Storage {
-  readonly url: string;
-  readonly locking: boolean;
+export class AzureBlobStorage extends ObjectStore {
   private readonly container: ContainerClient;
   private readonly maxSingleShotSize: number;
   private readonly blockSize: number;
-  private readonly names: KeyPrefix;
-  /** Whether the container really has version-level immutability, asked before the first locked write. */
-  private readonly containerLocks = new AskedOnce();
 
   constructor(
     readonly location: AzureBlobLocation,
     tuning: AzureTuning = {},
   ) {
-    this.url = location.url;
-    this.locking = location.immutability;
+    super(location, location.immutability);
     this.maxSingleShotSize = tuning.maxSingleShotSize ?? 64 * 1024 * 1024;
     this.blockSize = tuning.blockSize ?? 16 * 1024 * 1024;
-    this.names = new KeyPrefix(location.prefix);
     this.container = serviceClient(location, tuning.maxTries ?? 5).getContainerClient(location.container);
   }
 
@@ -106,8 +87,11 @@ export class AzureBlobStorage implements Storage {
     return this.names.nameOf(key);
   }
 
-  /** An SDK error as a StorageError that says what to fix; never holds credentials. */
-  private readonly translate: Translate = (err, key, action) => {
+  protected override statusOf(err: unknown): number | undefined {
+    return failure(err).statusCode;
+  }
+
+  protected override translate(err: unknown, key: string, action: string): Error {
     if (err instanceof StorageError) {
       return err;
     }
@@ -127,18 +111,17 @@ export class AzureBlobStorage implements Storage {
         `${this.url}: ${action} ${key} refused by ${accountUrl} (${code || 'HTTP 403'}): check the account key, SAS token or connection string (AZURE_STORAGE_*, spec.azureBlob.credentialsSecret), its permissions and expiry`,
       );
     }
-    return unreachableOrFailed(
+    return this.unreachableOrFailed(
       err,
       {
-        url: this.url,
         key,
         action,
         where: accountUrl,
         fix: 'check the account URL (spec.azureBlob.accountUrl), the network and the service',
       },
-      { status: f.statusCode, code, message: f.message },
+      { code, message: f.message },
     );
-  };
+  }
 
   private immutability(key: string, options: PutOptions | undefined): BlobImmutabilityPolicy | undefined {
     const until = options?.retainUntil;
@@ -158,7 +141,7 @@ export class AzureBlobStorage implements Storage {
    * blob unlocked; asking the container first keeps the promise never to do that.
    */
   private assertContainerLocks(key: string): Promise<void> {
-    return this.containerLocks.get(() =>
+    return this.canLock.get(() =>
       this.container.getProperties().then(
         (p) => {
           if (!p.isImmutableStorageWithVersioningEnabled) {
@@ -217,7 +200,7 @@ export class AzureBlobStorage implements Storage {
   }
 
   /** One Get Blob request for the whole blob or a range; the body's length is the caller's to check. */
-  private async download(key: string, offset: number, length?: number): Promise<Buffer> {
+  protected override async readBytes(key: string, offset: number, length?: number): Promise<Buffer> {
     const blob = this.container.getBlobClient(this.blobName(key));
     return retryBrokenDownload(async () => {
       const response = await blob.download(offset, length);
@@ -231,33 +214,20 @@ export class AzureBlobStorage implements Storage {
 
   async get(key: string): Promise<Buffer> {
     try {
-      return await this.download(key, 0);
+      return await this.readBytes(key, 0);
     } catch (err) {
       throw this.translate(err, key, 'reading');
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    return readRange(this, { key, offset, length }, () => this.download(key, offset, length), {
-      statusOf: (err) => failure(err).statusCode,
-      translate: this.translate,
-    });
-  }
-
-  async stat(key: string): Promise<ObjectInfo | undefined> {
-    return statOrAbsent(
+  protected override async head(key: string): Promise<ObjectInfo> {
+    const p = await this.container.getBlobClient(this.blobName(key)).getProperties();
+    return {
       key,
-      async () => {
-        const p = await this.container.getBlobClient(this.blobName(key)).getProperties();
-        return {
-          key,
-          size: p.contentLength ?? 0,
-          modified: p.lastModified ?? new Date(0),
-          retainUntil: p.immutabilityPolicyExpiresOn,
-        };
-      },
-      this.translate,
-    );
+      size: p.contentLength ?? 0,
+      modified: p.lastModified ?? new Date(0),
+      retainUntil: p.immutabilityPolicyExpiresOn,
+    };
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
@@ -281,7 +251,7 @@ export class AzureBlobStorage implements Storage {
       await this.container.getBlobClient(this.blobName(key)).deleteIfExists();
     } catch (err) {
       if (/Immutab|LegalHold/i.test(errorCode(err))) {
-        throw await lockedObject(this, key);
+        throw await this.locked(key);
       }
       throw this.translate(err, key, 'deleting');
     }

@@ -10,6 +10,7 @@ import {
   StorageUnreachableError,
   assertValidKey,
   type ObjectInfo,
+  type PutOptions,
   type Storage,
 } from './storage.js';
 
@@ -88,7 +89,7 @@ export function keySorted(infos: ObjectInfo[]): ObjectInfo[] {
 }
 
 /** The keys of a repository under a key (or blob name) prefix in a bucket or container. */
-export class KeyPrefix {
+class KeyPrefix {
   /** What the service's own names start with; '' without a prefix. */
   readonly base: string;
 
@@ -108,93 +109,11 @@ export class KeyPrefix {
   }
 }
 
-/** How a backend turns its SDK's error into a StorageError that says what to fix. */
-export type Translate = (err: unknown, key: string, action: string) => Error;
-
-/**
- * A range read as every object store answers it: a zero-length range only checks that the object
- * exists, a range that starts past the end (HTTP 416) reads as nothing, and an answer shorter
- * than asked is an error rather than silently short data.
- */
-export async function readRange(
-  storage: Pick<Storage, 'url' | 'stat'>,
-  range: { key: string; offset: number; length: number },
-  download: () => Promise<Buffer>,
-  failure: { statusOf(err: unknown): number | undefined; translate: Translate },
-): Promise<Buffer> {
-  const { key, offset, length } = range;
-  if (length === 0) {
-    if (!(await storage.stat(key))) {
-      throw new ObjectNotFoundError(storage.url, key);
-    }
-    return Buffer.alloc(0);
-  }
-  let data: Buffer;
-  try {
-    data = await download();
-  } catch (err) {
-    if (failure.statusOf(err) !== 416) {
-      throw failure.translate(err, key, 'reading');
-    }
-    data = Buffer.alloc(0);
-  }
-  if (data.length !== length) {
-    throw new StorageError(`${storage.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
-  }
-  return data;
-}
-
-/** What `stat` answers: the object's info, or undefined where the service says it does not exist. */
-export async function statOrAbsent(
-  key: string,
-  head: () => Promise<ObjectInfo>,
-  translate: Translate,
-): Promise<ObjectInfo | undefined> {
-  try {
-    return await head();
-  } catch (err) {
-    const e = translate(err, key, 'inspecting');
-    if (e instanceof ObjectNotFoundError) {
-      return undefined;
-    }
-    throw e;
-  }
-}
-
-/** A delete the service refused because the object is locked, with until when where it says. */
-export async function lockedObject(storage: Pick<Storage, 'url' | 'stat'>, key: string): Promise<Error> {
-  return new ObjectLockedError(
-    storage.url,
-    key,
-    (await storage.stat(key).catch(() => undefined))?.retainUntil,
-  );
-}
-
-/**
- * The end of every backend's error translation: a service it cannot reach or that keeps failing
- * (`fix` says what to check), else the service's own words. Never holds credentials.
- */
-export function unreachableOrFailed(
-  err: unknown,
-  what: { url: string; key: string; action: string; where: string; fix: string },
-  answer: { status: number | undefined; code: string; message: string | undefined },
-): StorageError {
-  const { url, key, action, where, fix } = what;
-  const { status, code, message } = answer;
-  if (isNetworkError(err) || (status !== undefined && status >= 500)) {
-    const why = status !== undefined ? `HTTP ${status} ${code}` : redact(message) || code;
-    return new StorageUnreachableError(
-      `${url}: ${action} ${key} failed after retries: ${where} is unreachable or failing (${why}); ${fix}`,
-    );
-  }
-  return new StorageError(`${url}: ${action} ${key} failed: ${code}: ${redact(message)}`.trim());
-}
-
 /**
  * A question about the bucket or container (does it lock?) asked once: the answer is kept while
  * it is yes, and a failure is forgotten so that the next caller asks again.
  */
-export class AskedOnce {
+class AskedOnce {
   private answer?: Promise<void>;
 
   /** The kept answer, or `ask`'s. */
@@ -209,5 +128,105 @@ export class AskedOnce {
       });
     }
     return this.answer;
+  }
+}
+
+/**
+ * Storage in an object store's bucket or container under a key prefix: what S3 and Azure Blob do
+ * alike. A backend adds its SDK's requests and says what its SDK's errors mean.
+ */
+export abstract class ObjectStore implements Storage {
+  readonly url: string;
+  /** Where the repository's keys stand among the service's names. */
+  protected readonly names: KeyPrefix;
+  /** Whether the bucket or container really locks, asked before the first locked write. */
+  protected readonly canLock = new AskedOnce();
+
+  constructor(
+    location: { url: string; prefix?: string | undefined },
+    readonly locking: boolean,
+  ) {
+    this.url = location.url;
+    this.names = new KeyPrefix(location.prefix);
+  }
+
+  abstract put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void>;
+  abstract create(key: string, data: Uint8Array, options?: PutOptions): Promise<void>;
+  abstract get(key: string): Promise<Buffer>;
+  abstract list(prefix: string): Promise<ObjectInfo[]>;
+  abstract delete(key: string): Promise<void>;
+
+  /** An SDK error as a StorageError that says what to fix; never holds credentials. */
+  protected abstract translate(err: unknown, key: string, action: string): Error;
+  /** The HTTP status an SDK error carries, where it has one. */
+  protected abstract statusOf(err: unknown): number | undefined;
+  /** One request for an object's size, time and lock; the SDK's error where it is absent. */
+  protected abstract head(key: string): Promise<ObjectInfo>;
+  /** One request for a range of an object; the answer's length is the caller's to check. */
+  protected abstract readBytes(key: string, offset: number, length: number): Promise<Buffer>;
+
+  /**
+   * A zero-length range only checks that the object exists, a range that starts past the end
+   * (HTTP 416) reads as nothing, and an answer shorter than asked is an error rather than
+   * silently short data.
+   */
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length === 0) {
+      if (!(await this.stat(key))) {
+        throw new ObjectNotFoundError(this.url, key);
+      }
+      return Buffer.alloc(0);
+    }
+    let data: Buffer;
+    try {
+      data = await this.readBytes(key, offset, length);
+    } catch (err) {
+      if (this.statusOf(err) !== 416) {
+        throw this.translate(err, key, 'reading');
+      }
+      data = Buffer.alloc(0);
+    }
+    if (data.length !== length) {
+      throw new StorageError(`${this.url}: object ${key} ends before byte ${offset + length} (truncated?)`);
+    }
+    return data;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return await this.head(key);
+    } catch (err) {
+      const e = this.translate(err, key, 'inspecting');
+      if (e instanceof ObjectNotFoundError) {
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  /** A delete the service refused because the object is locked, with until when where it says. */
+  protected async locked(key: string): Promise<ObjectLockedError> {
+    return new ObjectLockedError(this.url, key, (await this.stat(key).catch(() => undefined))?.retainUntil);
+  }
+
+  /**
+   * The end of every backend's error translation: a service it cannot reach or that keeps
+   * failing (`fix` says what to check), else the service's own words.
+   */
+  protected unreachableOrFailed(
+    err: unknown,
+    what: { key: string; action: string; where: string; fix: string },
+    answer: { code: string; message: string | undefined },
+  ): StorageError {
+    const { key, action, where, fix } = what;
+    const { code, message } = answer;
+    const status = this.statusOf(err);
+    if (isNetworkError(err) || (status !== undefined && status >= 500)) {
+      const why = status !== undefined ? `HTTP ${status} ${code}` : redact(message) || code;
+      return new StorageUnreachableError(
+        `${this.url}: ${action} ${key} failed after retries: ${where} is unreachable or failing (${why}); ${fix}`,
+      );
+    }
+    return new StorageError(`${this.url}: ${action} ${key} failed: ${code}: ${redact(message)}`.trim());
   }
 }

@@ -41,22 +41,8 @@ import {
   StorageLocationNotFoundError,
   type ObjectInfo,
   type PutOptions,
-  type Storage,
 } from './storage.js';
-import {
-  AskedOnce,
-  KeyPrefix,
-  concatParts,
-  keySorted,
-  lockedObject,
-  readRange,
-  redact,
-  retryBrokenDownload,
-  sizeOf,
-  statOrAbsent,
-  unreachableOrFailed,
-  type Translate,
-} from './object-store.js';
+import { ObjectStore, concatParts, keySorted, redact, retryBrokenDownload, sizeOf } from './object-store.js';
 
 export interface S3Tuning {
   /** Objects larger than this go up in parts; AWS allows 5 GiB in one PutObject. */
@@ -84,25 +70,18 @@ async function bodyOf(body: { transformToByteArray(): Promise<Uint8Array> } | un
   return body ? Buffer.from(await body.transformToByteArray()) : Buffer.alloc(0);
 }
 
-export class S3Storage implements Storage {
-  readonly url: string;
-  readonly locking: boolean;
+export class S3Storage extends ObjectStore {
   private readonly client: S3Client;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
-  private readonly names: KeyPrefix;
-  /** Whether the bucket really has Object Lock, asked once before the first locked write. */
-  private readonly bucketLocks = new AskedOnce();
 
   constructor(
     readonly location: S3Location,
     tuning: S3Tuning = {},
   ) {
-    this.url = location.url;
-    this.locking = location.objectLock;
+    super(location, location.objectLock);
     this.multipartThreshold = tuning.multipartThreshold ?? 64 * 1024 * 1024;
     this.partSize = tuning.partSize ?? 16 * 1024 * 1024;
-    this.names = new KeyPrefix(location.prefix);
     this.client = new S3Client({
       region: location.region,
       endpoint: location.endpoint,
@@ -123,8 +102,11 @@ export class S3Storage implements Storage {
     return this.location.endpoint ?? `AWS region ${this.location.region}`;
   }
 
-  /** An SDK error as a StorageError that says what to fix; never holds credentials. */
-  private readonly translate: Translate = (err, key, action) => {
+  protected override statusOf(err: unknown): number | undefined {
+    return failure(err).$metadata?.httpStatusCode;
+  }
+
+  protected override translate(err: unknown, key: string, action: string): Error {
     if (err instanceof StorageError) {
       return err;
     }
@@ -167,18 +149,17 @@ export class S3Storage implements Storage {
         `${this.url}: ${action} ${key} refused by ${this.where()} (${code}): check the access key and secret (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, spec.s3.credentialsSecret) and that they may use bucket ${bucket}`,
       );
     }
-    return unreachableOrFailed(
+    return this.unreachableOrFailed(
       err,
       {
-        url: this.url,
         key,
         action,
         where: this.where(),
         fix: 'check the endpoint (spec.s3.endpoint), the network and the server',
       },
-      { status, code, message: f.message },
+      { code, message: f.message },
     );
-  };
+  }
 
   private lockParams(key: string, options: PutOptions | undefined) {
     const until = options?.retainUntil;
@@ -198,7 +179,7 @@ export class S3Storage implements Storage {
    * and store the object unlocked; asking the bucket first keeps the promise never to do that.
    */
   private assertBucketLocks(key: string): Promise<void> {
-    return this.bucketLocks.get(() =>
+    return this.canLock.get(() =>
       this.client
         .send(new GetObjectLockConfigurationCommand({ Bucket: this.location.bucket }))
         .then(
@@ -340,40 +321,29 @@ export class S3Storage implements Storage {
     }
   }
 
-  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const download = (): Promise<Buffer> =>
-      retryBrokenDownload(async () => {
-        const out = await this.client.send(
-          new GetObjectCommand({
-            Bucket: this.location.bucket,
-            Key: this.objectKey(key),
-            Range: `bytes=${offset}-${offset + length - 1}`,
-          }),
-        );
-        return bodyOf(out.Body);
-      });
-    return readRange(this, { key, offset, length }, download, {
-      statusOf: (err) => failure(err).$metadata?.httpStatusCode,
-      translate: this.translate,
+  protected override readBytes(key: string, offset: number, length: number): Promise<Buffer> {
+    return retryBrokenDownload(async () => {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.location.bucket,
+          Key: this.objectKey(key),
+          Range: `bytes=${offset}-${offset + length - 1}`,
+        }),
+      );
+      return bodyOf(out.Body);
     });
   }
 
-  async stat(key: string): Promise<ObjectInfo | undefined> {
-    return statOrAbsent(
-      key,
-      async () => {
-        const out = await this.client.send(
-          new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
-        );
-        return {
-          key,
-          size: out.ContentLength ?? 0,
-          modified: out.LastModified ?? new Date(0),
-          retainUntil: out.ObjectLockRetainUntilDate,
-        };
-      },
-      this.translate,
+  protected override async head(key: string): Promise<ObjectInfo> {
+    const out = await this.client.send(
+      new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key) }),
     );
+    return {
+      key,
+      size: out.ContentLength ?? 0,
+      modified: out.LastModified ?? new Date(0),
+      retainUntil: out.ObjectLockRetainUntilDate,
+    };
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
@@ -433,7 +403,7 @@ export class S3Storage implements Storage {
     } catch (err) {
       const f = failure(err);
       if (f.$metadata?.httpStatusCode === 403 && /lock|retention|protected/i.test(f.message ?? '')) {
-        throw await lockedObject(this, key);
+        throw await this.locked(key);
       }
       throw this.translate(err, key, 'deleting');
     }
