@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import { UserError } from '../../../controller/cli/command.js';
 import type {
   HyperVVirtualMachine,
   RecoveryPoint,
@@ -56,4 +58,21 @@ export function aPoint(
     spec: { vm: { name: vm.status?.vmName ?? '' } },
     status,
   };
+}
+
+/** The message of a usage error (a UserError with exit code 2), failing the test on anything else. */
+export function usageErrorMessage(err: unknown): string {
+  expect(err).to.be.instanceOf(UserError);
+  expect((err as UserError).exitCode).to.equal(2);
+  return (err as Error).message;
+}
+
+/** The message of the usage error `fn` throws; the test fails when it throws none. */
+export function usageError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return usageErrorMessage(err);
+  }
+  throw new Error('expected a usage error');
 }

@@ -1,19 +1,8 @@
 import { expect } from 'chai';
-import { UserError } from '../../../controller/cli/command.js';
 import { restoreName, restoreOutcome, restoreTarget } from '../../../controller/plugin/restore.js';
 import { verifyRequest } from '../../../controller/plugin/verify.js';
 import { palette } from '../../../controller/plugin/output.js';
-
-const usageError = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(UserError);
-    expect((err as UserError).exitCode).to.equal(2);
-    return (err as Error).message;
-  }
-  throw new Error('expected a usage error');
-};
+import { usageError } from './fixtures.js';
 
 describe('kubectl shadowkeep restore and verify', () => {
   it('turns each --to into the restore target the API expects', () => {
