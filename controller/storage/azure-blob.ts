@@ -70,16 +70,15 @@ function serviceClient(location: AzureBlobLocation, maxTries: number): BlobServi
 
 export class AzureBlobStorage extends ObjectStore {
   private readonly container: ContainerClient;
-  private readonly maxSingleShotSize: number;
-  private readonly blockSize: number;
 
   constructor(
     readonly location: AzureBlobLocation,
     tuning: AzureTuning = {},
   ) {
-    super(location, location.immutability);
-    this.maxSingleShotSize = tuning.maxSingleShotSize ?? 64 * 1024 * 1024;
-    this.blockSize = tuning.blockSize ?? 16 * 1024 * 1024;
+    super(location, location.immutability, {
+      singleUpTo: tuning.maxSingleShotSize,
+      partSize: tuning.blockSize,
+    });
     this.container = serviceClient(location, tuning.maxTries ?? 5).getContainerClient(location.container);
   }
 
@@ -173,14 +172,14 @@ export class AzureBlobStorage extends ObjectStore {
     }
     const conditions = ifAbsent ? { ifNoneMatch: '*' } : undefined;
     try {
-      if (body.length <= this.maxSingleShotSize) {
+      if (body.length <= this.uploads.singleUpTo) {
         await blob.upload(body, body.length, { conditions, immutabilityPolicy });
         return;
       }
       const ids: string[] = [];
-      for (let offset = 0; offset < body.length; offset += this.blockSize) {
+      for (let offset = 0; offset < body.length; offset += this.uploads.partSize) {
         const id = Buffer.from(String(ids.length).padStart(6, '0')).toString('base64');
-        const part = body.subarray(offset, offset + this.blockSize);
+        const part = body.subarray(offset, offset + this.uploads.partSize);
         await blob.stageBlock(id, part, part.length);
         ids.push(id);
       }

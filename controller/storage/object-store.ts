@@ -88,6 +88,17 @@ export function keySorted(infos: ObjectInfo[]): ObjectInfo[] {
   return infos.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/**
+ * How objects go up: up to `singleUpTo` bytes in one request, larger ones in parts (S3 multipart,
+ * Azure staged blocks) of `partSize`.
+ */
+export interface Uploads {
+  singleUpTo: number;
+  partSize: number;
+}
+
+const defaultUploads: Uploads = { singleUpTo: 64 * 1024 * 1024, partSize: 16 * 1024 * 1024 };
+
 /** The keys of a repository under a key (or blob name) prefix in a bucket or container. */
 class KeyPrefix {
   /** What the service's own names start with; '' without a prefix. */
@@ -142,12 +153,19 @@ export abstract class ObjectStore implements Storage {
   /** Whether the bucket or container really locks, asked before the first locked write. */
   protected readonly canLock = new AskedOnce();
 
+  protected readonly uploads: Uploads;
+
   constructor(
     location: { url: string; prefix?: string | undefined },
     readonly locking: boolean,
+    uploads: { [K in keyof Uploads]?: number | undefined },
   ) {
     this.url = location.url;
     this.names = new KeyPrefix(location.prefix);
+    this.uploads = {
+      singleUpTo: uploads.singleUpTo ?? defaultUploads.singleUpTo,
+      partSize: uploads.partSize ?? defaultUploads.partSize,
+    };
   }
 
   abstract put(key: string, data: Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<void>;

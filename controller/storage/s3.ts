@@ -72,16 +72,15 @@ async function bodyOf(body: { transformToByteArray(): Promise<Uint8Array> } | un
 
 export class S3Storage extends ObjectStore {
   private readonly client: S3Client;
-  private readonly multipartThreshold: number;
-  private readonly partSize: number;
 
   constructor(
     readonly location: S3Location,
     tuning: S3Tuning = {},
   ) {
-    super(location, location.objectLock);
-    this.multipartThreshold = tuning.multipartThreshold ?? 64 * 1024 * 1024;
-    this.partSize = tuning.partSize ?? 16 * 1024 * 1024;
+    super(location, location.objectLock, {
+      singleUpTo: tuning.multipartThreshold,
+      partSize: tuning.partSize,
+    });
     this.client = new S3Client({
       region: location.region,
       endpoint: location.endpoint,
@@ -242,7 +241,7 @@ export class S3Storage extends ObjectStore {
     }
     const condition = ifAbsent ? { IfNoneMatch: '*' } : {};
     try {
-      if (sizeOf(data) > this.multipartThreshold) {
+      if (sizeOf(data) > this.uploads.singleUpTo) {
         await this.multipart(Key, concatParts(data), { ...lock, ...condition });
       } else {
         const body = concatParts(data);
@@ -277,8 +276,8 @@ export class S3Storage extends ObjectStore {
     const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...lock }));
     try {
       const parts = [];
-      for (let offset = 0, n = 1; offset < body.length; offset += this.partSize, n++) {
-        const chunk = body.subarray(offset, offset + this.partSize);
+      for (let offset = 0, n = 1; offset < body.length; offset += this.uploads.partSize, n++) {
+        const chunk = body.subarray(offset, offset + this.uploads.partSize);
         const { ETag } = await this.client.send(
           new UploadPartCommand({
             Bucket,
