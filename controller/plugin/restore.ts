@@ -1,5 +1,5 @@
 /**
- * `kubectl shadowkeep restore <recovery-point> --to original|host|disks|items`: creates a
+ * `kubectl shadowkeep restore <recovery-point> --to original|host|disks|items|boot-test`: creates a
  * VirtualMachineRestore (the only way a restore happens; the plugin has no side channel to the
  * hosts) and waits with progress until it is Completed or Failed. Pure building and formatting
  * first; the command at the end does the I/O.
@@ -23,6 +23,7 @@ export interface RestoreFlags {
   items?: string[];
   destination?: string;
   overwrite?: boolean;
+  bootTimeout?: string;
 }
 
 const usageError = (message: string): UserError => new UserError(message, ExitCode.usage);
@@ -34,11 +35,12 @@ export function restoreTarget(flags: RestoreFlags): Target {
     host: ['node', 'path', 'newName', 'start'],
     disks: ['node', 'path'],
     items: ['items', 'destination', 'node', 'overwrite'],
+    'boot-test': ['node', 'path', 'bootTimeout'],
   };
   const to = flags.to ?? '';
   const permitted = allowed[to];
   if (!permitted) {
-    throw usageError(`--to must be original, host, disks or items (got '${to}')`);
+    throw usageError(`--to must be original, host, disks, items or boot-test (got '${to}')`);
   }
   const flagName: Record<keyof RestoreFlags, string> = {
     to: '--to',
@@ -50,6 +52,7 @@ export function restoreTarget(flags: RestoreFlags): Target {
     items: '--item',
     destination: '--destination',
     overwrite: '--overwrite',
+    bootTimeout: '--boot-timeout',
   };
   const extra = (Object.keys(flags) as (keyof RestoreFlags)[]).filter(
     (k) => k !== 'to' && flags[k] !== undefined && flags[k] !== false && !permitted.includes(k),
@@ -81,6 +84,13 @@ export function restoreTarget(flags: RestoreFlags): Target {
       };
     case 'disks':
       return { type: 'Disks', nodeName: need('node'), path: need('path') };
+    case 'boot-test':
+      return {
+        type: 'BootTest',
+        ...(flags.node ? { nodeName: flags.node } : {}),
+        ...(flags.path ? { path: flags.path } : {}),
+        ...(flags.bootTimeout ? { bootTimeout: flags.bootTimeout } : {}),
+      };
     default: {
       if (!flags.items?.length) {
         throw usageError('--to items needs at least one --item PATH (a path inside the recovery point)');
@@ -133,7 +143,7 @@ export function restoreOutcome(restore: VirtualMachineRestore, colours: Palette)
 }
 
 const usage =
-  'Usage: kubectl shadowkeep restore <recovery-point> --to original|host|disks|items [options]\n' +
+  'Usage: kubectl shadowkeep restore <recovery-point> --to original|host|disks|items|boot-test [options]\n' +
   'Creates a VirtualMachineRestore and waits until it is Completed or Failed (exit code 1 if it failed).\n' +
   '  --to original           the whole VM back in place, same ID (refused while it runs unless\n' +
   '                          --stop-running-vm); --start to start it afterwards\n' +
@@ -141,6 +151,9 @@ const usage =
   '  --to disks              the VHDX files only: --node NODE --path FOLDER\n' +
   '  --to items              files and folders: --item PATH (repeatable) --destination FOLDER\n' +
   '                          [--node NODE] [--overwrite]\n' +
+  '  --to boot-test          prove it boots: a throw-away VM on an isolated switch, started until\n' +
+  '                          its heartbeat answers, then removed [--node NODE] [--path FOLDER]\n' +
+  '                          [--boot-timeout DURATION] (default 10m)\n' +
   '  --from-repository NAME  read from this offsite copy instead of the primary repository\n' +
   '  --name NAME             name of the VirtualMachineRestore (default <point>-restore-<time>)\n' +
   '  --no-wait               create it and return\n' +
@@ -161,6 +174,7 @@ export const restoreCommand = pluginVerb({
     item: { type: 'string', multiple: true },
     destination: { type: 'string' },
     overwrite: { type: 'boolean' },
+    'boot-timeout': { type: 'string' },
     'from-repository': { type: 'string' },
     name: { type: 'string' },
     ...waitOptions,
@@ -178,6 +192,7 @@ export const restoreCommand = pluginVerb({
       ...(values.item !== undefined ? { items: values.item } : {}),
       ...(values.destination !== undefined ? { destination: values.destination } : {}),
       ...(values.overwrite !== undefined ? { overwrite: values.overwrite } : {}),
+      ...(values['boot-timeout'] !== undefined ? { bootTimeout: values['boot-timeout'] } : {}),
     });
     const timeoutMs = timeoutOf(values.timeout);
     const { clients } = connectPlugin();

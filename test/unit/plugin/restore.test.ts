@@ -36,6 +36,12 @@ describe('kubectl shadowkeep restore and verify', () => {
       type: 'Items',
       items: { paths: ['C:\\a.txt', 'D:\\Reports'], destination: '\\\\fs01\\r' },
     });
+    expect(restoreTarget({ to: 'boot-test' })).to.deep.equal({ type: 'BootTest' });
+    expect(restoreTarget({ to: 'boot-test', node: 'hv-test-1', bootTimeout: '15m' })).to.deep.equal({
+      type: 'BootTest',
+      nodeName: 'hv-test-1',
+      bootTimeout: '15m',
+    });
   });
 
   it('says which flag is missing or does not belong, before anything is created', () => {
@@ -46,7 +52,12 @@ describe('kubectl shadowkeep restore and verify', () => {
       '--new-name, --node cannot be used with --to original',
     );
     expect(usageError(() => restoreTarget({ to: 'items', destination: 'D:\\x' }))).to.contain('--item PATH');
-    expect(usageError(() => restoreTarget({ to: 'elsewhere' }))).to.contain('original, host, disks or items');
+    expect(usageError(() => restoreTarget({ to: 'elsewhere' }))).to.contain(
+      'original, host, disks, items or boot-test',
+    );
+    expect(
+      usageError(() => restoreTarget({ to: 'disks', node: 'n', path: 'D:\\R', bootTimeout: '5m' })),
+    ).to.equal('--boot-timeout cannot be used with --to disks');
   });
 
   it('names the restore after the point and the second, within the 63-character limit', () => {
