@@ -23,11 +23,11 @@ const disk = await openVirtualDisk(setup.diskPath);
 const zeros = Buffer.alloc(setup.chunkSize);
 const spare: Buffer[] = [];
 
-function processChunk(
-  data: Buffer,
-  previous: string | null | undefined,
-  transfer: ArrayBuffer[],
-): ChunkOutcome {
+/** What a chunk became; a new chunk's sealed blob is still in parts, copied out per task. */
+type Processed =
+  Exclude<ChunkOutcome, { kind: 'new' }> | { kind: 'new'; id: string; parts: Buffer[]; size: number };
+
+function processChunk(data: Buffer, previous: string | null | undefined): Processed {
   if (data.equals(zeros.subarray(0, data.length))) {
     return { kind: 'zero' };
   }
@@ -36,31 +36,45 @@ function processChunk(
   if (hex === previous) {
     return { kind: 'same', id: hex };
   }
-  const encoded = encodeChunk(keys, id, data, setup.compressionLevel);
-  const blob = new Uint8Array(encoded.size);
-  let at = 0;
-  for (const part of encoded.parts) {
-    blob.set(part, at);
-    at += part.length;
+  const { parts, size } = encodeChunk(keys, id, data, setup.compressionLevel);
+  return { kind: 'new', id: hex, parts, size };
+}
+
+/**
+ * Copies a task's new blobs into one buffer, which is moved (not copied) to the main thread:
+ * one allocation and one transfer per task rather than per chunk.
+ */
+function pack(processed: Processed[]): { result: ChunkResult; transfer: ArrayBuffer[] } {
+  const total = processed.reduce((n, p) => n + (p.kind === 'new' ? p.size : 0), 0);
+  if (total === 0) {
+    return { result: { chunks: processed as ChunkOutcome[] }, transfer: [] };
   }
-  transfer.push(blob.buffer);
-  return { kind: 'new', id: hex, blob };
+  const blobs = new Uint8Array(total);
+  let at = 0;
+  const chunks = processed.map((p): ChunkOutcome => {
+    if (p.kind !== 'new') {
+      return p;
+    }
+    const blob = blobs.subarray(at, at + p.size);
+    for (const part of p.parts) {
+      blobs.set(part, at);
+      at += part.length;
+    }
+    return { kind: 'new', id: p.id, blob };
+  });
+  return { result: { chunks }, transfer: [blobs.buffer] };
 }
 
 async function processTask(task: ChunkTask): Promise<{ result: ChunkResult; transfer: ArrayBuffer[] }> {
   const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(setup.chunkSize * chunksPerTask(setup.chunkSize));
   try {
     await disk.readInto(task.offset, buffer.subarray(0, task.length));
-    const transfer: ArrayBuffer[] = [];
-    const chunks = task.previous.map((previous, k) => {
-      const start = k * setup.chunkSize;
-      return processChunk(
-        buffer.subarray(start, Math.min(start + setup.chunkSize, task.length)),
-        previous,
-        transfer,
-      );
-    });
-    return { result: { chunks }, transfer };
+    return pack(
+      task.previous.map((previous, k) => {
+        const start = k * setup.chunkSize;
+        return processChunk(buffer.subarray(start, Math.min(start + setup.chunkSize, task.length)), previous);
+      }),
+    );
   } finally {
     spare.push(buffer);
   }

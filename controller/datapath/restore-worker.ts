@@ -5,6 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { workerData } from 'node:worker_threads';
+import { writeParts } from '../common/write-parts.js';
 import { vhdxFileOffset } from '../disk/vhdx-writer.js';
 import { decodeChunk } from '../repository/codec.js';
 import { packKey } from '../repository/layout.js';
@@ -17,6 +18,8 @@ const setup = workerData as RestoreSetup;
 const keys = { encryption: Buffer.from(setup.encryptionKey), chunkId: Buffer.from(setup.chunkIdKey) };
 const storage = openLocation(setup.storage);
 const out = await open(setup.out, 'r+');
+/** Well under IOV_MAX (1024 on Linux). */
+const MAX_IOVECS = 512;
 
 function fileOffset(virtualOffset: number, length: number): number {
   return setup.vhdx
@@ -24,10 +27,28 @@ function fileOffset(virtualOffset: number, length: number): number {
     : virtualOffset;
 }
 
+/** Writes every (offset, data) pair, merging runs that are adjacent in the file into one writev. */
+async function writeRuns(writes: { at: number; data: Buffer }[]): Promise<void> {
+  writes.sort((a, b) => a.at - b.at);
+  let run: Buffer[] = [];
+  let start = 0;
+  let end = -1;
+  for (const w of writes) {
+    if (w.at !== end || run.length >= MAX_IOVECS) {
+      await writeParts(out, run, start);
+      run = [];
+      start = end = w.at;
+    }
+    run.push(w.data);
+    end += w.data.length;
+  }
+  await writeParts(out, run, start);
+}
+
 serveTasks(
   async (span: Span): Promise<{ result: RestoreResultPart }> => {
     const data = await storage.getRange(packKey(span.pack), span.offset, span.length);
-    let bytesWritten = 0;
+    const writes: { at: number; data: Buffer }[] = [];
     for (const c of span.chunks) {
       const start = c.location.offset - span.offset;
       const plain = decodeChunk(
@@ -36,11 +57,13 @@ serveTasks(
         data.subarray(start, start + c.location.length),
       );
       for (const position of c.positions) {
-        await out.write(plain, 0, plain.length, fileOffset(position * setup.chunkSize, plain.length));
-        bytesWritten += plain.length;
+        writes.push({ at: fileOffset(position * setup.chunkSize, plain.length), data: plain });
       }
     }
-    return { result: { bytesWritten, bytesFetched: data.length } };
+    await writeRuns(writes);
+    return {
+      result: { bytesWritten: writes.reduce((n, w) => n + w.data.length, 0), bytesFetched: data.length },
+    };
   },
   () => out.close(),
 );

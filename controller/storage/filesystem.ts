@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { writeParts } from '../common/write-parts.js';
 import type { FilesystemLocation } from './location.js';
 import {
   LockingUnsupportedError,
@@ -72,16 +73,7 @@ export class FilesystemStorage implements Storage {
       await mkdir(dir, { recursive: true });
       const handle = await open(temp, 'wx', 0o600);
       try {
-        const parts = data instanceof Uint8Array ? [data] : data;
-        let position = 0;
-        for (const part of parts) {
-          let written = 0;
-          while (written < part.length) {
-            const { bytesWritten } = await handle.write(part, written, part.length - written, position);
-            written += bytesWritten;
-            position += bytesWritten;
-          }
-        }
+        await writeParts(handle, data instanceof Uint8Array ? [data] : data, 0);
         await handle.sync();
       } finally {
         await handle.close();

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AzureBlobStorage } from './azure-blob.js';
 import { FilesystemStorage } from './filesystem.js';
 import {
   azureFromConnectionString,
@@ -11,7 +10,7 @@ import {
   type S3Location,
   type StorageLocation,
 } from './location.js';
-import { S3Storage } from './s3.js';
+import { LazyStorage } from './lazy.js';
 import { StorageError, type Storage } from './storage.js';
 
 export const S3_BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -161,15 +160,23 @@ export function parseStorageUrl(url: string, env: Env = process.env): StorageLoc
   throw new StorageError(`unsupported repository URL '${url}'\n${STORAGE_URL_HELP}`);
 }
 
-/** Opens the backend a location describes. */
+/** Opens the backend a location describes; an object store's SDK loads on its first request. */
 export function openLocation(location: StorageLocation): Storage {
   switch (location.type) {
     case 'filesystem':
       return new FilesystemStorage(location.root, location.url);
     case 's3':
-      return new S3Storage(location);
+      return new LazyStorage(
+        location,
+        location.objectLock,
+        async () => new (await import('./s3.js')).S3Storage(location),
+      );
     case 'azureBlob':
-      return new AzureBlobStorage(location);
+      return new LazyStorage(
+        location,
+        location.immutability,
+        async () => new (await import('./azure-blob.js')).AzureBlobStorage(location),
+      );
   }
 }
 

@@ -284,7 +284,7 @@ describe('security checks', function () {
       const rows = [];
       const hits: string[] = [];
       for (const [label, root] of [
-        ['agent backup (zstd level 3)', env.repoDir],
+        ['agent backup (zstd, the default level)', env.repoDir],
         ['uncompressed repository', uncompressed],
       ] as const) {
         const keys = await storedKeys(root);
