@@ -21,6 +21,7 @@ export interface ChunkTask {
 export type ChunkOutcome =
   { kind: 'zero' } | { kind: 'same'; id: string } | { kind: 'new'; id: string; blob: Uint8Array };
 
+/** The new chunks' blobs of one result are views of one buffer, moved from the worker. */
 export interface ChunkResult {
   chunks: ChunkOutcome[];
 }

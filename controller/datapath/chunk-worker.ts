@@ -5,6 +5,7 @@
  * as transferred ArrayBuffers (no copy).
  */
 import { workerData } from 'node:worker_threads';
+import { releaseNow } from '../common/release.js';
 import { openVirtualDisk } from '../disk/open.js';
 import { encodeChunk } from '../repository/codec.js';
 import { chunkId } from '../repository/crypto.js';
@@ -59,6 +60,7 @@ function pack(processed: Processed[]): { result: ChunkResult; transfer: ArrayBuf
     for (const part of p.parts) {
       blobs.set(part, at);
       at += part.length;
+      releaseNow(part);
     }
     return { kind: 'new', id: p.id, blob };
   });

@@ -5,6 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import { workerData } from 'node:worker_threads';
+import { releaseNow } from '../common/release.js';
 import { writeParts } from '../common/write-parts.js';
 import { vhdxFileOffset } from '../disk/vhdx-writer.js';
 import { decodeChunk } from '../repository/codec.js';
@@ -55,15 +56,21 @@ serveTasks(
         keys,
         Buffer.from(c.id, 'hex'),
         data.subarray(start, start + c.location.length),
+        setup.chunkSize,
       );
       for (const position of c.positions) {
         writes.push({ at: fileOffset(position * setup.chunkSize, plain.length), data: plain });
       }
     }
     await writeRuns(writes);
-    return {
-      result: { bytesWritten: writes.reduce((n, w) => n + w.data.length, 0), bytesFetched: data.length },
-    };
+    const bytesWritten = writes.reduce((n, w) => n + w.data.length, 0);
+    const bytesFetched = data.length;
+    // Written: free the span and its chunks now rather than at the next garbage collection.
+    for (const w of writes) {
+      releaseNow(w.data);
+    }
+    releaseNow(data);
+    return { result: { bytesWritten, bytesFetched } };
   },
   () => out.close(),
 );

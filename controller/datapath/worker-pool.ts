@@ -17,6 +17,7 @@ export class WorkerPool<T, R> {
   private readonly waiting = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
   private readonly freed: (() => void)[] = [];
   private seq = 0;
+  private closing?: Promise<void>;
 
   private constructor(
     private readonly slots: Slot[],
@@ -95,8 +96,12 @@ export class WorkerPool<T, R> {
     return best.busy < this.perWorker ? best : undefined;
   }
 
-  /** Lets each worker finish its tasks and clean up. */
-  async close(): Promise<void> {
+  /** Lets each worker finish its tasks and clean up; calling it again waits for the same. */
+  close(): Promise<void> {
+    return (this.closing ??= this.stop());
+  }
+
+  private async stop(): Promise<void> {
     await Promise.all(
       this.slots.map(async ({ worker }) => {
         const exited = once(worker, 'exit');

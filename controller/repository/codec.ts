@@ -3,6 +3,7 @@
  * then sealed. The first plaintext byte names the compression, so incompressible data costs one byte.
  */
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { releaseNow } from '../common/release.js';
 import { chunkId, seal, sealToBuffer, unseal, type RepositoryKeys } from './crypto.js';
 import { IntegrityError } from './errors.js';
 
@@ -56,16 +57,19 @@ function compress(data: Uint8Array, level: number): { codec: number; body: Uint8
   return { codec: Codec.none, body: data };
 }
 
-function decompress(plain: Buffer, what: string): Buffer {
+/** `sizeHint`: the expected plaintext size, so that zstd writes it into one buffer. */
+function decompress(plain: Buffer, what: string, sizeHint?: number): Buffer {
   const body = plain.subarray(1);
   switch (plain[0]) {
     case Codec.none:
       return body;
     case Codec.zstd:
       try {
-        return zstdDecompressSync(body);
+        return zstdDecompressSync(body, sizeHint ? { chunkSize: sizeHint } : {});
       } catch {
         throw new IntegrityError(`${what} does not decompress`);
+      } finally {
+        releaseNow(plain);
       }
     default:
       throw new IntegrityError(`${what} uses unknown compression ${plain[0]}`);
@@ -76,13 +80,19 @@ function decompress(plain: Buffer, what: string): Buffer {
 export function encodeChunk(keys: RepositoryKeys, id: Buffer, data: Uint8Array, level: number): EncodedChunk {
   const { codec, body } = compress(data, level);
   const parts = seal(keys.encryption, [Buffer.of(codec), body], id);
+  if (body !== data) {
+    releaseNow(body);
+  }
   return { id, parts, size: parts.reduce((n, p) => n + p.length, 0) };
 }
 
-/** Opens a chunk blob and checks that its content hashes to `id`: the end-to-end verification. */
-export function decodeChunk(keys: RepositoryKeys, id: Buffer, blob: Uint8Array): Buffer {
+/**
+ * Opens a chunk blob and checks that its content hashes to `id`: the end-to-end verification.
+ * `sizeHint` (the manifest's chunk size) saves copies when given.
+ */
+export function decodeChunk(keys: RepositoryKeys, id: Buffer, blob: Uint8Array, sizeHint?: number): Buffer {
   const what = `chunk ${id.toString('hex')}`;
-  const data = decompress(unseal(keys.encryption, blob, id, what), what);
+  const data = decompress(unseal(keys.encryption, blob, id, what), what, sizeHint);
   if (!chunkId(keys.chunkId, data).equals(id)) {
     throw new IntegrityError(`${what} decrypts to content with a different id`);
   }

@@ -58,7 +58,10 @@ export function unseal(key: Buffer, sealed: Uint8Array, aad: Uint8Array, what: s
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
   try {
-    return Buffer.concat([decipher.update(sealed.subarray(NONCE, sealed.length - TAG)), decipher.final()]);
+    const plain = decipher.update(sealed.subarray(NONCE, sealed.length - TAG));
+    const rest = decipher.final();
+    // GCM yields everything from update(); concatenating an empty final() would copy it all.
+    return rest.length === 0 ? plain : Buffer.concat([plain, rest]);
   } catch {
     throw new IntegrityError(
       `${what} failed authentication (damaged, or not encrypted with this repository's key)`,

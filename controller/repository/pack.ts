@@ -19,12 +19,17 @@ export function newPackId(): string {
   return randomBytes(16).toString('hex');
 }
 
-/** Collects sealed blobs in memory until the pack is full. */
+/**
+ * Collects sealed blobs until the pack is full, copied into one buffer that the caller provides
+ * and gets back from `finish` to reuse: a backup then holds two or three pack buffers for its
+ * whole run instead of keeping every arriving blob's memory alive until a pack is written.
+ */
 export class PackBuilder {
   readonly id = newPackId();
-  private readonly parts: Buffer[] = [];
   private readonly entries: IndexEntry[] = [];
   private length = 0;
+
+  constructor(private data: Buffer) {}
 
   get size(): number {
     return this.length;
@@ -33,27 +38,37 @@ export class PackBuilder {
     return this.entries.length;
   }
 
-  add(chunkId: string, blob: readonly Buffer[]): IndexEntry {
-    const entry = { id: chunkId, pack: this.id, offset: this.length, length: 0 };
-    for (const part of blob) {
-      this.parts.push(part);
-      entry.length += part.length;
+  add(chunkId: string, blob: readonly Uint8Array[]): IndexEntry {
+    const size = blob.reduce((n, part) => n + part.length, 0);
+    if (this.length + size > this.data.length) {
+      // Only a blob larger than the buffer's headroom gets here (chunk sizes above a few MiB).
+      const larger = Buffer.allocUnsafeSlow(Math.max(this.length + size, this.data.length * 2));
+      this.data.copy(larger, 0, 0, this.length);
+      this.data = larger;
     }
-    this.length += entry.length;
+    const entry = { id: chunkId, pack: this.id, offset: this.length, length: size };
+    for (const part of blob) {
+      this.data.set(part, this.length);
+      this.length += part.length;
+    }
     this.entries.push(entry);
     return entry;
   }
 
-  /** The pack's bytes as parts (blobs, sealed header, trailer) and the index entries it holds. */
-  finish(keys: RepositoryKeys): { parts: Buffer[]; entries: IndexEntry[]; size: number } {
+  /**
+   * The pack's bytes as parts (blobs, sealed header, trailer), the index entries it holds, and
+   * the buffer to reuse once the parts are written.
+   */
+  finish(keys: RepositoryKeys): { parts: Buffer[]; entries: IndexEntry[]; size: number; buffer: Buffer } {
     const header = sealToBuffer(keys.encryption, [encodeIndex(this.entries)], headerAad(this.id));
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(header.length, 0);
     trailer.write(MAGIC, 4, 'latin1');
     return {
-      parts: [...this.parts, header, trailer],
+      parts: [this.data.subarray(0, this.length), header, trailer],
       entries: this.entries,
       size: this.length + header.length + TRAILER,
+      buffer: this.data,
     };
   }
 }

@@ -12,8 +12,13 @@ import { newManifestId, type Manifest } from './manifest.js';
 import { PackBuilder } from './pack.js';
 import type { Repository } from './repository.js';
 
+/** Room in a pack buffer beyond the pack size: a pack closes after the blob that reaches the size. */
+const PACK_HEADROOM = 1024 * 1024;
+
 export class BackupWriter {
-  private pack = new PackBuilder();
+  private pack: PackBuilder;
+  /** Pack buffers whose write finished, for the next packs. */
+  private readonly spare: Buffer[] = [];
   private pendingWrite: Promise<void> = Promise.resolve();
   private readonly written: IndexEntry[] = [];
   private readonly added = new Set<string>();
@@ -26,14 +31,23 @@ export class BackupWriter {
     private readonly index: ChunkIndex,
     /** How every object is written, e.g. locked until a date for immutable offsite copies. */
     private readonly putOptions: PutOptions = {},
-  ) {}
+  ) {
+    this.pack = this.newPack();
+  }
+
+  private newPack(): PackBuilder {
+    return new PackBuilder(
+      this.spare.pop() ?? Buffer.allocUnsafeSlow(this.repo.config.packSize + PACK_HEADROOM),
+    );
+  }
 
   /** Whether a chunk is already stored (or queued by this backup): then it is not stored again. */
   has(id: string): boolean {
     return this.added.has(id) || this.index.has(id);
   }
 
-  async add(id: string, blob: readonly Buffer[]): Promise<void> {
+  /** Copies the blob (the caller may reuse its memory once this returns) and stores it with the next pack. */
+  async add(id: string, blob: readonly Uint8Array[]): Promise<void> {
     if (this.has(id)) {
       return;
     }
@@ -50,12 +64,13 @@ export class BackupWriter {
       return;
     }
     const full = this.pack;
-    this.pack = new PackBuilder();
+    this.pack = this.newPack();
     await this.pendingWrite;
-    const { parts, entries, size } = full.finish(this.repo.keys);
+    const { parts, entries, size, buffer } = full.finish(this.repo.keys);
     this.pendingWrite = this.repo.storage.put(packKey(full.id), parts, this.putOptions).then(() => {
       this.written.push(...entries);
       this.bytesUploaded += size;
+      this.spare.push(buffer);
     });
     // Surface a failed write at the next await rather than as an unhandled rejection.
     this.pendingWrite.catch(() => undefined);
