@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -20,6 +20,8 @@ interface Measurement {
   rchar: number;
   readBytes: number;
   repoBytes: number;
+  /** One-minute load average just before the command: the CPU is shared with other work. */
+  loadBefore: number;
   ok: boolean;
   note?: string;
 }
@@ -76,6 +78,7 @@ function dropCaches(): boolean {
 }
 
 function measure(cmd: string, env: NodeJS.ProcessEnv, repo: string): Measurement {
+  const loadBefore = loadavg()[0] ?? 0;
   const timeFile = join(work, 'time.out');
   // The command travels in the environment, so no shell expands it before the inner one runs.
   const r = sh(
@@ -99,6 +102,7 @@ function measure(cmd: string, env: NodeJS.ProcessEnv, repo: string): Measurement
     rchar: io.get('rchar') ?? 0,
     readBytes: io.get('read_bytes') ?? 0,
     repoBytes: dirBytes(repo),
+    loadBefore,
     ok: r.status === 0,
   };
   if (!m.ok) {
@@ -117,7 +121,7 @@ function tools(): Tool[] {
     name,
     description: rct
       ? 'Shadowkeep, changed-range list (RCT mode)'
-      : 'Shadowkeep, checksum mode (256 KiB chunks, zstd 3, AES-256-GCM, keyed BLAKE3)',
+      : 'Shadowkeep, checksum mode (256 KiB chunks, zstd 1, AES-256-GCM, keyed BLAKE3)',
     repo: join(repos, name),
     init: `${shadowkeep} repo init --repo ${join(repos, name)}`,
     backup: (_round, ranges) =>
@@ -288,7 +292,7 @@ for (let round = 0; round <= rounds; round++) {
     dropCaches();
     const m = measure(tool.backup(round, ranges), envFor(tool), tool.repo);
     process.stderr.write(
-      `  ${tool.name} ${round === 0 ? 'full' : `incremental ${round}`}: ${fmt(m.wall)} s\n`,
+      `  ${tool.name} ${round === 0 ? 'full' : `incremental ${round}`}: ${fmt(m.wall)} s (load ${fmt(m.loadBefore, 2)})\n`,
     );
     if (round === 0) {
       entry.full = m;
@@ -308,6 +312,9 @@ for (const tool of all) {
   mkdirSync(out, { recursive: true });
   dropCaches();
   entry.restore = measure(tool.restore(out), envFor(tool), tool.repo);
+  process.stderr.write(
+    `  ${tool.name} restore: ${fmt(entry.restore.wall)} s (load ${fmt(entry.restore.loadBefore, 2)})\n`,
+  );
   entry.restoreVerified = sh(tool.verify(out, disk)).status === 0;
   rmSync(out, { recursive: true, force: true });
 }
@@ -333,6 +340,9 @@ const file = join(resultsDir, `${report.date.replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
 
 const avg = (xs: number[]): number => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const loads = Object.values(results).flatMap((r) =>
+  [r.full, ...r.incrementals, r.restore].flatMap((m) => (m ? [m.loadBefore] : [])),
+);
 const rows = Object.entries(results).map(([name, r]) => {
   const inc = r.incrementals;
   const growth = inc.map(
@@ -365,6 +375,7 @@ process.stdout.write(
   [
     `Data set: ${mb(dataset.virtualSize)} virtual disk, ${mb(dataset.guestDataBytes)} guest data, VHDX ${mb(sourceBytes)}; ${rounds} rounds changing ${mb(avg(changed))} each (avg)`,
     `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${cold ? 'cold' : 'warm'} cache; SHA-256 limit ${mb(report.sha256LimitBytesPerSecond)}/s`,
+    `Load average (1 min) before each command: ${fmt(Math.min(...loads), 2)}-${fmt(Math.max(...loads), 2)}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
