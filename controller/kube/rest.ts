@@ -1,6 +1,11 @@
 import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/** How long one connection pool serves before a fresh one picks up rotated credentials. */
+const dispatcherRenewMs = 10 * 60_000;
+
 /** An error answered by the API server, with its HTTP code and Status reason (NotFound, Conflict, ...). */
 export class KubeApiError extends Error {
   constructor(
@@ -42,6 +47,7 @@ function isStatus(value: unknown): value is { kind: 'Status'; reason?: string; m
  */
 export class KubeRest {
   private readonly server: string;
+  private shared: { dispatcher: Dispatcher | undefined; renewAt: number } | undefined;
 
   constructor(readonly config: KubeConfig) {
     const cluster = config.getCurrentCluster();
@@ -67,9 +73,26 @@ export class KubeRest {
     return ctx;
   }
 
+  /**
+   * One connection pool for every request. client-node builds a new undici Agent on every
+   * applySecurityAuthentication, so using the request's own would open a TCP connection and do a
+   * full TLS handshake (client certificate included) per request: at thousands of writes that
+   * handshake, on both ends, was most of the CPU. The pool is renewed every few minutes so rotated
+   * certificates take effect; the old one closes once its requests (and watches) finish.
+   */
+  private dispatcherFor(ctx: RequestContext): Dispatcher | undefined {
+    const now = Date.now();
+    if (!this.shared || now >= this.shared.renewAt) {
+      const old = this.shared?.dispatcher;
+      this.shared = { dispatcher: ctx.getDispatcher(), renewAt: now + dispatcherRenewMs };
+      void old?.close().catch(() => undefined);
+    }
+    return this.shared.dispatcher;
+  }
+
   async request<T>(method: keyof typeof HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
     const ctx = await this.prepare(HttpMethod[method], path, opts);
-    const dispatcher = ctx.getDispatcher();
+    const dispatcher = this.dispatcherFor(ctx);
     const response = await fetch(ctx.getUrl(), {
       method,
       headers: ctx.getHeaders(),
@@ -98,7 +121,7 @@ export class KubeRest {
     signal: AbortSignal,
   ): Promise<void> {
     const ctx = await this.prepare(HttpMethod.GET, path, { query: { ...query, watch: true } });
-    const dispatcher = ctx.getDispatcher();
+    const dispatcher = this.dispatcherFor(ctx);
     const response = await fetch(ctx.getUrl(), {
       headers: ctx.getHeaders(),
       signal,
