@@ -83,7 +83,7 @@ export class CopyReconciler implements Reconciler {
     }
     const namespace = rp.metadata.namespace ?? '';
     const policyName = rp.metadata.labels?.[labels.protection] ?? rp.spec.protection;
-    const policy = policyName ? informers.protections.get(`${namespace}/${policyName}`) : undefined;
+    const policy = policyName ? informers.protections.peek(`${namespace}/${policyName}`) : undefined;
     const offsite = policy?.spec.offsite ?? [];
     const copies = new CopiesWriter(rp, (status) =>
       this.deps.clients.recoveryPoints.applyStatus(rp.metadata.name, namespace, status, fieldManager),
@@ -109,7 +109,8 @@ export class CopyReconciler implements Reconciler {
     }
     const vmId = rp.metadata.labels?.[labels.vmId];
     const policy = rp.metadata.labels?.[labels.protection];
-    const siblings = this.deps.informers.recoveryPoints.list(
+    const points = this.deps.informers.recoveryPoints;
+    const siblings = (vmId === undefined ? points.list() : points.withLabel(labels.vmId, vmId)).filter(
       (p) =>
         p.metadata.namespace === rp.metadata.namespace &&
         p.metadata.labels?.[labels.vmId] === vmId &&

@@ -28,12 +28,8 @@ export class InventoryReconciler implements Reconciler {
     const vm = inventoryVM(object);
     const owner = owningPolicyOf(vm, informers.protections.list(), controllerNamespace);
     const newest = informers.recoveryPoints
-      .list(
-        (rp) =>
-          rp.metadata.labels?.[labels.vmId] === vm.id &&
-          rp.status?.phase === 'Completed' &&
-          !rp.metadata.deletionTimestamp,
-      )
+      .withLabel(labels.vmId, vm.id)
+      .filter((rp) => rp.status?.phase === 'Completed' && !rp.metadata.deletionTimestamp)
       .reduce<
         (typeof informers.recoveryPoints.list extends () => readonly (infer T)[] ? T : never) | undefined
       >(

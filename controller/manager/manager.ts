@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
-import { labels } from '../api/index.js';
+import { labels, type RecoveryPoint } from '../api/index.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { EventRecorder } from '../kube/events.js';
-import { keyOf, type KubeObject } from '../kube/objects.js';
+import { keyOf, splitKey, type KubeObject } from '../kube/objects.js';
 import { KubeRest } from '../kube/rest.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { Controller } from '../runtime/controller.js';
@@ -22,6 +22,16 @@ import { openRepository } from '../repositories/access.js';
 import { VerificationReconciler } from '../verification/reconcile.js';
 import { clientsFor, informersFor, type Informers } from './world.js';
 import { registerDomainMetrics } from './domain-metrics.js';
+
+/** How long recovery point changes gather before their repository's count is rechecked. */
+const repositoryRecountDelayMs = 2000;
+
+/**
+ * How long recovery point changes gather before their policy's next pass: a tick changes each of
+ * thousands of points several times, and every pass plans all of the policy's VMs and rewrites
+ * its status rows, so one pass per window rather than one after another all through the tick.
+ */
+const policyGatherMs = 3000;
 
 export interface ManagerOptions {
   kubeconfig?: KubeConfig;
@@ -87,17 +97,19 @@ export class Manager {
       new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }),
       deps,
     );
+    // A tick makes a point per VM, each placed with two round trips: more workers than the
+    // default two, or placing 2,000 points takes minutes of mostly waiting.
     const points = new Controller(
       new RecoveryPointReconciler({
         ...deps,
         data: new RepositoryRecoveryPointData(this.rest, this.informers),
       }),
-      deps,
+      { ...deps, workers: 16 },
     );
     const repositories = new Controller(new RepositoryReconciler({ ...deps, rest: this.rest }), deps);
     const inventory = new Controller(
       new InventoryReconciler({ ...deps, controllerNamespace: opts.namespace }),
-      deps,
+      { ...deps, workers: 8 },
     );
     const restores = new Controller(new RestoreReconciler(deps), deps);
     // Copies are long and I/O-bound: their own queue and workers, so they never hold up reconciles.
@@ -151,23 +163,52 @@ export class Manager {
           points.enqueue(keyOf(rp.metadata));
         });
     };
+    const policyGenerations = new Map<string, number | undefined>();
     informers.protections.onChange((key, policy) => {
       protection.enqueue(key);
+      // VMs and points read a policy's spec, never its status: the policy's own status writes
+      // (dozens during a tick) would otherwise queue every VM and every point each time.
+      const generation = policy?.metadata.generation;
+      if (policy && policyGenerations.has(key) && policyGenerations.get(key) === generation) {
+        return;
+      }
+      if (policy) {
+        policyGenerations.set(key, generation);
+      } else {
+        policyGenerations.delete(key);
+      }
       allVMs();
       // A new offsite target or verification schedule applies to every point the policy already has.
+      if (!policy) {
+        return;
+      }
       informers.recoveryPoints
-        .list(
-          (rp) =>
-            rp.metadata.namespace === policy?.metadata.namespace &&
-            rp.metadata.labels?.[labels.protection] === policy?.metadata.name,
-        )
+        .withLabel(labels.protection, policy.metadata.name)
+        .filter((rp) => rp.metadata.namespace === policy.metadata.namespace)
         .forEach((rp) => {
           copies.enqueue(keyOf(rp.metadata));
           verification.enqueue(keyOf(rp.metadata));
         });
     });
+    // A repository's status counts its completed points; recounting after every point of a tick
+    // would rewrite that status thousands of times, so changes within this window make one pass.
+    const recountRepositories = (namespace: string | undefined, rp: RecoveryPoint | undefined): void => {
+      const repository = rp && (rp.status?.repository ?? rp.spec.repository);
+      informers.repositories
+        .list(
+          (r) =>
+            r.metadata.namespace === namespace &&
+            (repository === undefined || r.metadata.name === repository),
+        )
+        .forEach((r) => {
+          repositories.enqueueAfter(keyOf(r.metadata), repositoryRecountDelayMs);
+        });
+    };
     informers.recoveryPoints.onChange((key, rp) => {
       points.enqueue(key);
+      if (!rp || rp.status?.phase === 'Completed' || rp.metadata.deletionTimestamp) {
+        recountRepositories(splitKey(key).namespace, rp);
+      }
       verification.enqueue(key);
       // The inventory shows only the newest completed point: other phases cannot change it.
       const vmId = rp?.metadata.labels?.[labels.vmId];
@@ -177,11 +218,21 @@ export class Manager {
       const policy = rp?.metadata.labels?.[labels.protection];
       const namespace = rp?.metadata.namespace;
       if (policy && namespace) {
-        protection.enqueue(`${namespace}/${policy}`);
+        protection.enqueueAfter(`${namespace}/${policy}`, policyGatherMs);
       }
       pendingRestores(namespace);
       if (rp?.status?.phase === 'Completed') {
         copies.enqueue(key);
+        // Offsite retention and which point is due for verification depend on a VM's other points.
+        if (vmId) {
+          informers.recoveryPoints
+            .withLabel(labels.vmId, vmId)
+            .filter((sibling) => sibling.metadata.namespace === namespace)
+            .forEach((sibling) => {
+              copies.enqueue(keyOf(sibling.metadata));
+              verification.enqueue(keyOf(sibling.metadata));
+            });
+        }
       }
       if (!rp || ['Completed', 'Failed'].includes(rp.status?.phase ?? '')) {
         // A finished backup frees a slot for points waiting on the same host or volume.

@@ -1,4 +1,5 @@
 import {
+  labels,
   BackupRepositoryResource,
   HyperVHostResource,
   HyperVVirtualMachineResource,
@@ -40,7 +41,11 @@ export function informersFor(clients: Clients, logger: Logger, metrics: RuntimeM
   const opts = { logger, metrics };
   return {
     protections: new Informer(clients.protections, opts),
-    recoveryPoints: new Informer(clients.recoveryPoints, opts),
+    // A VM's and a policy's points are looked up on every completed point: by index, not by scan.
+    recoveryPoints: new Informer(clients.recoveryPoints, {
+      ...opts,
+      indexLabels: [labels.vmId, labels.protection],
+    }),
     repositories: new Informer(clients.repositories, opts),
     restores: new Informer(clients.restores, opts),
     hosts: new Informer(clients.hosts, opts),

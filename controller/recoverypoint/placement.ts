@@ -48,7 +48,7 @@ export const agentTimeoutMs = 180_000;
 /** A recovery point that could not start for this long fails, so the policy can retry with a new one. */
 export const pendingTimeoutMs = 1_800_000;
 
-const isTerminal = (phase: PlacementPoint['phase']): boolean =>
+export const isTerminal = (phase: PlacementPoint['phase']): boolean =>
   phase === 'Completed' || phase === 'Failed' || phase === 'Deleting';
 
 export function agentAlive(host: PlacementHost | undefined, now: Date): boolean {

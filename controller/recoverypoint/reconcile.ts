@@ -14,7 +14,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Reconciler } from '../runtime/controller.js';
 import type { ReconcileResult } from '../runtime/workqueue.js';
 import type { Clients, Informers } from '../manager/world.js';
-import { place, type ActiveBackup, type PlacementHost, type PlacementVM } from './placement.js';
+import { isTerminal, place, type ActiveBackup, type PlacementHost, type PlacementVM } from './placement.js';
 import type { RecoveryPointData } from './data.js';
 import { failedStatus, notReady } from './status.js';
 
@@ -73,10 +73,14 @@ export class RecoveryPointReconciler implements Reconciler {
   private async ensureLabels(rp: RecoveryPoint): Promise<boolean> {
     const byName = rp.spec.vm.name?.toLowerCase();
     // A name resolves only when exactly one VM carries it: Hyper-V names are not unique across hosts.
-    const named = byName
-      ? this.deps.informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === byName)
-      : [];
-    const resolvedId = vmIdOf(rp) ?? (named.length === 1 ? named[0]?.spec.id.toLowerCase() : undefined);
+    // Only looked for without an ID: a scan of every VM per point adds up at tens of thousands.
+    const onlyVMNamed = (): string | undefined => {
+      const named = byName
+        ? this.deps.informers.vms.list((vm) => vm.status?.vmName?.toLowerCase() === byName)
+        : [];
+      return named.length === 1 ? named[0]?.spec.id.toLowerCase() : undefined;
+    };
+    const resolvedId = vmIdOf(rp) ?? onlyVMNamed();
     const wanted: Record<string, string> = {
       ...(resolvedId ? { [labels.vmId]: resolvedId } : {}),
       ...(rp.spec.vm.name ? { [labels.vm]: toLabelValue(rp.spec.vm.name) } : {}),
@@ -104,7 +108,7 @@ export class RecoveryPointReconciler implements Reconciler {
   private activeBackups(): ActiveBackup[] {
     const { informers } = this.deps;
     const volumesOf = (vmId: string): string[] => {
-      const vm = informers.vms.get(vmId.toLowerCase());
+      const vm = informers.vms.peek(vmId.toLowerCase());
       return [...new Set((vm?.status?.disks ?? []).map((d) => volumeOf(d.path ?? '')))];
     };
     const seen = informers.recoveryPoints.list(inFlight).flatMap((p) => {
@@ -121,6 +125,11 @@ export class RecoveryPointReconciler implements Reconciler {
   }
 
   private async reconcilePlacement(key: string, rp: RecoveryPoint): Promise<ReconcileResult> {
+    // A finished point has no place to go (place() says so too): deciding it without gathering
+    // every active backup first keeps a restart with 50,000 completed points from taking minutes.
+    if (isTerminal(rp.status?.phase ?? 'Pending')) {
+      return undefined;
+    }
     const { informers, clients, clock } = this.deps;
     const now = clock.now();
     const vmId = vmIdOf(rp);
@@ -141,7 +150,7 @@ export class RecoveryPointReconciler implements Reconciler {
         return { requeueAfterMs: 60_000 };
       }
     }
-    const vmObject = vmId ? informers.vms.get(vmId) : undefined;
+    const vmObject = vmId ? informers.vms.peek(vmId) : undefined;
     const vm: PlacementVM | undefined = vmObject?.status?.host
       ? {
           host: vmObject.status.host,
@@ -158,7 +167,7 @@ export class RecoveryPointReconciler implements Reconciler {
       ]),
     );
     const policy = rp.spec.protection
-      ? informers.protections.get(`${rp.metadata.namespace ?? ''}/${rp.spec.protection}`)
+      ? informers.protections.peek(`${rp.metadata.namespace ?? ''}/${rp.spec.protection}`)
       : undefined;
     const limits = { ...defaultLimits, ...policy?.spec.concurrency };
     const decision = place(
@@ -181,18 +190,26 @@ export class RecoveryPointReconciler implements Reconciler {
       case 'none':
         return undefined;
       case 'assign': {
-        const assigned = await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
-          metadata: {
-            resourceVersion: rp.metadata.resourceVersion,
-            labels: { [labels.node]: decision.node },
-          },
-        });
+        // Held before the write: workers place points side by side, and another pass that ran
+        // during the round trip must count this slot as taken.
         this.recentlyAssigned.set(key, {
           key,
           node: decision.node,
           volumes: vm?.volumes ?? [],
           ...(rp.spec.consistencyGroup ? { group: rp.spec.consistencyGroup } : {}),
         });
+        let assigned: RecoveryPoint;
+        try {
+          assigned = await clients.recoveryPoints.mergePatch(rp.metadata.name, rp.metadata.namespace, {
+            metadata: {
+              resourceVersion: rp.metadata.resourceVersion,
+              labels: { [labels.node]: decision.node },
+            },
+          });
+        } catch (err) {
+          this.recentlyAssigned.delete(key);
+          throw err;
+        }
         await this.writeStatus(assigned, {
           phase: 'Pending',
           nodeName: decision.node,

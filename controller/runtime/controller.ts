@@ -28,6 +28,11 @@ export class Controller {
     this.deps.metrics.queueDepth.set({ controller: this.reconciler.name }, this.queue.depth);
   };
 
+  /** Enqueues after `ms`; adds within that time are one pass (the earliest due time wins). */
+  enqueueAfter = (key: string, ms: number): void => {
+    this.queue.addAfter(key, ms);
+  };
+
   run(): Promise<void> {
     const { logger, metrics } = this.deps;
     const name = this.reconciler.name;

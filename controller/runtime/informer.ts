@@ -2,6 +2,8 @@ import type { ResourceClient, Selector } from '../kube/client.js';
 import { isGone, KubeApiError } from '../kube/rest.js';
 import { keyOf, resourcePath, type KubeObject } from '../kube/objects.js';
 import { backoffDelay } from './backoff.js';
+import { StringTable, trimForCache } from './cache-trim.js';
+import { LabelIndex } from './label-index.js';
 import type { Logger } from '../common/log.js';
 import type { RuntimeMetrics } from './metrics.js';
 
@@ -16,6 +18,8 @@ export interface InformerOptions {
   watchdogMs?: number;
   logger: Logger;
   metrics?: RuntimeMetrics;
+  /** Label keys to look objects up by (withLabel). */
+  indexLabels?: readonly string[];
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -35,6 +39,8 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  */
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  private readonly strings = new StringTable();
+  private readonly index: LabelIndex;
   private readonly handlers: ChangeHandler<T>[] = [];
   private readonly stopping = new AbortController();
   private resolveSynced!: () => void;
@@ -45,7 +51,9 @@ export class Informer<T extends KubeObject> {
   constructor(
     private readonly client: ResourceClient<T>,
     private readonly opts: InformerOptions,
-  ) {}
+  ) {
+    this.index = new LabelIndex(opts.indexLabels ?? []);
+  }
 
   private get resource(): string {
     return this.client.type.plural;
@@ -61,10 +69,27 @@ export class Informer<T extends KubeObject> {
     return object === undefined ? undefined : structuredClone(object);
   }
 
+  /**
+   * The cached object itself, shared with the cache: treat it as read-only. For lookups on hot
+   * paths (a policy with thousands of status rows, a VM per active backup), where get()'s copy
+   * would cost more than the reconcile.
+   */
+  peek(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
   /** Cached objects, shared with the cache: treat them as read-only (clone before changing). */
   list(filter?: (object: T) => boolean): readonly T[] {
     const all = [...this.cache.values()];
     return filter ? all.filter(filter) : all;
+  }
+
+  /** Cached objects whose `label` is `value` (an indexLabels key), shared with the cache: read-only. */
+  withLabel(label: string, value: string): readonly T[] {
+    return this.index.lookup(label, value).flatMap((key) => {
+      const object = this.cache.get(key);
+      return object ? [object] : [];
+    });
   }
 
   get size(): number {
@@ -86,20 +111,32 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  private put(key: string, object: T): T | undefined {
+    const before = this.cache.get(key);
+    this.cache.set(key, object);
+    this.index.update(key, before, object);
+    return before;
+  }
+
+  private remove(key: string): void {
+    this.index.update(key, this.cache.get(key), undefined);
+    this.cache.delete(key);
+  }
+
   private replaceAll(items: T[]): void {
     const seen = new Set<string>();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = trimForCache(listed, this.strings);
       const key = keyOf(item.metadata);
       seen.add(key);
-      const before = this.cache.get(key);
-      this.cache.set(key, item);
+      const before = this.put(key, item);
       if (before?.metadata.resourceVersion !== item.metadata.resourceVersion) {
         this.emit(key, item);
       }
     }
     for (const key of [...this.cache.keys()]) {
       if (!seen.has(key)) {
-        this.cache.delete(key);
+        this.remove(key);
         this.emit(key, undefined);
       }
     }
@@ -193,13 +230,16 @@ export class Informer<T extends KubeObject> {
     if (type === 'BOOKMARK') {
       return version;
     }
-    const typed = { ...object, apiVersion: object.apiVersion, kind: object.kind ?? this.client.type.kind };
+    const typed = trimForCache(
+      { ...object, apiVersion: object.apiVersion, kind: object.kind ?? this.client.type.kind },
+      this.strings,
+    );
     const key = keyOf(object.metadata);
     if (type === 'DELETED') {
-      this.cache.delete(key);
+      this.remove(key);
       this.emit(key, undefined);
     } else {
-      this.cache.set(key, typed);
+      this.put(key, typed);
       this.emit(key, typed);
     }
     return version;

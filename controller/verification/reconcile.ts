@@ -75,7 +75,7 @@ export class VerificationReconciler implements Reconciler {
     }
     const namespace = rp.metadata.namespace ?? '';
     const policy = rp.spec.protection
-      ? informers.protections.get(`${namespace}/${rp.spec.protection}`)
+      ? informers.protections.peek(`${namespace}/${rp.spec.protection}`)
       : undefined;
     const schedule = policy?.spec.verification;
     const verificationPolicy: VerificationPolicy | undefined = schedule
