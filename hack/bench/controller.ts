@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     points: { type: 'string', default: '10000,20000' },
     idle: { type: 'string', default: '60' },
     results: { type: 'string', default: 'bench/results' },
+    // NODE_OPTIONS for the measured controller process only, e.g. "--max-semi-space-size=4".
+    'controller-node-options': { type: 'string', default: '' },
   },
 });
 const vmCount = Number(values.vms);
@@ -153,6 +155,37 @@ function reconcileTotals(text: string): Record<string, { count: number; seconds:
     }
   }
   return out;
+}
+
+/**
+ * CPU seconds (user + system) used so far by this process (the controller and the fake agents) and
+ * by the control plane's API server and etcd (their pids from the state folder), so that wall times
+ * on a shared machine come with the work they took. Linux clock ticks are 1/100 s.
+ */
+function cpuSeconds(): Record<string, number> {
+  const own = process.cpuUsage();
+  const out: Record<string, number> = { 'bench (controller + agents)': (own.user + own.system) / 1e6 };
+  for (const name of ['kube-apiserver', 'etcd']) {
+    try {
+      const pid = readFileSync(join(process.env.SHADOWKEEP_CONTROL_PLANE_DIR ?? '', `${name}.pid`), 'utf8');
+      out[name] = cpuSecondsOfPid(Number(pid.trim()));
+    } catch {
+      // Not a local control plane of ours: its CPU is not ours to read.
+    }
+  }
+  return out;
+}
+
+const cpuSince = (before: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(cpuSeconds()).map(([k, v]) => [k, Number((v - (before[k] ?? 0)).toFixed(1))]),
+  );
+
+/** utime + stime of a process from /proc/PID/stat (fields 14 and 15, in 1/100 s). */
+function cpuSecondsOfPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Writes this script makes itself, by the same `verb resource` keys as apiWrites. */
@@ -414,6 +447,11 @@ async function main(): Promise<void> {
     const ownBefore = snapshotOwn();
     const reconcileBefore = reconcileTotals(await m.metrics.registry.metrics());
     const tick = performance.now();
+    const cpuAtTick = cpuSeconds();
+    const loadAtTick = loadavg();
+    say(`load average at the tick: ${loadAtTick.map((l) => l.toFixed(2)).join(' ')}`);
+    let cpuToCreated: Record<string, number> = {};
+    let cpuToCompleted: Record<string, number> = {};
     m.resyncAll();
     const isSlotPoint = (key: string): boolean => key.endsWith(`-${stamp}`);
     let createdAll = NaN;
@@ -422,6 +460,7 @@ async function main(): Promise<void> {
       const slotKeys = [...seen.keys()].filter(isSlotPoint);
       if (Number.isNaN(createdAll) && slotKeys.length >= vmCount) {
         createdAll = performance.now() - tick;
+        cpuToCreated = cpuSince(cpuAtTick);
         say(`all ${vmCount} recovery points created ${(createdAll / 1000).toFixed(2)} s after the tick`);
       }
       const done = m.informers.recoveryPoints
@@ -429,7 +468,10 @@ async function main(): Promise<void> {
         .filter((rp) => rp.metadata.name.endsWith(`-${stamp}`) && rp.status?.phase === 'Completed').length;
       if (done >= vmCount) {
         completedAll = performance.now() - tick;
+        cpuToCompleted = cpuSince(cpuAtTick);
         say(`all completed ${(completedAll / 1000).toFixed(1)} s after the tick`);
+        say(`CPU seconds, tick to all created: ${JSON.stringify(cpuToCreated)}`);
+        say(`CPU seconds, tick to all completed: ${JSON.stringify(cpuToCompleted)}`);
         break;
       }
       if (performance.now() - tick > 600_000) {
@@ -496,6 +538,10 @@ async function main(): Promise<void> {
     manager = undefined;
     const memory: {
       heapUsedMiB: number;
+      heapTotalMiB: number;
+      externalMiB: number;
+      drainSeconds: number;
+      cpuSeconds: number;
       points: number;
       rssMiB: number;
       hwmMiB: number;
@@ -507,7 +553,14 @@ async function main(): Promise<void> {
       const child = spawn(
         resolve('bin/shadowkeep'),
         ['controller', '--namespace', namespace, '--no-leader-elect', '--metrics-port', String(port)],
-        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SHADOWKEEP_LOG_LEVEL: 'error' } },
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: {
+            ...process.env,
+            SHADOWKEEP_LOG_LEVEL: 'error',
+            NODE_OPTIONS: values['controller-node-options'],
+          },
+        },
       );
       const exited = new Promise<void>((r) =>
         child.once('exit', () => {
@@ -531,16 +584,36 @@ async function main(): Promise<void> {
         }
         const syncSeconds = (performance.now() - s0) / 1000;
         await waitQuiet('controller process start');
+        // Idle means its queues are empty too, not only that it stopped writing.
+        const metricsOf = (): Promise<string> =>
+          fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+        const drainStart = performance.now();
+        while (performance.now() - drainStart < 180_000) {
+          const depths = [...(await metricsOf()).matchAll(/^shadowkeep_workqueue_depth\{[^}]*\} (\S+)$/gm)];
+          if (depths.every((m) => Number(m[1]) === 0)) {
+            break;
+          }
+          await sleep(1000);
+        }
+        const drainSeconds = (performance.now() - drainStart) / 1000;
         await sleep(5000);
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kib = (field: string): number =>
           Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
         const { items } = await clients.recoveryPoints.list(namespace);
-        const metricsText = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-        const heapUsedMiB =
-          Number(/^\w*heap_size_used_bytes (\S+)$/m.exec(metricsText)?.[1] ?? NaN) / 2 ** 20;
+        const metricsText = await metricsOf();
+        const mib = (metric: string): number =>
+          Number(new RegExp(`^\\w*${metric} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN) / 2 ** 20;
+        const heapUsedMiB = mib('heap_size_used_bytes');
+        const heapTotalMiB = mib('heap_size_total_bytes');
+        const externalMiB = mib('external_memory_bytes');
+        const cpu = cpuSecondsOfPid(child.pid ?? 0);
         memory.push({
           heapUsedMiB,
+          heapTotalMiB,
+          externalMiB,
+          drainSeconds,
+          cpuSeconds: cpu,
           points: items.length,
           rssMiB: kib('VmRSS') / 1024,
           hwmMiB: kib('VmHWM') / 1024,
@@ -548,7 +621,7 @@ async function main(): Promise<void> {
           createSeconds,
         });
         say(
-          `${items.length} points: controller RSS ${(kib('VmRSS') / 1024).toFixed(0)} MiB (peak ${(kib('VmHWM') / 1024).toFixed(0)} MiB, JS heap used ${heapUsedMiB.toFixed(0)} MiB)`,
+          `${items.length} points: controller RSS ${(kib('VmRSS') / 1024).toFixed(0)} MiB (peak ${(kib('VmHWM') / 1024).toFixed(0)} MiB, JS heap used ${heapUsedMiB.toFixed(0)} of ${heapTotalMiB.toFixed(0)} MiB, external ${externalMiB.toFixed(0)} MiB; ready in ${syncSeconds.toFixed(1)} s, queues empty ${drainSeconds.toFixed(1)} s later, ${cpu.toFixed(1)} CPU s)`,
         );
       } finally {
         // A controller busy with a large backlog can take minutes to drain on SIGTERM: 10 s, then KILL.
@@ -663,6 +736,9 @@ async function main(): Promise<void> {
         p99Seconds: percentile(creation, 99),
         allCreatedSeconds: createdAll / 1000,
         allCompletedSeconds: completedAll / 1000,
+        cpuSecondsToAllCreated: cpuToCreated,
+        cpuSecondsToAllCompleted: cpuToCompleted,
+        loadAverageAtTick: loadAtTick,
         reconciles,
       },
       writes: {
@@ -733,7 +809,7 @@ async function main(): Promise<void> {
     rmSync(repoDir, { recursive: true, force: true });
   }
 
-  /** Waits until the API server sees no writes besides ours and leases for 3 s (at most 90 s). */
+  /** Waits until the API server sees no writes besides ours and leases for 5 s (longer than the 2 s in which the controller gathers changes before recounting a repository) (at most 90 s). */
   async function waitQuiet(what: string): Promise<void> {
     const begin = performance.now();
     let last = await apiWrites();
@@ -748,7 +824,7 @@ async function main(): Promise<void> {
       const others = Object.entries(d).filter(([k, v]) => isShadowkeepWrite(k) && v > (o[k] ?? 0));
       if (others.length > 0) {
         quietSince = performance.now();
-      } else if (performance.now() - quietSince >= 3000) {
+      } else if (performance.now() - quietSince >= 5000) {
         return;
       }
       last = now;
