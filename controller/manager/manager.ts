@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { labels, type RecoveryPoint } from '../api/index.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { EventRecorder } from '../kube/events.js';
-import { keyOf, splitKey, type KubeObject } from '../kube/objects.js';
+import { keyOf, splitKey } from '../kube/objects.js';
 import { KubeRest } from '../kube/rest.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { Controller } from '../runtime/controller.js';
@@ -154,14 +154,23 @@ export class Manager {
         protection.enqueue(keyOf(p.metadata));
       });
     };
-    const pendingPoints = (
-      filter: (rp: KubeObject & { status?: { phase?: string } }) => boolean = () => true,
-    ): void => {
-      informers.recoveryPoints
-        .list((rp) => !['Completed', 'Failed'].includes(rp.status?.phase ?? '') && filter(rp))
-        .forEach((rp) => {
-          points.enqueue(keyOf(rp.metadata));
-        });
+    // Points still waiting get another look when a slot may have opened or a host changed: one
+    // scan per burst of events, not one per event (the first list of 50,000 completed points is
+    // 50,000 events, and a scan of every point for each would not finish).
+    let pendingScanQueued = false;
+    const pendingPoints = (): void => {
+      if (pendingScanQueued) {
+        return;
+      }
+      pendingScanQueued = true;
+      setImmediate(() => {
+        pendingScanQueued = false;
+        informers.recoveryPoints
+          .list((rp) => !['Completed', 'Failed'].includes(rp.status?.phase ?? ''))
+          .forEach((rp) => {
+            points.enqueue(keyOf(rp.metadata));
+          });
+      });
     };
     const policyGenerations = new Map<string, number | undefined>();
     informers.protections.onChange((key, policy) => {
