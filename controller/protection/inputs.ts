@@ -156,6 +156,16 @@ export function pointInputs(
   allPoints: readonly RecoveryPoint[],
   restores: readonly VirtualMachineRestore[],
 ): PointInput[] {
+  // Each point's running incremental child, found in one pass: a search of every point per point
+  // is points² (2.5 billion checks at 50,000, minutes of one blocked event loop).
+  const activeChild = new Map<string, RecoveryPoint>();
+  for (const p of allPoints) {
+    const parent = p.status?.parent;
+    const key = `${p.metadata.namespace ?? ''}/${parent ?? ''}`;
+    if (parent && activePhases.has(p.status?.phase) && !activeChild.has(key)) {
+      activeChild.set(key, p);
+    }
+  }
   return points.map((rp) => {
     const restore = restores.find(
       (r) =>
@@ -163,12 +173,7 @@ export function pointInputs(
         r.spec.recoveryPoint === rp.metadata.name &&
         !['Completed', 'Failed'].includes(r.status?.phase ?? ''),
     );
-    const child = allPoints.find(
-      (p) =>
-        p.metadata.namespace === rp.metadata.namespace &&
-        p.status?.parent === rp.metadata.name &&
-        activePhases.has(p.status.phase),
-    );
+    const child = activeChild.get(`${rp.metadata.namespace ?? ''}/${rp.metadata.name}`);
     const copying = rp.status?.copies?.find((c) => c.phase === 'Copying');
     const inUseBy = restore
       ? `VirtualMachineRestore/${restore.metadata.name}`

@@ -159,8 +159,19 @@ export function planProtection(
   const unverified: string[] = [];
   let lastPointTime: Date | undefined;
 
+  // Grouped once: a filter per VM is VMs × points (100 million checks at 2,000 VMs and 50,000 points).
+  const pointsByVM = new Map<string, PointInput[]>();
+  for (const point of points) {
+    const group = pointsByVM.get(point.vmId);
+    if (group) {
+      group.push(point);
+    } else {
+      pointsByVM.set(point.vmId, [point]);
+    }
+  }
+
   for (const vm of vms) {
-    const mine = points.filter((p) => p.vmId === vm.id);
+    const mine = pointsByVM.get(vm.id) ?? [];
     const completed = mine
       .filter(
         (p): p is PointInput & { pointInTime: Date } =>

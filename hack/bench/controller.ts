@@ -653,8 +653,17 @@ async function main(): Promise<void> {
         clearTimeout(killer);
       }
     };
+    // A controller that fails to come up is a finding, not a reason to lose the run's figures.
+    const memoryErrors: string[] = [];
+    const measure = async (createSeconds: number, options: string): Promise<void> => {
+      await measureChild(createSeconds, options).catch((err: unknown) => {
+        const message = `${options || 'defaults'}: ${err instanceof Error ? err.message : String(err)}`;
+        memoryErrors.push(message);
+        say(`memory measurement failed: ${message}`);
+      });
+    };
     for (const options of nodeOptionVariants) {
-      await measureChild(0, options);
+      await measure(0, options);
     }
     let hoursBack = 1;
     for (const target of pointTargets) {
@@ -746,7 +755,7 @@ async function main(): Promise<void> {
       const createSeconds = (performance.now() - c0) / 1000;
       say(`created in ${createSeconds.toFixed(0)} s`);
       for (const options of nodeOptionVariants) {
-        await measureChild(createSeconds, options);
+        await measure(createSeconds, options);
       }
     }
     // The slope and the goal come from the first variant (the defaults, unless told otherwise).
@@ -791,7 +800,12 @@ async function main(): Promise<void> {
         byResource: idleOthers,
         heartbeats: idleOwn,
       },
-      memory: { samples: memory, slopeKiBPerPoint, extrapolated50kMiB: extrapolated50k },
+      memory: {
+        samples: memory,
+        errors: memoryErrors,
+        slopeKiBPerPoint,
+        extrapolated50kMiB: extrapolated50k,
+      },
     };
     const dir = resolve(values.results);
     mkdirSync(dir, { recursive: true });
