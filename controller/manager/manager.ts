@@ -93,15 +93,14 @@ export class Manager {
       metrics: this.metrics,
     };
     registerDomainMetrics(this.metrics.registry, this.informers, clock);
-    const protection = new Controller(
-      new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace }),
-      deps,
-    );
+    const protectionReconciler = new ProtectionReconciler({ ...deps, controllerNamespace: opts.namespace });
+    const protection = new Controller(protectionReconciler, deps);
     // A tick makes a point per VM, each placed with two round trips: more workers than the
     // default two, or placing 2,000 points takes minutes of mostly waiting.
     const points = new Controller(
       new RecoveryPointReconciler({
         ...deps,
+        creatingPoints: protectionReconciler.creatingPoints,
         data: new RepositoryRecoveryPointData(this.rest, this.informers),
       }),
       { ...deps, workers: 16 },

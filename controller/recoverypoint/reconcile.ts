@@ -20,10 +20,14 @@ import { failedStatus, notReady } from './status.js';
 
 export const fieldManager = 'shadowkeep-controller';
 const defaultLimits = { perHost: 2, perVolume: 1 };
+/** How soon a point held back by a tick's creates looks again. */
+const placeAfterCreatesMs = 500;
 /** After this long of failing to remove a deleted point's data, the object goes anyway (with an Event). */
 const dataCleanupGiveUpMs = 3_600_000;
 
 export interface RecoveryPointDeps {
+  /** True while a policy is creating a tick's points: new points are placed after that. */
+  creatingPoints?: () => boolean;
   clients: Clients;
   informers: Informers;
   clock: Clock;
@@ -129,6 +133,9 @@ export class RecoveryPointReconciler implements Reconciler {
     // every active backup first keeps a restart with 50,000 completed points from taking minutes.
     if (isTerminal(rp.status?.phase ?? 'Pending')) {
       return undefined;
+    }
+    if (!rp.metadata.labels?.[labels.node] && this.deps.creatingPoints?.()) {
+      return { requeueAfterMs: placeAfterCreatesMs };
     }
     const { informers, clients, clock } = this.deps;
     const now = clock.now();
