@@ -30,8 +30,16 @@ export class ResourceClient<T extends KubeObject> {
     }
   }
 
-  /** Lists every object, following continue tokens in pages so large lists stay bounded in memory. */
-  async list(namespace?: string, selector: Selector = {}): Promise<ListResult<T>> {
+  /**
+   * Lists every object, following continue tokens in pages so large lists stay bounded in memory.
+   * `keep` shapes each object as its page arrives (a cache trims them there, so 50,000 untrimmed
+   * objects are never held at once).
+   */
+  async list(
+    namespace?: string,
+    selector: Selector = {},
+    keep: (object: T) => T = (object) => object,
+  ): Promise<ListResult<T>> {
     const items: T[] = [];
     let cont: string | undefined;
     let resourceVersion: string;
@@ -41,7 +49,7 @@ export class ResourceClient<T extends KubeObject> {
         metadata: { resourceVersion: string; continue?: string };
       }>('GET', resourcePath(this.type, namespace), { query: { ...selector, limit: 500, continue: cont } });
       for (const item of page.items) {
-        items.push({ ...item, apiVersion: apiVersionOf(this.type), kind: this.type.kind });
+        items.push(keep({ ...item, apiVersion: apiVersionOf(this.type), kind: this.type.kind }));
       }
       resourceVersion = page.metadata.resourceVersion;
       cont = page.metadata.continue;

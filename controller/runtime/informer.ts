@@ -125,8 +125,7 @@ export class Informer<T extends KubeObject> {
 
   private replaceAll(items: T[]): void {
     const seen = new Set<string>();
-    for (const listed of items) {
-      const item = trimForCache(listed, this.strings);
+    for (const item of items) {
       const key = keyOf(item.metadata);
       seen.add(key);
       const before = this.put(key, item);
@@ -157,7 +156,9 @@ export class Informer<T extends KubeObject> {
     while (!this.stopped()) {
       try {
         if (resourceVersion === undefined || Date.now() - listedAt >= relistMs) {
-          const listed = await this.client.list(this.opts.namespace, this.opts.selector);
+          const listed = await this.client.list(this.opts.namespace, this.opts.selector, (object) =>
+            trimForCache(object, this.strings),
+          );
           this.replaceAll(listed.items);
           resourceVersion = listed.resourceVersion;
           listedAt = Date.now();
