@@ -117,6 +117,7 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
 
     let restoredVm: WholeVmResult | undefined;
     let booted: BootTestResult | undefined;
+    const bootTimeout = target.bootTimeout ?? '10m';
     const onProgress = (bytesDone: number, bytesTotal: number): void => {
       status.hint({ progress: { bytesDone, bytesTotal, percent: percentOf(bytesDone, bytesTotal) } });
     };
@@ -153,12 +154,9 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
       }
       restoredBytes = items.reduce((sum, i) => sum + (i.bytes ?? 0), 0);
     } else {
-      const folder =
-        target.type === 'BootTest'
-          ? await destinationFolder(target.path ?? deps.hypervisor.testRestoreFolder, 'spec.target.path')
-          : target.type === 'AlternateHost'
-            ? await destinationFolder(target.path, 'spec.target.path')
-            : undefined;
+      if (target.type === 'AlternateHost') {
+        await destinationFolder(target.path, 'spec.target.path');
+      }
       const stored = await readStoredVm(repo, disks[0]?.manifest ?? '', rp.metadata.name);
       if (typeof stored === 'string') {
         throw new BackupFailure('NoVMConfiguration', stored);
@@ -171,10 +169,10 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
         sizes: new Map(disks.map((d) => [d.manifest ?? '', d.virtualSize ?? 0])),
         onProgress,
       };
-      if (target.type === 'BootTest' && folder !== undefined) {
+      if (target.type === 'BootTest') {
         booted = await bootTest(context, {
-          folder,
-          timeoutMs: parseDuration(target.bootTimeout ?? defaultBootTimeout),
+          folder: await destinationFolder(testRestoreFolder(restore, deps.hypervisor), 'spec.target.path'),
+          timeoutMs: parseDuration(bootTimeout),
         });
         restoredBytes = booted.restoredBytes;
       } else {
@@ -191,7 +189,7 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
           message: `${items.length - failed.length} of ${items.length} items restored to ${target.items?.destination ?? ''}`,
         }
       : booted
-        ? bootOutcome(booted, deps.node, target.bootTimeout ?? defaultBootTimeout)
+        ? bootOutcome(booted, deps.node, bootTimeout)
         : {
             ok: true,
             reason: 'Restored',
@@ -245,7 +243,10 @@ export async function runRestore(restore: VirtualMachineRestore, deps: RestoreJo
   }
 }
 
-const defaultBootTimeout = '10m';
+/** A boot test's folder: the one the restore names, else this host's own. */
+function testRestoreFolder(restore: VirtualMachineRestore, hypervisor: Hypervisor): string {
+  return restore.spec.target.path ?? hypervisor.testRestoreFolder;
+}
 
 /**
  * After an agent restart, a restore this node had under way cannot resume: it fails with what may
@@ -261,7 +262,7 @@ export async function failInterruptedRestore(
       ? ((await removeInterruptedBootTest(
           deps.hypervisor,
           restore,
-          target.path ?? deps.hypervisor.testRestoreFolder,
+          testRestoreFolder(restore, deps.hypervisor),
         )) ?? 'its test VM and files were removed; verify the point again')
       : restoreLeftovers(restore);
   await deps.restores.applyStatus(

@@ -8,7 +8,7 @@ import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { VirtualMachineRestore } from '../api/index.js';
 import { restoreDisk } from '../datapath/restore.js';
-import { bootTestSuffix } from '../restore/leftovers.js';
+import { bootTestPlace } from '../restore/leftovers.js';
 import type { BootCheckResult, Hypervisor, ImportedVm } from '../hypervisor/types.js';
 import type { Repository } from '../repository/repository.js';
 import { BackupFailure } from './backup-job.js';
@@ -268,15 +268,6 @@ export async function bootTest(
     restoredBytes,
     ...(leftBehind === undefined ? {} : { leftBehind }),
   };
-}
-
-/** Where one boot test's VM lives and how its name ends: both derive from the restore alone. */
-function bootTestPlace(
-  restore: VirtualMachineRestore,
-  folder: string,
-): { vmPath: string; nameSuffix: string } {
-  const suffix = bootTestSuffix(restore);
-  return { vmPath: join(folder, `boot-test-${suffix}`), nameSuffix: `(boot test ${suffix})` };
 }
 
 /**

@@ -3,11 +3,19 @@
  * by the agent after a restart and by the controller when an agent stops reporting; pure, so both
  * say the same thing.
  */
+import { join } from 'node:path';
 import type { VirtualMachineRestore } from '../api/index.js';
 
-/** Names a boot test's VM and folder after its restore, so both can be found again after a crash. */
-export function bootTestSuffix(restore: VirtualMachineRestore): string {
-  return (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
+/**
+ * Where one boot test's VM lives and how its name ends, both named after its restore so they can be
+ * found again after a crash. `folder` is the target's path, or the agent's test-restore folder.
+ */
+export function bootTestPlace(
+  restore: VirtualMachineRestore,
+  folder: string,
+): { vmPath: string; nameSuffix: string } {
+  const suffix = (restore.metadata.uid ?? restore.metadata.name).slice(0, 8);
+  return { vmPath: join(folder, `boot-test-${suffix}`), nameSuffix: `(boot test ${suffix})` };
 }
 
 export function restoreLeftovers(restore: VirtualMachineRestore): string {
@@ -22,8 +30,8 @@ export function restoreLeftovers(restore: VirtualMachineRestore): string {
     case 'Items':
       return `files in ${target.items?.destination ?? ''} may be incomplete: restore again with items.overwrite: true`;
     case 'BootTest': {
-      const suffix = bootTestSuffix(restore);
-      return `a test VM named '... (boot test ${suffix})' and its folder boot-test-${suffix} may be left in ${target.path ?? "the agent's test-restore folder"}: turn it off, remove it (Remove-VM) and delete the folder`;
+      const { vmPath, nameSuffix } = bootTestPlace(restore, target.path ?? "the agent's test-restore folder");
+      return `a test VM named '... ${nameSuffix}' and its folder ${vmPath} may be left: turn it off, remove it (Remove-VM) and delete the folder`;
     }
   }
 }
