@@ -11,7 +11,7 @@ import type { ChunkIndex } from '../repository/chunk-index.js';
 import { RepositoryError } from '../repository/errors.js';
 import type { ChangeDetection, Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { BackupWriter } from '../repository/writer.js';
+import { BackupWriter, type BlobWritten } from '../repository/writer.js';
 import {
   chunksPerTask,
   startChunkPool,
@@ -19,7 +19,7 @@ import {
   type ChunkPool,
   type ChunkResult,
 } from './chunk-pool.js';
-import { planChunks, readRuns } from './plan.js';
+import { chunkBytesCovered, planChunks, readRuns } from './plan.js';
 
 export interface BackupOptions {
   /** Name of the disk series; defaults to the file name without extension. */
@@ -31,6 +31,7 @@ export interface BackupOptions {
   /** Ignore earlier backups: hash everything and report every byte as changed. */
   full?: boolean;
   source?: Record<string, string>;
+  /** Worker threads; 0 processes the chunks on the calling thread. Default: see `threadCount`. */
   threads?: number;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -74,11 +75,36 @@ async function comparableParent(
   return { parent: comparable, changedRanges: options.changedRanges };
 }
 
-function releaseFirstBlob(result: ChunkResult): void {
-  const blob = result.chunks.find((c) => c.kind === 'new')?.blob;
-  if (blob) {
-    releaseNow(blob);
+/**
+ * A changed-range backup touching at most this many chunk bytes runs on the calling thread:
+ * starting worker threads (0.1-0.2 s, each loading its modules and opening the disk) costs more
+ * than sharing this much hashing and sealing saves (docs/performance.md).
+ */
+export const INLINE_BYTES = 64 * 1024 * 1024;
+
+function threadCount(options: BackupOptions, chunkSize: number): number {
+  if (options.threads !== undefined) {
+    return Math.max(0, Math.min(options.threads, 8));
   }
+  if (options.changedRanges && chunkBytesCovered(options.changedRanges, chunkSize) <= INLINE_BYTES) {
+    return 0;
+  }
+  return Math.max(1, Math.min(availableParallelism(), 8));
+}
+
+/**
+ * The new blobs of one task's result share one buffer, which the writer holds until their packs
+ * are written: the returned callback, called once per new blob, frees it after the last.
+ */
+function releaseWhenWritten(result: ChunkResult): BlobWritten {
+  const blobs = result.chunks.flatMap((c) => (c.kind === 'new' ? [c.blob] : []));
+  let left = blobs.length;
+  return () => {
+    left--;
+    if (left === 0 && blobs[0]) {
+      releaseNow(blobs[0]);
+    }
+  };
 }
 
 /** What a backup reads before any chunk: the disk's geometry, the index and the parent. */
@@ -117,7 +143,7 @@ export async function backupDisk(
 ): Promise<Manifest> {
   const started = performance.now();
   const name = options.name ?? defaultDiskName(diskPath);
-  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), 8));
+  const threads = threadCount(options, repo.config.chunkSize);
   const level = repo.config.compressionLevel;
   // Worker start-up (each thread loads its modules and opens the disk: 0.1-0.2 s) overlaps with
   // reading the disk's metadata, the index and the parent manifest. It assumes the repository's
@@ -151,7 +177,7 @@ export async function backupDisk(
     // Results are stored one at a time, in arrival order, so pack writes never interleave.
     let storing: Promise<void> = Promise.resolve();
     const inFlight = new Set<Promise<void>>();
-    const handle = (i: number, outcome: ChunkOutcome): Promise<void> => {
+    const handle = (i: number, outcome: ChunkOutcome, written: BlobWritten): Promise<void> => {
       const length = Math.min(chunkSize, virtualSize - i * chunkSize);
       const before = previous?.[i];
       stats.bytesRead += length;
@@ -171,7 +197,7 @@ export async function backupDisk(
         if (!writer.has(id)) {
           stats.newChunks++;
         }
-        await writer.add(id, [blob]);
+        await writer.add(id, [blob], written);
         progress(length);
       });
       return storing;
@@ -192,13 +218,12 @@ export async function backupDisk(
         .map((p) => (p.kind === 'read' ? p.previous : undefined));
       const { result } = await pool.submit({ offset: run.offset, length: run.length, previous: before });
       const handled = result.then(async (r: ChunkResult) => {
-        await Promise.all(r.chunks.map((outcome, k) => handle(run.first + k, outcome)));
-        // The writer has copied the blobs: their buffer (one per task) can go now.
-        releaseFirstBlob(r);
+        const written = releaseWhenWritten(r);
+        await Promise.all(r.chunks.map((outcome, k) => handle(run.first + k, outcome, written)));
       });
       inFlight.add(handled);
       void handled.finally(() => inFlight.delete(handled)).catch(() => undefined);
-      if (inFlight.size >= threads * 4) {
+      if (inFlight.size >= Math.max(threads, 1) * 4) {
         await Promise.race(inFlight);
       }
     }

@@ -1,5 +1,10 @@
-/** The backup's worker pool (chunk-worker.ts): tasks, results and setup. */
+/**
+ * Where a backup's chunks are processed: a pool of worker threads (chunk-worker.ts), or the
+ * calling thread for backups that read little (a changed-range list): starting two threads
+ * costs more than the work they would share. Tasks, results and setup.
+ */
 import type { RepositoryKeys } from '../repository/crypto.js';
+import { openChunkProcessor, type ChunkProcessor } from './chunk-processor.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface WorkerSetup {
@@ -36,9 +41,48 @@ export function chunksPerTask(chunkSize: number): number {
 /** Tasks each worker holds at once: one being read while another is hashed and sealed. */
 const PER_WORKER = 2;
 
-export type ChunkPool = WorkerPool<ChunkTask, ChunkResult>;
+/** Processes a backup's chunk tasks, on worker threads or on this one. */
+export interface ChunkPool {
+  /** Waits for room and hands the task over; `result` settles when it is done. */
+  submit(task: ChunkTask): Promise<{ result: Promise<ChunkResult> }>;
+  close(): Promise<void>;
+}
 
-export function startChunkPool(
+/**
+ * The processor on the calling thread, with a few tasks in flight so disk reads overlap (the
+ * reads run in libuv's thread pool; hashing and sealing run here between them).
+ */
+class InlinePool implements ChunkPool {
+  private running = 0;
+  private readonly freed: (() => void)[] = [];
+
+  constructor(
+    private readonly processor: ChunkProcessor,
+    private readonly limit: number,
+  ) {}
+
+  async submit(task: ChunkTask): Promise<{ result: Promise<ChunkResult> }> {
+    while (this.running >= this.limit) {
+      await new Promise<void>((resolve) => this.freed.push(resolve));
+    }
+    this.running++;
+    const result = this.processor
+      .process(task)
+      .then((done) => done.result)
+      .finally(() => {
+        this.running--;
+        this.freed.shift()?.();
+      });
+    return { result };
+  }
+
+  close(): Promise<void> {
+    return this.processor.close();
+  }
+}
+
+/** Starts `threads` workers; with 0 threads the chunks are processed on this thread. */
+export async function startChunkPool(
   diskPath: string,
   keys: RepositoryKeys,
   chunkSize: number,
@@ -52,5 +96,13 @@ export function startChunkPool(
     chunkSize,
     compressionLevel,
   };
-  return WorkerPool.start(new URL('./chunk-worker.js', import.meta.url), setup, threads, PER_WORKER);
+  if (threads === 0) {
+    return new InlinePool(await openChunkProcessor(setup), PER_WORKER * 2);
+  }
+  return WorkerPool.start<ChunkTask, ChunkResult>(
+    new URL('./chunk-worker.js', import.meta.url),
+    setup,
+    threads,
+    PER_WORKER,
+  );
 }

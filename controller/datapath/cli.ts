@@ -84,6 +84,32 @@ function parseSize(text: string, flag: string): number {
   return Number(m[1]) * scale;
 }
 
+/** `--manifest latest`: the newest recovery point of disk `name`, or of any disk. */
+async function latestId(repo: Repository, name: string | undefined): Promise<string> {
+  const latest = await repo.latestManifest(name);
+  if (!latest) {
+    throw new UserError(
+      name === undefined
+        ? `${repo.storage.url} holds no recovery point yet`
+        : `${repo.storage.url} holds no recovery point of disk '${name}' (see 'disk ls')`,
+    );
+  }
+  return latest.id;
+}
+
+function parseThreads(text: string | undefined): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!/^[0-8]$/.test(text)) {
+    throw new UserError(
+      `--threads: '${text}' must be a number from 0 to 8 (0: no worker threads)`,
+      ExitCode.usage,
+    );
+  }
+  return Number(text);
+}
+
 function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   if (!m?.[1]) {
@@ -323,7 +349,7 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         changedRanges,
         parentId: v.parent,
         full: v.full,
-        threads: v.threads ? Number(v.threads) : undefined,
+        threads: parseThreads(v.threads),
         onProgress: bar?.update,
       });
       bar?.end();
@@ -357,9 +383,11 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
   }),
   restore: sub({
     summary: 'rebuild a disk from a recovery point as raw or dynamic VHDX',
-    usage: 'disk restore --repo URL --key-file PATH --manifest ID --out PATH [--format raw|vhdx]',
+    usage:
+      'disk restore --repo URL --key-file PATH --manifest ID|latest [--name NAME] --out PATH [--format raw|vhdx]',
     options: {
       manifest: { type: 'string' },
+      name: { type: 'string' },
       out: { type: 'string' },
       format: { type: 'string', default: 'raw' },
     },
@@ -368,9 +396,10 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       if (format !== 'raw' && format !== 'vhdx') {
         throw new UserError(`--format must be raw or vhdx, not '${format}'`, ExitCode.usage);
       }
-      const id = required(v.manifest, '--manifest');
+      const wanted = required(v.manifest, '--manifest');
       const out = required(v.out, '--out');
       const repo = await openRepo(v);
+      const id = wanted === 'latest' ? await latestId(repo, v.name) : wanted;
       const bar = v.json ? undefined : progressBar('restore');
       const result = await restoreDisk(repo, id, out, { format, onProgress: bar?.update });
       bar?.end();

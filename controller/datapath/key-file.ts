@@ -2,9 +2,9 @@
  * The user's key file: any secret of at least 16 bytes (a random key or a long passphrase). It
  * unwraps the repository's master key; losing it loses the repository.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { RepositoryError } from '../repository/errors.js';
+import { newGeneratedKey } from '../repository/keys.js';
 
 export async function readKeyFile(path: string): Promise<Buffer> {
   try {
@@ -16,9 +16,12 @@ export async function readKeyFile(path: string): Promise<Buffer> {
   }
 }
 
-/** Writes a new random key (owner-only permissions); refuses to overwrite an existing file. */
+/**
+ * Writes a new generated key (owner-only permissions); refuses to overwrite an existing file.
+ * Tagged as generated, it unwraps the master key without scrypt's deliberate cost.
+ */
 export async function createKeyFile(path: string): Promise<Buffer> {
-  const material = Buffer.from(`${randomBytes(32).toString('base64')}\n`);
+  const material = newGeneratedKey();
   try {
     await writeFile(path, material, { mode: 0o600, flag: 'wx' });
   } catch (err) {

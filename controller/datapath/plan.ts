@@ -47,6 +47,24 @@ export function planChunks(input: PlanInput): ChunkPlan[] {
   return plans;
 }
 
+/** Bytes of the chunks that sorted, merged `ranges` touch, each chunk counted once. */
+export function chunkBytesCovered(ranges: readonly ByteRange[], chunkSize: number): number {
+  let chunks = 0;
+  let lastCounted = -1;
+  for (const { offset, length } of ranges) {
+    if (length <= 0) {
+      continue;
+    }
+    const first = Math.max(Math.floor(offset / chunkSize), lastCounted + 1);
+    const last = Math.floor((offset + length - 1) / chunkSize);
+    if (last >= first) {
+      chunks += last - first + 1;
+      lastCounted = last;
+    }
+  }
+  return chunks * chunkSize;
+}
+
 /** A run of consecutive chunks to read, so the disk is read in large sequential pieces. */
 export interface ReadRun {
   first: number;

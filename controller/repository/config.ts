@@ -7,16 +7,24 @@ import { UnsupportedFormatError } from './errors.js';
 export const FORMAT_NAME = 'shadowkeep-repository';
 export const FORMAT_VERSION = 1;
 
-export interface WrappedKey {
-  kdf: 'scrypt';
-  /** scrypt cost parameters: the key file may hold a passphrase, so derivation is deliberately slow. */
-  n: number;
-  r: number;
-  p: number;
+/** The master key wrapped by one key file: the key derived from the file seals it. */
+export type WrappedKey = {
   salt: string;
   /** The 32-byte master key sealed with the key derived from the key file (base64). */
   sealed: string;
-}
+} & (
+  | {
+      /** For key files that may hold a passphrase: derivation is deliberately slow. */
+      kdf: 'scrypt';
+      n: number;
+      r: number;
+      p: number;
+    }
+  | {
+      /** For generated key files (256 random bits): stretching would add nothing. */
+      kdf: 'hkdf-sha256';
+    }
+);
 
 export interface RepositoryConfig {
   format: typeof FORMAT_NAME;
@@ -81,9 +89,15 @@ const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
 
 /** Why a key entry cannot be used, or undefined when it can. */
 function wrappedKeyProblem(k: unknown): string | undefined {
-  const w = k as Partial<WrappedKey> | null;
-  if (w?.kdf !== 'scrypt') {
-    return `key derivation ${JSON.stringify(w?.kdf)} is not scrypt`;
+  const w = k as Partial<Record<keyof WrappedKey | 'n' | 'r' | 'p', unknown>> | null;
+  if (typeof w?.salt !== 'string' || typeof w.sealed !== 'string') {
+    return 'salt and sealed key must be base64 strings';
+  }
+  if (w.kdf === 'hkdf-sha256') {
+    return undefined;
+  }
+  if (w.kdf !== 'scrypt') {
+    return `key derivation ${JSON.stringify(w.kdf)} is neither scrypt nor hkdf-sha256`;
   }
   const { n, r, p } = w;
   if (!isInteger(n) || !isInteger(r) || !isInteger(p)) {
@@ -91,9 +105,6 @@ function wrappedKeyProblem(k: unknown): string | undefined {
   }
   if (n < 2 || (n & (n - 1)) !== 0 || r < 1 || p < 1 || p > MAX_SCRYPT_P || 128 * n * r > MAX_SCRYPT_MEMORY) {
     return `scrypt parameters n=${n}, r=${r}, p=${p} are out of range (n a power of two, 128·n·r at most 1 GiB, p at most ${MAX_SCRYPT_P})`;
-  }
-  if (typeof w.salt !== 'string' || typeof w.sealed !== 'string') {
-    return 'salt and sealed key must be base64 strings';
   }
   return undefined;
 }

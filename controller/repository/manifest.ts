@@ -53,6 +53,16 @@ export function newManifestId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+/** When the manifest with this id was made, from its stamp; undefined for an id of another form. */
+export function manifestIdTime(id: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(id);
+  if (!m) {
+    return undefined;
+  }
+  const [year, month, day, hour, minute, second, ms] = m.slice(1).map(Number);
+  return Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second, ms);
+}
+
 const CHUNK_ID = /^[0-9a-f]{64}$/;
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 

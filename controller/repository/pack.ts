@@ -19,17 +19,21 @@ export function newPackId(): string {
   return randomBytes(16).toString('hex');
 }
 
+/** Blobs a pack holds at most, so a pack of tiny blobs (chunks that compress 1000:1) stays one writev of bounded length. */
+export const MAX_PACK_BLOBS = 16_384;
+
 /**
- * Collects sealed blobs until the pack is full, copied into one buffer that the caller provides
- * and gets back from `finish` to reuse: a backup then holds two or three pack buffers for its
- * whole run instead of keeping every arriving blob's memory alive until a pack is written.
+ * Collects sealed blobs until the pack is full, by reference: the pack goes out as one gathered
+ * write of the blobs where they lie. Copying them into a pack buffer first cost a pass over every
+ * new byte, and the first touch of each pack buffer's pages (~3.5 ms per MiB on the benchmark
+ * machine's virtual memory) was a quarter of a small backup's CPU. Callers keep the blobs' memory
+ * unchanged until the pack is written.
  */
 export class PackBuilder {
   readonly id = newPackId();
   private readonly entries: IndexEntry[] = [];
+  private readonly blobs: Uint8Array[] = [];
   private length = 0;
-
-  constructor(private data: Buffer) {}
 
   get size(): number {
     return this.length;
@@ -37,38 +41,31 @@ export class PackBuilder {
   get count(): number {
     return this.entries.length;
   }
+  get full(): boolean {
+    return this.entries.length >= MAX_PACK_BLOBS;
+  }
 
   add(chunkId: string, blob: readonly Uint8Array[]): IndexEntry {
-    const size = blob.reduce((n, part) => n + part.length, 0);
-    if (this.length + size > this.data.length) {
-      // Only a blob larger than the buffer's headroom gets here (chunk sizes above a few MiB).
-      const larger = Buffer.allocUnsafeSlow(Math.max(this.length + size, this.data.length * 2));
-      this.data.copy(larger, 0, 0, this.length);
-      this.data = larger;
-    }
-    const entry = { id: chunkId, pack: this.id, offset: this.length, length: size };
+    const entry = { id: chunkId, pack: this.id, offset: this.length, length: 0 };
     for (const part of blob) {
-      this.data.set(part, this.length);
-      this.length += part.length;
+      this.blobs.push(part);
+      entry.length += part.length;
     }
+    this.length += entry.length;
     this.entries.push(entry);
     return entry;
   }
 
-  /**
-   * The pack's bytes as parts (blobs, sealed header, trailer), the index entries it holds, and
-   * the buffer to reuse once the parts are written.
-   */
-  finish(keys: RepositoryKeys): { parts: Buffer[]; entries: IndexEntry[]; size: number; buffer: Buffer } {
+  /** The pack's bytes as parts (blobs, sealed header, trailer) and the index entries it holds. */
+  finish(keys: RepositoryKeys): { parts: Uint8Array[]; entries: IndexEntry[]; size: number } {
     const header = sealToBuffer(keys.encryption, [encodeIndex(this.entries)], headerAad(this.id));
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(header.length, 0);
     trailer.write(MAGIC, 4, 'latin1');
     return {
-      parts: [this.data.subarray(0, this.length), header, trailer],
+      parts: [...this.blobs, header, trailer],
       entries: this.entries,
       size: this.length + header.length + TRAILER,
-      buffer: this.data,
     };
   }
 }

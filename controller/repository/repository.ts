@@ -23,7 +23,7 @@ import {
   manifestKey,
   packKey,
 } from './layout.js';
-import { parseManifest, type Manifest } from './manifest.js';
+import { manifestIdTime, parseManifest, type Manifest } from './manifest.js';
 
 export interface InitOptions {
   chunkSize?: number;
@@ -48,6 +48,9 @@ export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
  * (docs/performance.md); the level lives in each repository's config, so older ones keep theirs.
  */
 export const DEFAULT_COMPRESSION_LEVEL = 1;
+
+/** How far before a manifest's creation time its id may be stamped (both are taken in one commit). */
+const ID_STAMP_MARGIN_MS = 60_000;
 
 /** Packs listed by a garbage collection run as unused; writers must not reuse chunks from them. */
 export interface Condemnation {
@@ -205,15 +208,22 @@ export class Repository {
   }
 
   /**
-   * The newest manifest of the disk named `name`, to compare a new backup against. Creation time
+   * The newest manifest of the disk named `name` (of any disk without one), to compare a new
+   * backup against or to restore "latest". Creation time
    * decides, then the id: listing order alone could put two backups made close together the
    * wrong way round. A manifest that cannot be read (damaged, or deleted meanwhile) cannot be a
    * parent and is passed over: one damaged recovery point must not stop every later backup
-   * (`repo check` reports it).
+   * (`repo check` reports it). The search goes from the newest id back and stops at ids stamped
+   * well before the best match was made (id and creation time come from the same host's clock),
+   * so a disk with a long history costs a read or two, not one per recovery point.
    */
-  async latestManifest(name: string): Promise<Manifest | undefined> {
+  async latestManifest(name?: string): Promise<Manifest | undefined> {
     let latest: Manifest | undefined;
-    for (const id of await this.listManifestIds()) {
+    for (const id of (await this.listManifestIds()).reverse()) {
+      const stamped = manifestIdTime(id);
+      if (latest && stamped !== undefined && stamped < Date.parse(latest.createdAt) - ID_STAMP_MARGIN_MS) {
+        break;
+      }
       const m = await this.loadManifest(id).catch((err: unknown) => {
         if (!isDamage(err)) {
           throw err;
@@ -223,7 +233,7 @@ export class Repository {
       const newer =
         m &&
         (!latest || m.createdAt > latest.createdAt || (m.createdAt === latest.createdAt && m.id > latest.id));
-      if (m?.disk.name === name && newer) {
+      if (m && (name === undefined || m.disk.name === name) && newer) {
         latest = m;
       }
     }

@@ -12,13 +12,13 @@ import { newManifestId, type Manifest } from './manifest.js';
 import { PackBuilder } from './pack.js';
 import type { Repository } from './repository.js';
 
-/** Room in a pack buffer beyond the pack size: a pack closes after the blob that reaches the size. */
-const PACK_HEADROOM = 1024 * 1024;
+/** Called once a blob given to `add` is written (or found stored already): its memory may go. */
+export type BlobWritten = () => void;
 
 export class BackupWriter {
-  private pack: PackBuilder;
-  /** Pack buffers whose write finished, for the next packs. */
-  private readonly spare: Buffer[] = [];
+  private pack = new PackBuilder();
+  /** The current pack's callbacks, called when its write has finished. */
+  private packWritten: BlobWritten[] = [];
   private pendingWrite: Promise<void> = Promise.resolve();
   private readonly written: IndexEntry[] = [];
   private readonly added = new Set<string>();
@@ -31,29 +31,28 @@ export class BackupWriter {
     private readonly index: ChunkIndex,
     /** How every object is written, e.g. locked until a date for immutable offsite copies. */
     private readonly putOptions: PutOptions = {},
-  ) {
-    this.pack = this.newPack();
-  }
-
-  private newPack(): PackBuilder {
-    return new PackBuilder(
-      this.spare.pop() ?? Buffer.allocUnsafeSlow(this.repo.config.packSize + PACK_HEADROOM),
-    );
-  }
+  ) {}
 
   /** Whether a chunk is already stored (or queued by this backup): then it is not stored again. */
   has(id: string): boolean {
     return this.added.has(id) || this.index.has(id);
   }
 
-  /** Copies the blob (the caller may reuse its memory once this returns) and stores it with the next pack. */
-  async add(id: string, blob: readonly Uint8Array[]): Promise<void> {
+  /**
+   * Stores the blob with the next pack. The writer keeps a reference to its memory until the
+   * pack is written, and then calls `written`: the caller must not change the memory before.
+   */
+  async add(id: string, blob: readonly Uint8Array[], written?: BlobWritten): Promise<void> {
     if (this.has(id)) {
+      written?.();
       return;
     }
     this.added.add(id);
     this.pack.add(id, blob);
-    if (this.pack.size >= this.repo.config.packSize) {
+    if (written) {
+      this.packWritten.push(written);
+    }
+    if (this.pack.size >= this.repo.config.packSize || this.pack.full) {
       await this.flush();
     }
   }
@@ -64,13 +63,17 @@ export class BackupWriter {
       return;
     }
     const full = this.pack;
-    this.pack = this.newPack();
+    const written = this.packWritten;
+    this.pack = new PackBuilder();
+    this.packWritten = [];
     await this.pendingWrite;
-    const { parts, entries, size, buffer } = full.finish(this.repo.keys);
+    const { parts, entries, size } = full.finish(this.repo.keys);
     this.pendingWrite = this.repo.storage.put(packKey(full.id), parts, this.putOptions).then(() => {
       this.written.push(...entries);
       this.bytesUploaded += size;
-      this.spare.push(buffer);
+      for (const done of written) {
+        done();
+      }
     });
     // Surface a failed write at the next await rather than as an unhandled rejection.
     this.pendingWrite.catch(() => undefined);

@@ -41,6 +41,7 @@ const { values } = parseArgs({
     results: { type: 'string', default: 'bench/results' },
     // NODE_OPTIONS for the measured controller process, ';' between variants measured one after
     // another on each population, e.g. ";--max-semi-space-size=2" (defaults, then small semi-spaces).
+    // Words of the form NAME=value are set in its environment instead, e.g. "MALLOC_ARENA_MAX=2".
     'controller-node-options': { type: 'string', default: '' },
   },
 });
@@ -139,6 +140,18 @@ const sum = (o: Record<string, number>, filter: (k: string) => boolean = () => t
   Object.entries(o)
     .filter(([k]) => filter(k))
     .reduce((s, [, v]) => s + v, 0);
+
+/** A memory variant's words: NAME=value ones go to the environment, the rest to NODE_OPTIONS. */
+function variantEnvironment(variant: string): Record<string, string> {
+  const words = variant.split(/\s+/).filter((w) => w.length > 0);
+  const isVariable = (w: string): boolean => /^[A-Z_][A-Z0-9_]*=/.test(w);
+  return {
+    NODE_OPTIONS: words.filter((w) => !isVariable(w)).join(' '),
+    ...Object.fromEntries(
+      words.filter(isVariable).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
+    ),
+  };
+}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) {
@@ -577,7 +590,7 @@ async function main(): Promise<void> {
           env: {
             ...process.env,
             SHADOWKEEP_LOG_LEVEL: 'error',
-            NODE_OPTIONS: nodeOptions,
+            ...variantEnvironment(nodeOptions),
           },
         },
       );

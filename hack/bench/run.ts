@@ -127,7 +127,7 @@ function tools(): Tool[] {
     backup: (_round, ranges) =>
       `${shadowkeep} disk backup --repo ${join(repos, name)} --disk ${disk} --name bench --no-catalog${rct && ranges ? ` --changed-ranges ${ranges}` : ''}`,
     restore: (out) =>
-      `id=$(${shadowkeep} disk ls --repo ${join(repos, name)} --json | ${node} -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).at(-1).id))") && ${shadowkeep} disk restore --repo ${join(repos, name)} --manifest $id --out ${out}/disk.vhdx --format vhdx`,
+      `${shadowkeep} disk restore --repo ${join(repos, name)} --manifest latest --name bench --out ${out}/disk.vhdx --format vhdx`,
     verify: (out, source) => `qemu-img compare -q -f vhdx -F vhdx ${source} ${out}/disk.vhdx`,
   });
   t.push(ours('shadowkeep', false), ours('shadowkeep-rct', true));

@@ -91,6 +91,26 @@ describe('backing up and restoring a VHDX', function () {
     expect((await readFile(dir.file('third.raw'))).equals(await qemuRawView(vhdx, 'vhdx', dir))).to.be.true;
   });
 
+  it('processes a small changed-range backup on its own thread, with the chunks worker threads would make', async () => {
+    await qemuIo(vhdx, 'vhdx', 'write -P 0x44 22M 64k', 'write -P 0x55 1M 4k');
+    const parent = await repo.latestManifest('vm/disk0');
+    const changedRanges = [
+      { offset: MiB, length: 4096 },
+      { offset: 22 * MiB, length: 64 * 1024 },
+    ];
+    const inline = await backupDisk(repo, vhdx, { name: 'vm/disk0', changedRanges });
+    const threaded = await backupDisk(repo, vhdx, {
+      name: 'vm/threaded',
+      parentId: parent!.id,
+      changedRanges,
+      threads: 2,
+    });
+    expect(inline.stats.bytesRead).to.equal(2 * MiB);
+    expect(inline.chunks).to.deep.equal(threaded.chunks);
+    await restoreDisk(repo, inline.id, dir.file('inline.raw'));
+    expect((await readFile(dir.file('inline.raw'))).equals(await qemuRawView(vhdx, 'vhdx', dir))).to.be.true;
+  });
+
   it('reads any byte range of a stored disk straight from the repository, fetching only what it needs', async () => {
     const manifest = await repo.latestManifest('vm/disk0');
     const expected = await qemuRawView(vhdx, 'vhdx', dir);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseChangedRanges } from '../../../controller/datapath/changed-ranges.js';
-import { planChunks, readRuns } from '../../../controller/datapath/plan.js';
+import { chunkBytesCovered, planChunks, readRuns } from '../../../controller/datapath/plan.js';
 import { mergeRanges } from '../../../controller/disk/ranges.js';
 
 const K = 1024;
@@ -51,6 +51,17 @@ describe('deciding which chunks a backup reads', () => {
       { first: 0, count: 2, offset: 0, length: 4 * K },
       { first: 3, count: 2, offset: 6 * K, length: 3 * K },
     ]);
+  });
+
+  it('sizes a changed-range backup by the chunks its ranges touch, each counted once', () => {
+    const ranges = mergeRanges([
+      { offset: 100, length: 10 }, // chunk 0
+      { offset: 1 * K + 1000, length: 100 }, // chunk 0 again
+      { offset: 2 * K - 1, length: 2 }, // chunks 0 and 1
+      { offset: 5 * K, length: 4 * K }, // chunks 2, 3 and 4
+    ]);
+    expect(chunkBytesCovered(ranges, 2 * K)).to.equal(5 * 2 * K);
+    expect(chunkBytesCovered([], 2 * K)).to.equal(0);
   });
 });
 
