@@ -14,15 +14,12 @@ import { takeInventory } from '../repository/inventory.js';
 import { Repository } from '../repository/repository.js';
 import { STORAGE_URL_HELP, openStorage } from '../storage/open.js';
 import { StorageError } from '../storage/storage.js';
-import { catalogRecoveryPoint } from '../ilr/catalog-store.js';
 import { backupDisk } from './backup.js';
 import { readChangedRanges } from './changed-ranges.js';
 import { createKeyFile, readKeyFile } from './key-file.js';
 import { openRepository } from './open-repository.js';
 import { formatBytes, progressBar } from './progress.js';
 import { restoreDisk } from './restore.js';
-import { copyManifests } from '../copy/copy-point.js';
-import { healFromCopy } from '../copy/heal.js';
 import { CONFIG_KEY } from '../repository/layout.js';
 
 const common = {
@@ -219,6 +216,7 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         );
       }
       const bar = v.json ? undefined : progressBar('copy');
+      const { copyManifests } = await import('../copy/copy-point.js');
       const report = await copyManifests(source, target, v.manifest ?? (await source.listManifestIds()), {
         ...(bandwidth ? { bytesPerSecond: bandwidth * 1024 * 1024 } : {}),
         ...(v['checkpoint-seconds'] ? { checkpointMs: Number(v['checkpoint-seconds']) * 1000 } : {}),
@@ -250,6 +248,7 @@ const repoSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
         openStorage(required(v.from, '--from')),
         await readKeyFile(v['from-key-file'] ?? keyFilePath(v)),
       );
+      const { healFromCopy } = await import('../copy/heal.js');
       const report = await healFromCopy(repo, copy);
       const lines = [
         `${report.found.length} problems found; ${report.packsReplaced.length} damaged packs replaced, ${report.chunksFromCopy} chunks fetched from the copy, ${report.chunksMoved} moved, ${report.manifestsReplaced.length} manifests replaced`,
@@ -354,7 +353,9 @@ const diskSubcommands: Record<string, Sub<ParseArgsConfig['options']>> = {
       });
       bar?.end();
       // Item-level recovery: a file catalog per NTFS volume, so `files find` needs no disk reads.
-      const catalog = v['no-catalog'] ? undefined : await catalogRecoveryPoint(repo, manifest);
+      const catalog = v['no-catalog']
+        ? undefined
+        : await (await import('../ilr/catalog-store.js')).catalogRecoveryPoint(repo, manifest);
       if (catalog?.warning) {
         process.stderr.write(`warning: ${catalog.warning}\n`);
       }

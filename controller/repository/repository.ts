@@ -49,8 +49,8 @@ export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
  */
 export const DEFAULT_COMPRESSION_LEVEL = 1;
 
-/** How far before a manifest's creation time its id may be stamped (both are taken in one commit). */
-const ID_STAMP_MARGIN_MS = 60_000;
+/** How far before a manifest's creation time its id may be stamped (both are taken in one commit, microseconds apart). */
+const ID_STAMP_MARGIN_MS = 1000;
 
 /** Packs listed by a garbage collection run as unused; writers must not reuse chunks from them. */
 export interface Condemnation {

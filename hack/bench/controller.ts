@@ -38,6 +38,8 @@ const { values } = parseArgs({
     volumes: { type: 'string', default: '40' },
     points: { type: 'string', default: '10000,20000' },
     idle: { type: 'string', default: '60' },
+    // Seconds the measured controller process is left quiet (queues empty) before its memory is read.
+    settle: { type: 'string', default: '30' },
     results: { type: 'string', default: 'bench/results' },
     // NODE_OPTIONS for the measured controller process, ';' between variants measured one after
     // another on each population, e.g. ";--max-semi-space-size=2" (defaults, then small semi-spaces).
@@ -53,6 +55,7 @@ const pointTargets = values.points
   .filter((s) => s.length > 0)
   .map(Number);
 const idleSeconds = Number(values.idle);
+const settleSeconds = Number(values.settle);
 
 const logger = winston.createLogger({
   level: process.env.SHADOWKEEP_BENCH_LOGS ? 'debug' : 'error',
@@ -575,6 +578,7 @@ async function main(): Promise<void> {
       nodeOptions: string;
       points: number;
       rssMiB: number;
+      rssAt5sMiB: number;
       hwmMiB: number;
       syncSeconds: number;
       createSeconds: number;
@@ -630,7 +634,12 @@ async function main(): Promise<void> {
           await sleep(1000);
         }
         const drainSeconds = (performance.now() - drainStart) / 1000;
+        const rssNow = (): number =>
+          Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
         await sleep(5000);
+        const rssAt5sMiB = rssNow();
+        // Steady state: V8 gives back the start's garbage in its idle-time collections.
+        await sleep(Math.max(0, settleSeconds - 5) * 1000);
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kib = (field: string): number =>
           Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
@@ -651,12 +660,13 @@ async function main(): Promise<void> {
           nodeOptions,
           points: items.length,
           rssMiB: kib('VmRSS') / 1024,
+          rssAt5sMiB,
           hwmMiB: kib('VmHWM') / 1024,
           syncSeconds,
           createSeconds,
         });
         say(
-          `${items.length} points: controller RSS ${(kib('VmRSS') / 1024).toFixed(0)} MiB (peak ${(kib('VmHWM') / 1024).toFixed(0)} MiB, JS heap used ${heapUsedMiB.toFixed(0)} of ${heapTotalMiB.toFixed(0)} MiB, external ${externalMiB.toFixed(0)} MiB; ready in ${syncSeconds.toFixed(1)} s, queues empty ${drainSeconds.toFixed(1)} s later, ${cpu.toFixed(1)} CPU s)`,
+          `${items.length} points: controller RSS ${(kib('VmRSS') / 1024).toFixed(0)} MiB after ${settleSeconds} s quiet, ${rssAt5sMiB.toFixed(0)} MiB after 5 s (peak ${(kib('VmHWM') / 1024).toFixed(0)} MiB, JS heap used ${heapUsedMiB.toFixed(0)} of ${heapTotalMiB.toFixed(0)} MiB, external ${externalMiB.toFixed(0)} MiB; ready in ${syncSeconds.toFixed(1)} s, queues empty ${drainSeconds.toFixed(1)} s later, ${cpu.toFixed(1)} CPU s)`,
         );
       } finally {
         // A controller busy with a large backlog can take minutes to drain on SIGTERM: 10 s, then KILL.

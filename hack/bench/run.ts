@@ -56,7 +56,8 @@ const dataset = JSON.parse(readFileSync(join(work, 'dataset.json'), 'utf8')) as 
 const src = join(work, 'src');
 const disk = join(src, 'disk.vhdx');
 const node = process.execPath;
-const shadowkeep = `${node} ${join(root, 'dist/controller/cli/main.js')}`;
+// What users run: the launcher also sets the data path's memory settings.
+const shadowkeep = join(root, 'bin/shadowkeep');
 const cacheBin = join(root, '.cache/bin');
 
 function sh(cmd: string, env: NodeJS.ProcessEnv = {}): { status: number; stdout: string; stderr: string } {
