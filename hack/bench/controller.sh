@@ -14,7 +14,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/hack/lib.sh"
 cd "$root"
 
-export SHADOWKEEP_CONTROL_PLANE_DIR=${SHADOWKEEP_BENCH_CONTROL_PLANE_DIR:-$root/.cache/cp-bench-controller-$$}
+# A fresh folder, not one named after the PID: a reused PID found an earlier run's leftovers.
+mkdir -p "$root/.cache"
+export SHADOWKEEP_CONTROL_PLANE_DIR=${SHADOWKEEP_BENCH_CONTROL_PLANE_DIR:-$(mktemp -d "$root/.cache/cp-bench-controller-XXXXXX")}
 [ -f dist/hack/bench/controller.js ] || tsc -p tsconfig.json
 KUBECONFIG=$(hack/control-plane up | tail -n 1)
 export KUBECONFIG
