@@ -6,10 +6,16 @@ export interface Clock {
   now(): Date;
   /** Calls `fn` after `ms` of this clock's time; returns a cancel function. */
   setTimer(ms: number, fn: () => void): () => void;
+  /**
+   * Milliseconds on the time base `setTimer` counts in, which never jumps: due times compared
+   * across a step of the wall clock (NTP, a resumed VM, a test moving the clock) stay in order.
+   */
+  timerTimeMs(): number;
 }
 
 export const systemClock: Clock = {
   now: () => new Date(),
+  timerTimeMs: () => performance.now(),
   setTimer(ms, fn) {
     const timer = setTimeout(fn, ms);
     timer.unref();
@@ -31,6 +37,10 @@ export class ManualClock implements Clock {
 
   now(): Date {
     return new Date(this.current);
+  }
+
+  timerTimeMs(): number {
+    return this.current;
   }
 
   setTimer(ms: number, fn: () => void): () => void {
@@ -76,6 +86,10 @@ export class ShiftedClock implements Clock {
 
   setTimer(ms: number, fn: () => void): () => void {
     return systemClock.setTimer(ms, fn);
+  }
+
+  timerTimeMs(): number {
+    return systemClock.timerTimeMs();
   }
 
   advance(ms: number): void {

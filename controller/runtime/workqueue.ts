@@ -50,7 +50,7 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const due = this.clock.now().getTime() + ms;
+    const due = this.clock.timerTimeMs() + ms;
     const existing = this.delayed.get(key);
     if (existing && existing.due <= due) {
       return;

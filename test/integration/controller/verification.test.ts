@@ -59,6 +59,15 @@ describe('scheduled verification (proof of recoverability)', function () {
     await env.stop();
   });
 
+  /**
+   * A time on a day after today: a policy takes no slot from before its creation, which the API
+   * server stamps with the real time.
+   */
+  function dayAhead(days: number, hhmm: string): Date {
+    const day = new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+    return new Date(`${day}T${hhmm}:00Z`);
+  }
+
   async function theRecoveryPoint(): Promise<RecoveryPoint> {
     const { items } = await env.clients.recoveryPoints.list(env.namespace, {
       labelSelector: `${labels.vm}=ver01`,
@@ -111,7 +120,8 @@ describe('scheduled verification (proof of recoverability)', function () {
 
   it('verifies the newest point on the schedule, flips Verified when a chunk is damaged, and back once repaired', async () => {
     // 10:05: the daily backup slot of 10:00 is due; verification runs hourly at :30.
-    env.clock.set(new Date('2026-11-23T10:05:00Z'));
+    const slot = dayAhead(1, '10:05');
+    env.clock.set(slot);
     await dailyPolicy('verified', ['ver01'], {
       schedule: { cron: '30 * * * *' },
       level: 'Filesystem',
@@ -124,12 +134,13 @@ describe('scheduled verification (proof of recoverability)', function () {
 
     // Nothing was verified since the 09:30 slot, so the new point is verified as soon as it exists.
     const arrival = await verificationAfter(undefined);
-    expect(arrival.status?.verification?.time).to.match(/^2026-11-23T10:05/);
+    expect(arrival.status?.verification?.time.slice(0, 16)).to.equal(slot.toISOString().slice(0, 16));
     // 10:31: the next slot verifies it again.
-    env.clock.set(new Date('2026-11-23T10:31:00Z'));
+    const nextSlot = dayAhead(1, '10:31');
+    env.clock.set(nextSlot);
     env.manager.resyncAll();
     const first = await verificationAfter(arrival.status?.verification?.time);
-    expect(first.status?.verification?.time).to.match(/^2026-11-23T10:31/);
+    expect(first.status?.verification?.time.slice(0, 16)).to.equal(nextSlot.toISOString().slice(0, 16));
     expect(first.status?.verification).to.include({ level: 'Filesystem', result: 'Passed' });
     expect(first.status?.verification?.message).to.match(/1 NTFS volume\(s\) opened and walked: \d+ files/);
     expect(first.status?.conditions?.find((c) => c.type === 'Verified')).to.include({
@@ -147,7 +158,7 @@ describe('scheduled verification (proof of recoverability)', function () {
       damaged[64] = (damaged[64] ?? 0) ^ 0xff;
       await writeFile(file, damaged);
     }
-    env.clock.set(new Date('2026-11-23T11:31:00Z'));
+    env.clock.set(dayAhead(1, '11:31'));
     env.manager.resyncAll();
     const failed = await verificationAfter(first.status?.verification?.time);
     expect(failed.status?.verification).to.include({ result: 'Failed', level: 'Checksums' });
@@ -178,12 +189,12 @@ describe('scheduled verification (proof of recoverability)', function () {
     await env.clients.recoveryPoints.mergePatch(failed.metadata.name, env.namespace, {
       metadata: {
         annotations: {
-          [annotations.verifyRequested]: new Date('2026-11-23T11:40:00Z').toISOString(),
+          [annotations.verifyRequested]: dayAhead(1, '11:40').toISOString(),
           [annotations.verifyLevel]: 'Checksums',
         },
       },
     });
-    env.clock.set(new Date('2026-11-23T11:41:00Z'));
+    env.clock.set(dayAhead(1, '11:41'));
     const healed = await verificationAfter(failed.status?.verification?.time);
     expect(healed.status?.verification).to.include({ result: 'Passed', level: 'Checksums' });
     await eventually(async () => expect((await policyVerified()).status).to.equal('True'), {
@@ -214,7 +225,7 @@ describe('scheduled verification (proof of recoverability)', function () {
         running: true,
       }),
     };
-    env.clock.set(new Date('2026-11-24T10:05:00Z'));
+    env.clock.set(dayAhead(2, '10:05'));
     await dailyPolicy('boot-verified', ['boot01', 'noboot01'], {
       schedule: { cron: '30 * * * *' },
       level: 'Boot',

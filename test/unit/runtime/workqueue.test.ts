@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../../controller/runtime/clock.js';
+import { ManualClock, ShiftedClock } from '../../../controller/runtime/clock.js';
 import { WorkQueue, runWorkers } from '../../../controller/runtime/workqueue.js';
 
 describe('the reconcile work queue', () => {
@@ -44,6 +44,17 @@ describe('the reconcile work queue', () => {
     expect(await queue.get()).to.equal('ns/a');
     clock.advance(10_000);
     expect(queue.depth, 'the later timer was replaced, not kept').to.equal(0);
+  });
+
+  it('keeps a short delay short after the wall clock steps a day ahead of a long one', async () => {
+    const clock = new ShiftedClock();
+    const queue = new WorkQueue(clock);
+    queue.addAfter('ns/a', 3_600_000);
+    clock.advance(86_400_000);
+    queue.addAfter('ns/a', 20);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(queue.depth, 'the 20 ms add came due, not the hour-long one').to.equal(1);
+    queue.shutdown();
   });
 
   it('retries a failing reconcile with back-off and stops retrying once it succeeds', async () => {
