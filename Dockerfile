@@ -24,5 +24,5 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/controller ./dist/controller
 USER node
-ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/controller/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/controller/cli/main.js"]
 CMD ["controller"]

@@ -1,4 +1,4 @@
-import { enableCompileCache } from 'node:module';
+import { enableCompileCache, setSourceMapsSupport } from 'node:module';
 import { dispatch } from './dispatch.js';
 import { lazyCommand, type Command } from './command.js';
 
@@ -39,6 +39,11 @@ const commands: Command[] = [
     async () => (await import('../hypervisor/sim-cli.js')).simCommand,
   ),
 ];
+
+// Stack traces name TypeScript lines. Dependencies' source maps stay unread: client-node ships one per
+// generated module, and parsing them cost the controller ~10 MiB of heap (--enable-source-maps
+// reads them all).
+setSourceMapsSupport(true);
 
 // Commands are loaded on demand (below); with V8's code cache on disk a short command such as a
 // changed-range backup spends ~40 ms less compiling them (docs/performance.md). Without a

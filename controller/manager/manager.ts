@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../kube/kubeconfig.js';
 import { labels, type RecoveryPoint } from '../api/index.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { EventRecorder } from '../kube/events.js';

@@ -2,7 +2,7 @@
  * Benchmark runner (`make bench`, through hack/bench.sh): backs up the data set made by
  * make-dataset.sh with Shadowkeep and its peers, through several rounds of in-place changes,
  * then restores; prints a table and saves JSON under bench/results/. Not a test: it measures.
- *   node dist/hack/bench/run.js --work DIR [--rounds N] [--results DIR]
+ *   node dist/hack/bench/run.js --work DIR [--rounds N] [--results DIR] [--tools NAME,...]
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +42,8 @@ const { values } = parseArgs({
     work: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     results: { type: 'string', default: 'bench/results' },
+    // A subset of the tools by name (e.g. shadowkeep-rct), to re-measure one change quickly.
+    tools: { type: 'string' },
   },
 });
 const root = resolve(import.meta.dirname, '../../..');
@@ -252,11 +254,20 @@ function mb(n: number): string {
 }
 
 // --- run ---
+const only = values.tools?.split(',');
+const unknown = only?.filter((name) => !tools().some((t) => t.name === name)) ?? [];
+if (unknown.length > 0) {
+  throw new Error(
+    `unknown tool ${unknown.join(', ')}: use ${tools()
+      .map((t) => t.name)
+      .join(', ')}`,
+  );
+}
+const all = tools().filter((t) => !only || only.includes(t.name));
 rmSync(join(work, 'repos'), { recursive: true, force: true });
 rmSync(join(work, 'cache'), { recursive: true, force: true });
 rmSync(join(work, 'shadowkeep.key'), { force: true });
 mkdirSync(join(work, 'repos'), { recursive: true });
-const all = tools();
 const cold = dropCaches();
 const results: Record<
   string,
