@@ -93,16 +93,16 @@ function threadCount(options: BackupOptions, chunkSize: number): number {
 }
 
 /**
- * The new blobs of one task's result share one buffer, which the writer holds until their packs
- * are written: the returned callback, called once per new blob, frees it after the last.
+ * The writer holds a task's new blobs until their packs are written (from a worker they share one
+ * buffer): the returned callback, called once per new blob, frees them all after the last.
  */
 function releaseWhenWritten(result: ChunkResult): BlobWritten {
-  const blobs = result.chunks.flatMap((c) => (c.kind === 'new' ? [c.blob] : []));
-  let left = blobs.length;
+  const parts = result.chunks.flatMap((c) => (c.kind === 'new' ? [c.parts] : []));
+  let left = parts.length;
   return () => {
     left--;
-    if (left === 0 && blobs[0]) {
-      releaseNow(blobs[0]);
+    if (left === 0) {
+      parts.flat().forEach(releaseNow);
     }
   };
 }
@@ -192,12 +192,12 @@ export async function backupDisk(
         return Promise.resolve();
       }
       stats.bytesChanged += length;
-      const { id, blob } = outcome;
+      const { id, parts } = outcome;
       storing = storing.then(async () => {
         if (!writer.has(id)) {
           stats.newChunks++;
         }
-        await writer.add(id, [blob], written);
+        await writer.add(id, parts, written);
         progress(length);
       });
       return storing;

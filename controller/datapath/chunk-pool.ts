@@ -24,9 +24,12 @@ export interface ChunkTask {
 }
 
 export type ChunkOutcome =
-  { kind: 'zero' } | { kind: 'same'; id: string } | { kind: 'new'; id: string; blob: Uint8Array };
+  { kind: 'zero' } | { kind: 'same'; id: string } | { kind: 'new'; id: string; parts: Uint8Array[] };
 
-/** The new chunks' blobs of one result are views of one buffer, moved from the worker. */
+/**
+ * A new chunk's sealed blob is in parts, written to its pack as they are. From a worker thread,
+ * the parts of all of a result's chunks are views of one buffer moved (not copied) across.
+ */
 export interface ChunkResult {
   chunks: ChunkOutcome[];
 }
@@ -97,7 +100,7 @@ export async function startChunkPool(
     compressionLevel,
   };
   if (threads === 0) {
-    return new InlinePool(await openChunkProcessor(setup), PER_WORKER * 2);
+    return new InlinePool(await openChunkProcessor(setup, { onWorkerThread: false }), PER_WORKER * 2);
   }
   return WorkerPool.start<ChunkTask, ChunkResult>(
     new URL('./chunk-worker.js', import.meta.url),

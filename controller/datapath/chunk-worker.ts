@@ -7,7 +7,7 @@ import type { WorkerSetup } from './chunk-pool.js';
 import { openChunkProcessor } from './chunk-processor.js';
 import { serveTasks } from './worker-tasks.js';
 
-const processor = await openChunkProcessor(workerData as WorkerSetup);
+const processor = await openChunkProcessor(workerData as WorkerSetup, { onWorkerThread: true });
 serveTasks(
   (task) => processor.process(task),
   () => processor.close(),

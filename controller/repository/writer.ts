@@ -85,6 +85,9 @@ export class BackupWriter {
    * packs that garbage collection condemned meanwhile are copied into a new pack first.
    */
   async commit(draft: Omit<Manifest, 'id' | 'createdAt' | 'host'>): Promise<Manifest> {
+    // The last pack is written while condemnations and stored packs are listed; chunks to rescue
+    // go into a pack of their own.
+    await this.flush();
     await this.rescueCondemned(draft.chunks);
     await this.finishPacks();
     const manifest: Manifest = {
