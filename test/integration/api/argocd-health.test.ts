@@ -125,13 +125,17 @@ describe('the Argo CD health check for shadowkeep.io kinds', function () {
       repository: 'primary',
       retention: { keepLast: 3 },
     };
+    // Applied, not created: a retry of this test finds the policies of the first attempt.
     const create = (name: string, extra: object) =>
-      env.clients.protections.create({
-        apiVersion: 'shadowkeep.io/v1alpha1',
-        kind: 'VirtualMachineProtection',
-        metadata: { name, namespace: env.namespace },
-        spec: { ...spec, ...extra },
-      });
+      env.clients.protections.apply(
+        {
+          apiVersion: 'shadowkeep.io/v1alpha1',
+          kind: 'VirtualMachineProtection',
+          metadata: { name, namespace: env.namespace },
+          spec: { ...spec, ...extra },
+        },
+        'argocd-health-test',
+      );
     await create('argo-ok', {});
     await create('argo-norepo', { repository: 'nowhere' });
     await create('argo-paused', { suspend: true });
