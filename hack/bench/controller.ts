@@ -16,7 +16,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { HttpMethod, KubeConfig, RequestContext } from '../../controller/kube/kubeconfig.js';
 import { fetch } from 'undici';
 import winston from 'winston';
 import {

@@ -254,16 +254,13 @@ function mb(n: number): string {
 }
 
 // --- run ---
+const available = tools();
 const only = values.tools?.split(',');
-const unknown = only?.filter((name) => !tools().some((t) => t.name === name)) ?? [];
+const unknown = only?.filter((name) => !available.some((t) => t.name === name)) ?? [];
 if (unknown.length > 0) {
-  throw new Error(
-    `unknown tool ${unknown.join(', ')}: use ${tools()
-      .map((t) => t.name)
-      .join(', ')}`,
-  );
+  throw new Error(`unknown tool ${unknown.join(', ')}: use ${available.map((t) => t.name).join(', ')}`);
 }
-const all = tools().filter((t) => !only || only.includes(t.name));
+const all = available.filter((t) => !only || only.includes(t.name));
 rmSync(join(work, 'repos'), { recursive: true, force: true });
 rmSync(join(work, 'cache'), { recursive: true, force: true });
 rmSync(join(work, 'shadowkeep.key'), { force: true });
